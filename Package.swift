@@ -1,0 +1,105 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Upcoming language features every target of tandem builds with (see docs/DESIGN.md).
+let upcomingFeatures: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+]
+
+let package = Package(
+    name: "tandem",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tandem", targets: ["tandem"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        // MARK: Storage
+        .systemLibrary(
+            name: "CLMDB",
+            path: "Sources/CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(
+            name: "TandemJournal",
+            dependencies: [
+                "CLMDB",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // MARK: Domain
+        .target(
+            name: "TandemDomain",
+            dependencies: ["TandemJournal"]
+        ),
+        // MARK: Command line
+        .target(
+            name: "TandemCLI",
+            dependencies: [
+                "TandemJournal",
+                "TandemDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tandem",
+            dependencies: [
+                "TandemCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // MARK: Benchmarks
+        .target(
+            name: "CLMDBBaseline",
+            path: "Tools/CLMDBBaseline",
+            linkerSettings: [.linkedLibrary("lmdb")]
+        ),
+        .executableTarget(
+            name: "tandem-bench",
+            dependencies: [
+                "TandemJournal",
+                "TandemDomain",
+                "CLMDBBaseline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/TandemBench"
+        ),
+        // MARK: Tests
+        .target(
+            name: "TandemTestSupport",
+            dependencies: ["TandemJournal", "TandemDomain"],
+            path: "Tests/TandemTestSupport"
+        ),
+        .testTarget(
+            name: "TandemJournalTests",
+            dependencies: ["TandemJournal", "TandemDomain", "TandemTestSupport"]
+        ),
+        .testTarget(
+            name: "TandemDomainTests",
+            dependencies: ["TandemDomain", "TandemJournal", "TandemTestSupport"]
+        ),
+        .testTarget(
+            name: "TandemCLITests",
+            dependencies: ["TandemJournal", "TandemDomain", "TandemTestSupport"]
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system && target.name != "CLMDBBaseline" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.swiftLanguageMode(.v6)] + upcomingFeatures
+}

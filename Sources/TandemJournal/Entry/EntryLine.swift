@@ -1,0 +1,170 @@
+/// Builds and parses canonical journal lines:
+/// `{"seq":N,"ts":"2026-11-28T08:05:30.123456Z","run_id":"…","type":"…","data":{…},"prev":"<64 hex>"}`.
+///
+/// The envelope has a fixed shape, so parsing it is a walk over known prefixes — no JSON parser —
+/// which is what lets `verify` and replay run at millions of lines per second.
+enum EntryLine {
+    /// Byte ranges of the envelope's fields inside a line.
+    struct Layout: Sendable, Equatable {
+        var seq: UInt64
+        var ts: Range<Int>
+        var runID: Range<Int>
+        var type: Range<Int>
+        var data: Range<Int>
+        var prev: Range<Int>
+    }
+
+    private static let seqPrefix = Array(#"{"seq":"#.utf8)
+    private static let tsPrefix = Array(#","ts":""#.utf8)
+    private static let runPrefix = Array(#"","run_id":""#.utf8)
+    private static let typePrefix = Array(#"","type":""#.utf8)
+    private static let dataPrefix = Array(#"","data":"#.utf8)
+    private static let prevPrefix = Array(#","prev":""#.utf8)
+    private static let suffix = Array(#""}"#.utf8)
+    /// Length of `,"prev":"<64 hex>"}`.
+    static let prevTailLength = 9 + 64 + 2
+    static let timestampLength = 27
+
+    /// Appends the canonical line of `entry` to `line` (which must be empty) and returns its layout.
+    static func build(
+        into line: inout [UInt8],
+        seq: UInt64,
+        timestamp: [UInt8],
+        entry: PendingEntry,
+        prev: [UInt8]
+    ) -> Layout {
+        line.reserveCapacity(entry.data.count + 200)
+        line.append(contentsOf: seqPrefix)
+        appendDecimal(seq, to: &line)
+        line.append(contentsOf: tsPrefix)
+        let ts = line.count..<(line.count + timestamp.count)
+        line.append(contentsOf: timestamp)
+        line.append(contentsOf: runPrefix)
+        let runStart = line.count
+        line.append(contentsOf: entry.runID.rawValue.utf8)
+        let runID = runStart..<line.count
+        line.append(contentsOf: typePrefix)
+        let typeStart = line.count
+        line.append(contentsOf: entry.type.utf8)
+        let type = typeStart..<line.count
+        line.append(contentsOf: dataPrefix)
+        let data = line.count..<(line.count + entry.data.count)
+        line.append(contentsOf: entry.data)
+        line.append(contentsOf: prevPrefix)
+        let prevRange = line.count..<(line.count + prev.count)
+        line.append(contentsOf: prev)
+        line.append(contentsOf: suffix)
+        return Layout(seq: seq, ts: ts, runID: runID, type: type, data: data, prev: prevRange)
+    }
+
+    /// Locates the envelope's fields.
+    /// - Throws: ``JournalError`` `.invalidEntry` naming what is wrong.
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> Layout {
+        var index = 0
+        func expect(_ literal: [UInt8], _ what: String) throws {
+            guard bytes.count - index >= literal.count else { throw malformed("truncated before \(what)") }
+            for byte in literal {
+                guard bytes[index] == byte else { throw malformed("expected \(what) at byte \(index)") }
+                index += 1
+            }
+        }
+        func scan(until terminator: UInt8, _ what: String, allowed: (UInt8) -> Bool) throws -> Range<Int> {
+            let start = index
+            while index < bytes.count, bytes[index] != terminator {
+                guard allowed(bytes[index]) else { throw malformed("bad character in \(what) at byte \(index)") }
+                index += 1
+            }
+            guard index < bytes.count, index > start else { throw malformed("empty or unterminated \(what)") }
+            return start..<index
+        }
+
+        try expect(seqPrefix, "{\"seq\":")
+        var seq: UInt64 = 0
+        let seqStart = index
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+            let (times, o1) = seq.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(UInt64(bytes[index] - UInt8(ascii: "0")))
+            guard !o1, !o2 else { throw malformed("seq overflows") }
+            seq = sum
+            index += 1
+        }
+        guard index > seqStart, seq > 0, bytes[seqStart] != UInt8(ascii: "0") else { throw malformed("seq must be a positive integer") }
+        try expect(tsPrefix, "\"ts\"")
+        let tsStart = index
+        index += timestampLength
+        guard index <= bytes.count, bytes[index - 1] == UInt8(ascii: "Z") else { throw malformed("ts must be \(timestampLength) characters ending in Z") }
+        let ts = tsStart..<index
+        try expect(runPrefix, "\"run_id\"")
+        let runID = try scan(until: UInt8(ascii: "\""), "run_id") { RunID.isValid(CollectionOfOne($0)) }
+        guard runID.count <= 64 else { throw malformed("run_id longer than 64 characters") }
+        try expect(typePrefix, "\"type\"")
+        let type = try scan(until: UInt8(ascii: "\""), "type") {
+            ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "_")
+        }
+        try expect(dataPrefix, "\"data\"")
+        let dataStart = index
+        let dataEnd = bytes.count - prevTailLength
+        guard dataEnd > dataStart, bytes[dataStart] == UInt8(ascii: "{"), bytes[dataEnd - 1] == UInt8(ascii: "}") else {
+            throw malformed("data must be a JSON object")
+        }
+        index = dataEnd
+        try expect(prevPrefix, "\"prev\"")
+        let prev = index..<(index + 64)
+        for i in prev {
+            let byte = bytes[i]
+            guard (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f")) else {
+                throw malformed("prev must be 64 lowercase hex digits")
+            }
+        }
+        index += 64
+        try expect(suffix, "end of line")
+        return Layout(seq: seq, ts: ts, runID: runID, type: type, data: dataStart..<dataEnd, prev: prev)
+    }
+
+    /// The `prev` hex digits of a line, found from its fixed-length tail; `nil` if the line is too short.
+    static func prevField(of bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard bytes.count > prevTailLength else { return nil }
+        let start = bytes.count - 2 - 64
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<(start + 64)])
+    }
+
+    /// The `seq` written at the start of a line; `nil` if it is not there.
+    static func seqField(of bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard bytes.count > seqPrefix.count else { return nil }
+        for (i, byte) in seqPrefix.enumerated() where bytes[i] != byte { return nil }
+        var index = seqPrefix.count
+        var seq: UInt64 = 0
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9"), index < 28 {
+            seq = seq &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { return nil }
+        return seq
+    }
+
+    static func appendDecimal(_ value: UInt64, to line: inout [UInt8]) {
+        if value == 0 {
+            line.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) {
+                line.append(buffer[i])
+            }
+        }
+    }
+
+    private static func malformed(_ why: String) -> JournalError {
+        JournalError(.invalidEntry, "malformed journal line: \(why)")
+    }
+}

@@ -1,0 +1,47 @@
+/// One committed journal entry: its sequence number and the exact bytes of its canonical line
+/// (`{"seq":N,"ts":"…","run_id":"…","type":"…","data":{…},"prev":"<64 hex>"}`, no newline).
+///
+/// The line is the unit of the hash chain: the next entry's `prev` is the SHA-256 of these bytes.
+public struct JournalEntry: Sendable, Equatable {
+    /// The journal sequence number, from 1, without gaps.
+    public let seq: UInt64
+    /// The canonical line, exactly as stored.
+    public let line: [UInt8]
+    /// Where the fields sit inside ``line``.
+    let layout: EntryLine.Layout
+
+    /// Parses a stored line.
+    /// - Throws: ``JournalError`` `.invalidEntry` when the line is not a canonical entry.
+    public init(line: [UInt8]) throws {
+        let layout = try line.withUnsafeBytes { try EntryLine.parse($0) }
+        self.init(seq: layout.seq, line: line, layout: layout)
+    }
+
+    init(seq: UInt64, line: [UInt8], layout: EntryLine.Layout) {
+        self.seq = seq
+        self.line = line
+        self.layout = layout
+    }
+
+    /// The commit time, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds).
+    public var timestamp: String { String(decoding: line[layout.ts], as: UTF8.self) }
+    /// The run the entry belongs to.
+    public var runID: RunID { RunID(uncheckedBytes: line[layout.runID]) }
+    /// The event type.
+    public var type: String { String(decoding: line[layout.type], as: UTF8.self) }
+    /// The event payload, one JSON object.
+    public var data: ArraySlice<UInt8> { line[layout.data] }
+    /// The SHA-256 (hex) of the previous entry's line; 64 zeros for seq 1.
+    public var prev: String { String(decoding: line[layout.prev], as: UTF8.self) }
+    /// The line as text.
+    public var text: String { String(decoding: line, as: UTF8.self) }
+    /// The SHA-256 (hex) of this entry's line: the next entry's `prev`.
+    public var hash: String { ChainHash.hex(of: line) }
+}
+
+extension RunID {
+    /// Builds a run id from bytes the entry parser has already validated.
+    init(uncheckedBytes: ArraySlice<UInt8>) {
+        self.init(validatedRawValue: String(decoding: uncheckedBytes, as: UTF8.self))
+    }
+}

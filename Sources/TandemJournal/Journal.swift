@@ -1,0 +1,229 @@
+public import Logging
+import Synchronization
+
+/// tandem's source of truth: an append-only, hash-chained journal of domain events in LMDB.
+///
+/// Appends from any number of tasks are group-committed by one writer thread and acknowledged only
+/// once durable. Reads run from any task, and from other processes sharing the data directory
+/// while this one writes.
+public final class Journal: Sendable {
+    /// The configuration the journal was opened with.
+    public let configuration: JournalConfiguration
+    let environment: LMDBEnvironment
+    private let writer: JournalWriter?
+    let signal: HeadSignal
+    private let lastCommit = LastCommit()
+
+    /// Opens the journal in `configuration.directory`, creating it unless read-only.
+    /// - Throws: ``JournalError`` when the environment cannot be opened or has another format.
+    public init(_ configuration: JournalConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        let environment = try LMDBEnvironment(
+            directory: configuration.journalDirectory,
+            mapSize: configuration.initialMapBytes,
+            maxReaders: configuration.maxReaders,
+            noSync: configuration.durability == .async,
+            readOnly: configuration.readOnly
+        )
+        self.environment = environment
+        let head = try environment.read { try JournalHead.read($0, environment) }
+        let signal = HeadSignal(head: head.seq)
+        self.signal = signal
+        if configuration.readOnly {
+            writer = nil
+        } else {
+            let lastCommit = self.lastCommit
+            let writer = JournalWriter(environment: environment, configuration: configuration, logger: logger) { head, observation in
+                lastCommit.value.withLock { $0 = observation }
+                signal.publish(head)
+            }
+            writer.start()
+            self.writer = writer
+        }
+    }
+
+    deinit {
+        writer?.close()
+    }
+
+    /// Commits what is queued and stops the writer; later appends fail with `.closed`.
+    public func close() {
+        writer?.close()
+    }
+
+    // MARK: Appending
+
+    /// Appends `entries` in order, contiguously, and returns them once committed (durable in `sync`).
+    /// - Throws: ``JournalError`` (`.mapFull`, `.diskFull`, `.closed`, `.environment`); on a throw
+    ///   none of the entries was committed.
+    public func append(_ entries: [PendingEntry]) async throws -> [JournalEntry] {
+        guard let writer else {
+            throw JournalError(.closed, "the journal was opened read-only")
+        }
+        guard !entries.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            writer.submit(entries, continuation: continuation)
+        }
+    }
+
+    /// Appends one entry; see ``append(_:)-([PendingEntry])``.
+    public func append(_ entry: PendingEntry) async throws -> JournalEntry {
+        let committed = try await append([entry])
+        return committed[0]
+    }
+
+    /// The size of the last group commit and how long it took.
+    public var lastCommitObservation: (entries: Int, seconds: Double) {
+        let observation = lastCommit.value.withLock { $0 }
+        return (observation.entries, observation.seconds)
+    }
+
+    // MARK: Reading
+
+    /// The last committed seq and its hash, as stored.
+    public func head() throws -> JournalHead {
+        try environment.read { try JournalHead.read($0, environment) }
+    }
+
+    /// The entry with sequence number `seq`, if there is one.
+    public func entry(_ seq: UInt64) throws -> JournalEntry? {
+        try environment.read { txn in
+            guard let line = try LMDB.get(txn, environment.entries, key: LMDB.key(seq)) else { return nil }
+            return try JournalEntry(line: line)
+        }
+    }
+
+    /// Up to `limit` entries with seq in `from...through`, in order.
+    public func entries(from: UInt64, through: UInt64 = .max, limit: Int = .max) throws -> [JournalEntry] {
+        var result: [JournalEntry] = []
+        try scan(from: from, through: through) { _, line in
+            result.append(try JournalEntry(line: Array(line)))
+            return result.count < limit
+        }
+        return result
+    }
+
+    /// Calls `body` with each stored line in `from...through`, in seq order, until it returns false.
+    ///
+    /// The bytes are only valid inside `body`. Each chunk of `chunkSize` entries is read in its own
+    /// short read transaction, so a long scan never pins old pages.
+    public func scan(
+        from: UInt64,
+        through: UInt64 = .max,
+        chunkSize: Int = 8_192,
+        _ body: (_ key: UInt64, _ line: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var next = max(from, 1)
+        var more = true
+        while more, next <= through {
+            var seen = 0
+            try environment.read { txn in
+                try LMDB.walk(txn, environment.entries, from: LMDB.key(next)) { key, value in
+                    let seq = LMDB.seq(fromKey: key)
+                    guard seq <= through else {
+                        more = false
+                        return false
+                    }
+                    guard try body(seq, value) else {
+                        more = false
+                        return false
+                    }
+                    next = seq + 1
+                    seen += 1
+                    return seen < chunkSize
+                }
+            }
+            if seen < chunkSize { more = false }
+        }
+    }
+
+    /// The seqs of every entry of `run`, in order.
+    public func seqs(of run: RunID) throws -> [UInt64] {
+        try environment.read { txn in
+            try LMDB.duplicates(txn, environment.runs, key: Array(run.rawValue.utf8))
+        }
+    }
+
+    /// Every entry of `run`, in order; empty when the run is unknown.
+    public func entries(of run: RunID) throws -> [JournalEntry] {
+        try environment.read { txn in
+            let seqs = try LMDB.duplicates(txn, environment.runs, key: Array(run.rawValue.utf8))
+            return try seqs.map { seq in
+                guard let line = try LMDB.get(txn, environment.entries, key: LMDB.key(seq)) else {
+                    throw JournalError(.corrupted, "the run index of \(run) names a missing entry", seq: seq)
+                }
+                return try JournalEntry(line: line)
+            }
+        }
+    }
+
+    /// Runs whose opening entry was appended but whose closing entry was not, with the seq that
+    /// opened each.
+    public func openRuns() throws -> [(run: RunID, openedAt: UInt64)] {
+        try environment.read { txn in
+            var result: [(RunID, UInt64)] = []
+            try LMDB.walk(txn, environment.openRuns, from: nil) { key, value in
+                result.append((RunID(validatedRawValue: String(decoding: key, as: UTF8.self)), LMDB.seq(fromKey: value)))
+                return true
+            }
+            return result
+        }
+    }
+
+    /// Suspends until the journal's head is beyond `seq` (as seen by this process), or `timeout` passes.
+    ///
+    /// Appends by this process wake the waiter at once; appends by another process are noticed
+    /// by the caller re-reading after the timeout.
+    public func waitForAppend(beyond seq: UInt64, timeout: Duration) async {
+        await signal.wait(beyond: seq, timeout: timeout)
+    }
+
+    /// The entries from `seq` on: what is stored, then each new entry as it is committed, until
+    /// the consuming task is cancelled.
+    /// - Parameter pollInterval: how often to look for entries appended by another process.
+    public func follow(from seq: UInt64, pollInterval: Duration = .milliseconds(200)) -> JournalFollower {
+        JournalFollower(journal: self, next: max(seq, 1), pollInterval: pollInterval)
+    }
+}
+
+/// The size and duration of the writer's last group commit, shared with the writer's callback.
+private final class LastCommit: Sendable {
+    let value = Mutex(JournalWriter.CommitObservation(entries: 0, seconds: 0))
+}
+
+/// An `AsyncSequence` over journal entries from a seq on, live: see ``Journal/follow(from:pollInterval:)``.
+public struct JournalFollower: AsyncSequence, Sendable {
+    public typealias Element = JournalEntry
+
+    let journal: Journal
+    let next: UInt64
+    let pollInterval: Duration
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(journal: journal, next: next, pollInterval: pollInterval)
+    }
+
+    /// Yields buffered entries, reading the next chunk or waiting for appends when it runs dry.
+    public struct Iterator: AsyncIteratorProtocol {
+        let journal: Journal
+        var next: UInt64
+        let pollInterval: Duration
+        var buffer: [JournalEntry] = []
+        var index = 0
+
+        public mutating func next() async throws -> JournalEntry? {
+            while index == buffer.count {
+                try Task.checkCancellation()
+                buffer = try journal.entries(from: next, limit: 1_024)
+                index = 0
+                if buffer.isEmpty {
+                    await journal.waitForAppend(beyond: next - 1, timeout: pollInterval)
+                }
+            }
+            let entry = buffer[index]
+            index += 1
+            next = entry.seq + 1
+            return entry
+        }
+    }
+}

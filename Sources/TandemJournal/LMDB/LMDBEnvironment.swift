@@ -1,0 +1,323 @@
+import CLMDB
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The journal's LMDB environment: one file pair in the data directory with four named databases.
+///
+/// - `entries`: seq (8-byte big-endian) → canonical line.
+/// - `runs` (dup-sorted, fixed 8-byte values): run id → the seqs of its entries, in order.
+/// - `open_runs`: run id → seq of the entry that opened it, for runs not yet closed.
+/// - `meta`: `format` → format version; `head` → last seq (8 bytes) + its line's SHA-256 (64 hex).
+///
+/// Opened with `MDB_NOTLS`, so read transactions may run on any thread (Swift tasks hop threads).
+/// Write transactions are only ever begun and committed by the journal's writer thread.
+///
+/// `@unchecked Sendable`: `env` and the database handles are set once in `init`; LMDB documents the
+/// environment as shareable between threads with `MDB_NOTLS`; map-size changes are serialised
+/// against every transaction by `resizeLock`; `mapSize` is only touched under its write lock.
+final class LMDBEnvironment: @unchecked Sendable {
+    static let formatVersion = "tandem-journal/1"
+
+    let env: OpaquePointer
+    let path: String
+    let readOnly: Bool
+    private(set) var entries: MDB_dbi = 0
+    private(set) var runs: MDB_dbi = 0
+    private(set) var openRuns: MDB_dbi = 0
+    private(set) var meta: MDB_dbi = 0
+    private let resizeLock = ReadWriteLock()
+    private var mapSize: Int
+
+    /// Opens (or creates, unless `readOnly`) the environment in `directory`.
+    /// - Throws: ``JournalError`` `.environment` or `.formatMismatch`.
+    init(directory: String, mapSize: Int, maxReaders: UInt32, noSync: Bool, readOnly: Bool) throws {
+        if !readOnly {
+            try Self.makeDirectory(directory)
+        } else if access(directory + "/data.mdb", R_OK) != 0 {
+            throw JournalError(.environment, "no journal at \(directory) (data.mdb missing); start `tandem serve` or append first")
+        }
+        var env: OpaquePointer?
+        try Self.check(mdb_env_create(&env), "create environment")
+        guard let env else { throw JournalError(.environment, "mdb_env_create returned no environment") }
+        self.env = env
+        self.path = directory
+        self.readOnly = readOnly
+        self.mapSize = mapSize
+        do {
+            try Self.check(mdb_env_set_maxdbs(env, 8), "set max databases")
+            try Self.check(mdb_env_set_maxreaders(env, maxReaders), "set max readers")
+            try Self.check(mdb_env_set_mapsize(env, mapSize), "set map size")
+            var flags = UInt32(MDB_NOTLS)
+            if noSync { flags |= UInt32(MDB_NOSYNC) }
+            if readOnly { flags |= UInt32(MDB_RDONLY) }
+            try Self.check(mdb_env_open(env, directory, flags, 0o644), "open environment at \(directory)")
+            var dead: Int32 = 0
+            mdb_reader_check(env, &dead)
+            var info = MDB_envinfo()
+            mdb_env_info(env, &info)
+            self.mapSize = max(mapSize, info.me_mapsize)
+            try openDatabases()
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+    }
+
+    deinit {
+        mdb_env_close(env)
+    }
+
+    /// The current size of the memory map in bytes.
+    var currentMapSize: Int { resizeLock.withReadLock { mapSize } }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a short read transaction.
+    func read<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        while true {
+            let outcome: T? = try resizeLock.withReadLock {
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn)
+                if rc == MDB_MAP_RESIZED { return nil }
+                try Self.check(rc, "begin read transaction")
+                defer { mdb_txn_abort(txn) }
+                return try body(txn!)
+            }
+            if let outcome { return outcome }
+            try adoptMapSizeOfOtherProcess()
+        }
+    }
+
+    /// Runs `body` in a write transaction and commits it; aborts it when `body` throws.
+    /// Only the journal's writer thread calls this.
+    func write<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        while true {
+            let outcome: T? = try resizeLock.withReadLock {
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(env, nil, 0, &txn)
+                if rc == MDB_MAP_RESIZED { return nil }
+                try Self.check(rc, "begin write transaction")
+                let result: T
+                do {
+                    result = try body(txn!)
+                } catch {
+                    mdb_txn_abort(txn)
+                    throw error
+                }
+                try Self.check(mdb_txn_commit(txn), "commit")
+                return result
+            }
+            if let outcome { return outcome }
+            try adoptMapSizeOfOtherProcess()
+        }
+    }
+
+    /// Doubles the map (up to `limit`); call only with no transaction open in this process.
+    /// - Returns: whether the map grew.
+    func growMap(limit: Int) throws -> Bool {
+        try resizeLock.withWriteLock {
+            guard mapSize < limit else { return false }
+            let newSize = min(limit, mapSize * 2)
+            try Self.check(mdb_env_set_mapsize(env, newSize), "grow map to \(newSize) bytes")
+            mapSize = newSize
+            return true
+        }
+    }
+
+    /// Forces buffered commits to disk (used in `async` durability).
+    func sync() throws {
+        try Self.check(mdb_env_sync(env, 1), "sync")
+    }
+
+    private func adoptMapSizeOfOtherProcess() throws {
+        try resizeLock.withWriteLock {
+            try Self.check(mdb_env_set_mapsize(env, 0), "adopt map size")
+            var info = MDB_envinfo()
+            mdb_env_info(env, &info)
+            mapSize = info.me_mapsize
+        }
+    }
+
+    // MARK: Set-up
+
+    private func openDatabases() throws {
+        if readOnly {
+            // Handles opened in a transaction live on only if it commits, even a read-only one.
+            var txn: OpaquePointer?
+            try Self.check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin read transaction")
+            do {
+                entries = try Self.openDatabase(txn!, "entries", flags: 0)
+                runs = try Self.openDatabase(txn!, "runs", flags: 0)
+                openRuns = try Self.openDatabase(txn!, "open_runs", flags: 0)
+                meta = try Self.openDatabase(txn!, "meta", flags: 0)
+                try checkFormat(txn!)
+            } catch {
+                mdb_txn_abort(txn)
+                throw error
+            }
+            try Self.check(mdb_txn_commit(txn), "open databases")
+            return
+        }
+        try write { txn in
+            let create = UInt32(MDB_CREATE)
+            entries = try Self.openDatabase(txn, "entries", flags: create)
+            runs = try Self.openDatabase(txn, "runs", flags: create | UInt32(MDB_DUPSORT) | UInt32(MDB_DUPFIXED))
+            openRuns = try Self.openDatabase(txn, "open_runs", flags: create)
+            meta = try Self.openDatabase(txn, "meta", flags: create)
+            if try LMDB.get(txn, meta, key: Array("format".utf8)) == nil {
+                try LMDB.put(txn, meta, key: Array("format".utf8), value: Array(Self.formatVersion.utf8))
+            }
+            try checkFormat(txn)
+        }
+    }
+
+    private func checkFormat(_ txn: OpaquePointer) throws {
+        guard let stored = try LMDB.get(txn, meta, key: Array("format".utf8)) else {
+            throw JournalError(.formatMismatch, "the journal at \(path) has no format marker; it was not written by tandem")
+        }
+        let version = String(decoding: stored, as: UTF8.self)
+        guard version == Self.formatVersion else {
+            throw JournalError(
+                .formatMismatch,
+                "the journal at \(path) is format '\(version)', this tandem reads '\(Self.formatVersion)'; use a matching tandem release"
+            )
+        }
+    }
+
+    private static func openDatabase(_ txn: OpaquePointer, _ name: String, flags: UInt32) throws -> MDB_dbi {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(txn, name, flags, &dbi)
+        if rc == MDB_NOTFOUND {
+            throw JournalError(.formatMismatch, "the journal has no '\(name)' database; it was not written by tandem")
+        }
+        try check(rc, "open database \(name)")
+        return dbi
+    }
+
+    private static func makeDirectory(_ directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw JournalError(.io, "cannot create data directory \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    static func check(_ rc: Int32, _ what: String) throws {
+        guard rc != 0 else { return }
+        throw LMDB.error(rc, what)
+    }
+}
+
+/// Thin helpers over LMDB's C calls that keep `MDB_val` handling in one place.
+enum LMDB {
+    static func error(_ rc: Int32, _ what: String) -> JournalError {
+        let reason = String(cString: mdb_strerror(rc))
+        switch rc {
+        case MDB_MAP_FULL:
+            return JournalError(.mapFull, "journal map is full (\(what)); raise TANDEM_JOURNAL_MAX_MAP_BYTES or free disk space")
+        case ENOSPC, EDQUOT:
+            return JournalError(.diskFull, "no space left on the journal's file system (\(what)): \(reason); free space, then retry")
+        default:
+            return JournalError(.environment, "LMDB failed to \(what): \(reason) (\(rc))")
+        }
+    }
+
+    static func key(_ seq: UInt64) -> [UInt8] {
+        withUnsafeBytes(of: seq.bigEndian) { Array($0) }
+    }
+
+    static func seq(fromKey bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var value: UInt64 = 0
+        for byte in bytes.prefix(8) { value = value << 8 | UInt64(byte) }
+        return value
+    }
+
+    static func get(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> [UInt8]? {
+        try key.withUnsafeBytes { keyBytes in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var v = MDB_val()
+            let rc = mdb_get(txn, dbi, &k, &v)
+            if rc == MDB_NOTFOUND { return nil }
+            try LMDBEnvironment.check(rc, "read")
+            return Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        }
+    }
+
+    static func put(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8], value: [UInt8], flags: UInt32 = 0) throws {
+        try key.withUnsafeBytes { keyBytes in
+            try value.withUnsafeBytes { valueBytes in
+                var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+                var v = MDB_val(mv_size: valueBytes.count, mv_data: UnsafeMutableRawPointer(mutating: valueBytes.baseAddress))
+                try LMDBEnvironment.check(mdb_put(txn, dbi, &k, &v, flags), "write")
+            }
+        }
+    }
+
+    /// Deletes `key`; returns whether it existed.
+    @discardableResult
+    static func delete(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { keyBytes in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            let rc = mdb_del(txn, dbi, &k, nil)
+            if rc == MDB_NOTFOUND { return false }
+            try LMDBEnvironment.check(rc, "delete")
+            return true
+        }
+    }
+
+    /// Walks a cursor over `dbi` from `startKey` (or the first key), calling `body` until it returns false.
+    static func walk(
+        _ txn: OpaquePointer,
+        _ dbi: MDB_dbi,
+        from startKey: [UInt8]?,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var cursor: OpaquePointer?
+        try LMDBEnvironment.check(mdb_cursor_open(txn, dbi, &cursor), "open cursor")
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val()
+        var v = MDB_val()
+        var rc: Int32
+        if let startKey {
+            rc = startKey.withUnsafeBytes { keyBytes in
+                k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+                return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+            }
+        } else {
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
+        }
+        while rc == 0 {
+            let keep = try body(
+                UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
+                UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+            )
+            if !keep { return }
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        if rc != MDB_NOTFOUND { try LMDBEnvironment.check(rc, "iterate") }
+    }
+
+    /// The values stored under `key` in a dup-sorted database, in order.
+    static func duplicates(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> [UInt64] {
+        var cursor: OpaquePointer?
+        try LMDBEnvironment.check(mdb_cursor_open(txn, dbi, &cursor), "open cursor")
+        defer { mdb_cursor_close(cursor) }
+        return try key.withUnsafeBytes { keyBytes in
+            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
+            var v = MDB_val()
+            var seqs: [UInt64] = []
+            var rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY)
+            while rc == 0 {
+                seqs.append(seq(fromKey: UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)))
+                rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_DUP)
+            }
+            if rc != MDB_NOTFOUND { try LMDBEnvironment.check(rc, "read run index") }
+            return seqs
+        }
+    }
+}

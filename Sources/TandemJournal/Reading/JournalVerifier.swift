@@ -1,0 +1,108 @@
+/// The outcome of checking a journal's sequence and hash chain.
+public struct VerificationReport: Sendable, Equatable {
+    /// The first thing found wrong.
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// The first bad seq: the entry that is missing, malformed or was altered.
+        public var seq: UInt64
+        /// What is wrong with it.
+        public var reason: String
+
+        public var description: String { "seq \(seq): \(reason)" }
+    }
+
+    /// How many entries were checked.
+    public var entriesChecked: UInt64
+    /// The head as stored in the journal's meta record.
+    public var head: JournalHead
+    /// `nil` when everything verifies.
+    public var problem: Problem?
+
+    /// Whether the journal verified.
+    public var isValid: Bool { problem == nil }
+}
+
+extension Journal {
+    /// Checks that seqs run 1…head without gaps, every line is a canonical entry whose `seq` matches
+    /// its key, every `prev` is the SHA-256 of the line before, and the last line hashes to the head.
+    ///
+    /// When a link breaks between entries k and k+1 it names the altered entry: k if k+1 still
+    /// chains to its successor (k's bytes changed), k+1 otherwise (k+1's own `prev` changed).
+    /// - Parameter progress: called every 65,536 entries with the number checked so far.
+    public func verify(progress: (UInt64) -> Void = { _ in }) throws -> VerificationReport {
+        let head = try head()
+        var state = ChainCheck()
+        try scan(from: 1) { key, line in
+            state.check(key: key, line: line)
+            if state.checked & 0xFFFF == 0 { progress(state.checked) }
+            return state.problem == nil || state.pendingLink != nil
+        }
+        state.finish(head: head)
+        return VerificationReport(entriesChecked: state.checked, head: head, problem: state.problem)
+    }
+}
+
+/// The state of one pass over the chain.
+struct ChainCheck {
+    var expectedSeq: UInt64 = 1
+    var previousHash: [UInt8] = ChainHash.genesis
+    var checked: UInt64 = 0
+    var problem: VerificationReport.Problem?
+    /// A broken link k→k+1 waiting for entry k+2 to tell which side was altered.
+    var pendingLink: (left: UInt64, rightHash: [UInt8])?
+
+    mutating func check(key: UInt64, line: UnsafeRawBufferPointer) {
+        if let pending = pendingLink {
+            // Does k+1 still chain to this entry? Then k was altered; otherwise k+1 was.
+            let rightIntact = EntryLine.prevField(of: line).map { prev in
+                pending.rightHash.elementsEqual(prev)
+            } ?? false
+            problem = rightIntact
+                ? .init(seq: pending.left, reason: "entry altered: its hash no longer matches the next entry's prev")
+                : .init(seq: pending.left + 1, reason: "entry altered: its prev does not match the hash of seq \(pending.left)")
+            pendingLink = nil
+            return
+        }
+        guard problem == nil else { return }
+        guard key == expectedSeq else {
+            problem = .init(seq: expectedSeq, reason: key > expectedSeq ? "entry missing (next stored seq is \(key))" : "out-of-order key \(key)")
+            return
+        }
+        guard EntryLine.seqField(of: line) == key, let prev = EntryLine.prevField(of: line), (try? EntryLine.parse(line)) != nil else {
+            problem = .init(seq: key, reason: "malformed line (not a canonical journal entry for this seq)")
+            return
+        }
+        checked += 1
+        let hash = ChainHash.hexBytes(of: line)
+        if !previousHash.elementsEqual(prev) {
+            if key == 1 {
+                problem = .init(seq: 1, reason: "entry altered: the first entry's prev is not 64 zeros")
+            } else {
+                problem = .init(seq: key - 1, reason: "chain broken between seq \(key - 1) and \(key)")
+                pendingLink = (key - 1, hash)
+            }
+        }
+        previousHash = hash
+        expectedSeq = key + 1
+    }
+
+    mutating func finish(head: JournalHead) {
+        if let pending = pendingLink {
+            // k+1 is the last entry: it is intact if it still hashes to the stored head.
+            let rightIntact = pending.rightHash == head.hash
+            problem = rightIntact
+                ? .init(seq: pending.left, reason: "entry altered: its hash no longer matches the next entry's prev")
+                : .init(seq: pending.left + 1, reason: "entry altered: its prev does not match the hash of seq \(pending.left)")
+            pendingLink = nil
+            return
+        }
+        guard problem == nil else { return }
+        let last = expectedSeq - 1
+        if last < head.seq {
+            problem = .init(seq: last + 1, reason: "entry missing (the head record says the journal ends at seq \(head.seq))")
+        } else if last > head.seq {
+            problem = .init(seq: head.seq + 1, reason: "entries beyond the recorded head seq \(head.seq)")
+        } else if last > 0, previousHash != head.hash {
+            problem = .init(seq: last, reason: "entry altered: its hash does not match the recorded head hash")
+        }
+    }
+}

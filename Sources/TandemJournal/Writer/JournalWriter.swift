@@ -1,0 +1,222 @@
+import CLMDB
+import Foundation
+import Logging
+
+/// The journal's single writer: one OS thread that owns every LMDB write transaction.
+///
+/// Appending tasks enqueue requests and suspend; the thread drains everything queued into one write
+/// transaction (group commit), assigns seqs, chains hashes, commits (one fsync in `sync`
+/// durability) and only then resumes the callers with their committed entries. LMDB requires a
+/// write transaction to begin and commit on the same thread, which is why this is a thread and not
+/// an actor.
+///
+/// `@unchecked Sendable`: every mutable stored property (`queue`, `closed`, `head`,
+/// `lastMicros`, `dirtySince`) is read and written only while holding `condition`, or only on the
+/// writer thread after it took the batch out of the queue under `condition` (`head`,
+/// `lastMicros`, `dirtySince` are touched by the writer thread alone once it has started).
+final class JournalWriter: @unchecked Sendable {
+    /// One caller's append: its entries and the continuation to resume after the commit.
+    struct Request {
+        var entries: [PendingEntry]
+        var continuation: CheckedContinuation<[JournalEntry], any Error>
+    }
+
+    /// Statistics of the last commits, for gauges and the benchmark.
+    struct CommitObservation: Sendable {
+        var entries: Int
+        var seconds: Double
+    }
+
+    private let environment: LMDBEnvironment
+    private let configuration: JournalConfiguration
+    private let logger: Logger
+    private let onCommit: @Sendable (_ head: UInt64, _ observation: CommitObservation) -> Void
+    private let condition = NSCondition()
+    private var queue: [Request] = []
+    private var closed = false
+    private var stopped = false
+    private var lastMicros: Int64 = 0
+    private var dirtySince: ContinuousClock.Instant?
+
+    init(
+        environment: LMDBEnvironment,
+        configuration: JournalConfiguration,
+        logger: Logger,
+        onCommit: @escaping @Sendable (UInt64, CommitObservation) -> Void
+    ) {
+        self.environment = environment
+        self.configuration = configuration
+        self.logger = logger
+        self.onCommit = onCommit
+    }
+
+    /// Starts the writer thread.
+    func start() {
+        let thread = Thread { [self] in self.run() }
+        thread.name = "tandem-journal-writer"
+        thread.start()
+    }
+
+    /// Queues `entries`; `continuation` is resumed once they are committed (or failed).
+    func submit(_ entries: [PendingEntry], continuation: CheckedContinuation<[JournalEntry], any Error>) {
+        condition.lock()
+        if closed {
+            condition.unlock()
+            continuation.resume(throwing: JournalError(.closed, "the journal is closed; no more events can be appended"))
+            return
+        }
+        queue.append(Request(entries: entries, continuation: continuation))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Commits what is queued, stops the thread and waits for it.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    // MARK: The writer thread
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closed {
+                if let dirtySince {
+                    let deadline = dirtySince.advanced(by: configuration.syncInterval)
+                    if ContinuousClock.now >= deadline { break }
+                    condition.wait(until: Date(timeIntervalSinceNow: (ContinuousClock.now.duration(to: deadline)).seconds))
+                } else {
+                    condition.wait()
+                }
+            }
+            let batch = takeBatch()
+            let finished = closed && queue.isEmpty && batch.isEmpty
+            condition.unlock()
+
+            if !batch.isEmpty {
+                commit(batch)
+            }
+            syncIfDue(force: finished)
+            if finished { break }
+        }
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Takes queued requests up to the batch limit (always at least one). Called under `condition`.
+    private func takeBatch() -> [Request] {
+        var count = 0
+        var taken = 0
+        for request in queue {
+            if taken > 0 && count + request.entries.count > configuration.maxBatchEntries { break }
+            count += request.entries.count
+            taken += 1
+        }
+        let batch = Array(queue.prefix(taken))
+        queue.removeFirst(taken)
+        return batch
+    }
+
+    private func syncIfDue(force: Bool) {
+        guard configuration.durability == .async, let since = dirtySince else { return }
+        guard force || ContinuousClock.now >= since.advanced(by: configuration.syncInterval) else { return }
+        do {
+            try environment.sync()
+            dirtySince = nil
+        } catch {
+            logger.error("journal sync failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func commit(_ batch: [Request]) {
+        let started = ContinuousClock.now
+        while true {
+            do {
+                let (results, head) = try environment.write { txn in try self.write(batch, in: txn) }
+                let seconds = started.duration(to: .now).seconds
+                if configuration.durability == .async, dirtySince == nil { dirtySince = .now }
+                for (request, entries) in zip(batch, results) {
+                    request.continuation.resume(returning: entries)
+                }
+                onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
+                return
+            } catch let error as JournalError where error.code == .mapFull {
+                do {
+                    if try environment.growMap(limit: configuration.maxMapBytes) {
+                        logger.notice("journal map grown", metadata: ["map_bytes": "\(environment.currentMapSize)"])
+                        continue
+                    }
+                } catch {
+                    fail(batch, with: error)
+                    return
+                }
+                fail(batch, with: error)
+                return
+            } catch {
+                fail(batch, with: error)
+                return
+            }
+        }
+    }
+
+    private func fail(_ batch: [Request], with error: any Error) {
+        logger.error(
+            "journal append failed",
+            metadata: ["error": "\(error)", "entries": "\(batch.reduce(0) { $0 + $1.entries.count })"]
+        )
+        for request in batch {
+            request.continuation.resume(throwing: error)
+        }
+    }
+
+    /// Writes the batch inside `txn`; returns each request's committed entries and the new head seq.
+    private func write(_ batch: [Request], in txn: OpaquePointer) throws -> ([[JournalEntry]], UInt64) {
+        let stored = try JournalHead.read(txn, environment)
+        var seq = stored.seq
+        var prev = stored.hash
+        var results: [[JournalEntry]] = []
+        results.reserveCapacity(batch.count)
+        for request in batch {
+            var committed: [JournalEntry] = []
+            committed.reserveCapacity(request.entries.count)
+            for entry in request.entries {
+                seq += 1
+                let micros = max(configuration.clock.microsecondsSinceEpoch(), lastMicros)
+                var line: [UInt8] = []
+                let layout = EntryLine.build(
+                    into: &line, seq: seq, timestamp: JournalClock.timestamp(microseconds: micros),
+                    entry: entry, prev: prev
+                )
+                let key = LMDB.key(seq)
+                try LMDB.put(txn, environment.entries, key: key, value: line, flags: UInt32(MDB_APPEND))
+                let runKey = Array(entry.runID.rawValue.utf8)
+                try LMDB.put(txn, environment.runs, key: runKey, value: key)
+                switch entry.lifecycle {
+                case .opensRun: try LMDB.put(txn, environment.openRuns, key: runKey, value: key)
+                case .closesRun: try LMDB.delete(txn, environment.openRuns, key: runKey)
+                case .none: break
+                }
+                prev = ChainHash.hexBytes(of: line)
+                lastMicros = micros
+                committed.append(JournalEntry(seq: seq, line: line, layout: layout))
+            }
+            results.append(committed)
+        }
+        try JournalHead(seq: seq, hash: prev).write(txn, environment)
+        return (results, seq)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}

@@ -1,0 +1,1 @@
+int tandem_baseline_placeholder(void);
