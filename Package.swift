@@ -82,7 +82,7 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "TandemTestSupport",
-            dependencies: ["TandemJournal", "TandemDomain"],
+            dependencies: ["CLMDB", "TandemJournal", "TandemDomain"],
             path: "Tests/TandemTestSupport"
         ),
         .testTarget(

@@ -48,24 +48,20 @@ final class LMDBEnvironment: @unchecked Sendable {
         self.path = directory
         self.readOnly = readOnly
         self.mapSize = mapSize
-        do {
-            try Self.check(mdb_env_set_maxdbs(env, 8), "set max databases")
-            try Self.check(mdb_env_set_maxreaders(env, maxReaders), "set max readers")
-            try Self.check(mdb_env_set_mapsize(env, mapSize), "set map size")
-            var flags = UInt32(MDB_NOTLS)
-            if noSync { flags |= UInt32(MDB_NOSYNC) }
-            if readOnly { flags |= UInt32(MDB_RDONLY) }
-            try Self.check(mdb_env_open(env, directory, flags, 0o644), "open environment at \(directory)")
-            var dead: Int32 = 0
-            mdb_reader_check(env, &dead)
-            var info = MDB_envinfo()
-            mdb_env_info(env, &info)
-            self.mapSize = max(mapSize, info.me_mapsize)
-            try openDatabases()
-        } catch {
-            mdb_env_close(env)
-            throw error
-        }
+        // Every stored property is set: from here on a throw runs `deinit`, which closes `env`.
+        try Self.check(mdb_env_set_maxdbs(env, 8), "set max databases")
+        try Self.check(mdb_env_set_maxreaders(env, maxReaders), "set max readers")
+        try Self.check(mdb_env_set_mapsize(env, mapSize), "set map size")
+        var flags = UInt32(MDB_NOTLS)
+        if noSync { flags |= UInt32(MDB_NOSYNC) }
+        if readOnly { flags |= UInt32(MDB_RDONLY) }
+        try Self.check(mdb_env_open(env, directory, flags, 0o644), "open environment at \(directory)")
+        var dead: Int32 = 0
+        mdb_reader_check(env, &dead)
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        self.mapSize = max(mapSize, info.me_mapsize)
+        try openDatabases()
     }
 
     deinit {

@@ -1,0 +1,168 @@
+import Foundation
+import TandemDomain
+import TandemTestSupport
+import Testing
+
+@testable import TandemJournal
+
+@Suite("Journal integrity")
+struct JournalIntegrityTests {
+    /// A journal of `count` entries, closed, ready to be tampered with.
+    private func filledJournal(_ count: Int) async throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory)
+        _ = try await journal.append((0..<count).map { try abortedEntry("t\($0 % 4)", reason: "entry \($0)") })
+        journal.close()
+        return directory
+    }
+
+    private func verify(_ directory: TemporaryDirectory) throws -> VerificationReport {
+        try makeJournal(directory) { $0.readOnly = true }.verify()
+    }
+
+    @Test("Changing one byte of an entry's content names that seq", arguments: [1, 7, 19, 20])
+    func alteredContent(seq: UInt64) async throws {
+        let directory = try await filledJournal(20)
+        try RawLMDB.withEnvironment(directory.path) { raw in
+            var line = try #require(try raw.line(seq))
+            let index = try #require(line.firstIndex(of: UInt8(ascii: "y")))  // inside "entry N"
+            line[index] = UInt8(ascii: "Y")
+            try raw.replace(seq, with: line)
+        }
+        let problem = try #require(try verify(directory).problem)
+        #expect(problem.seq == seq)
+    }
+
+    @Test("Changing one hex digit of an entry's prev names that seq", arguments: [2, 10, 20])
+    func alteredPrev(seq: UInt64) async throws {
+        let directory = try await filledJournal(20)
+        try RawLMDB.withEnvironment(directory.path) { raw in
+            var line = try #require(try raw.line(seq))
+            let index = line.count - 10
+            line[index] = line[index] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            try raw.replace(seq, with: line)
+        }
+        let problem = try #require(try verify(directory).problem)
+        #expect(problem.seq == seq)
+    }
+
+    @Test("Deleting an entry names the missing seq", arguments: [1, 9, 20])
+    func deletedEntry(seq: UInt64) async throws {
+        let directory = try await filledJournal(20)
+        try RawLMDB.withEnvironment(directory.path) { try $0.delete(seq) }
+        let problem = try #require(try verify(directory).problem)
+        #expect(problem.seq == seq)
+    }
+
+    @Test("Malformed line is reported at its seq")
+    func malformedLine() async throws {
+        let directory = try await filledJournal(5)
+        try RawLMDB.withEnvironment(directory.path) { try $0.replace(3, with: Array("not json".utf8)) }
+        let problem = try #require(try verify(directory).problem)
+        #expect(problem.seq == 3)
+        #expect(throws: JournalError.self) { try JournalEntry(line: Array("not json".utf8)) }
+    }
+
+    @Test("`tandem journal verify` exits 1 naming the first bad seq")
+    func verifyCommand() async throws {
+        let directory = try await filledJournal(12)
+        let good = try TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
+        #expect(good.status == 0)
+        #expect(good.stdout.contains("12 entries"))
+        try RawLMDB.withEnvironment(directory.path) { raw in
+            var line = try #require(try raw.line(6))
+            line[try #require(line.firstIndex(of: UInt8(ascii: "y")))] = UInt8(ascii: "z")
+            try raw.replace(6, with: line)
+        }
+        let bad = try TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("first bad seq: 6"))
+    }
+
+    @Test("A journal of another format version is refused with a clear message")
+    func formatMismatch() async throws {
+        let directory = try await filledJournal(1)
+        try RawLMDB.withEnvironment(directory.path) {
+            try $0.put(database: "meta", key: Array("format".utf8), value: Array("tandem-journal/99".utf8))
+        }
+        #expect {
+            _ = try makeJournal(directory)
+        } throws: { error in
+            guard let error = error as? JournalError else { return false }
+            return error.code == .formatMismatch && error.message.contains("tandem-journal/99")
+        }
+    }
+
+    @Test("A full map grows on its own")
+    func mapGrows() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory) { $0.initialMapBytes = 256 * 1024 }
+        let big = String(repeating: "x", count: 2_000)
+        for _ in 0..<20 {
+            _ = try await journal.append((0..<50).map { _ in try abortedEntry("grow", reason: big) })
+        }
+        #expect(try journal.head().seq == 1_000)
+        #expect(journal.environment.currentMapSize > 256 * 1024)
+        #expect(try journal.verify().isValid)
+    }
+
+    @Test("Out of space: a clear error, nothing half-written, the journal still verifies and accepts small appends")
+    func outOfSpace() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory) {
+            $0.initialMapBytes = 256 * 1024
+            $0.maxMapBytes = 256 * 1024
+        }
+        _ = try await journal.append(abortedEntry("space", reason: "before"))
+        let big = String(repeating: "x", count: 4_000)
+        var failure: JournalError?
+        for _ in 0..<200 {
+            do {
+                _ = try await journal.append((0..<10).map { _ in try abortedEntry("space", reason: big) })
+            } catch let error as JournalError {
+                failure = error
+                break
+            }
+        }
+        let error = try #require(failure)
+        #expect(error.code == .mapFull)
+        #expect(error.message.contains("full"))
+        let head = try journal.head()
+        #expect(try journal.verify().isValid)
+        #expect(try journal.verify().head == head)
+        journal.close()
+        // After a restart with room to grow, appends continue from the same head.
+        let reopened = try makeJournal(directory)
+        let next = try await reopened.append(abortedEntry("space", reason: "after"))
+        #expect(next.seq == head.seq + 1)
+        #expect(try reopened.verify().isValid)
+    }
+
+    @Test("SIGKILL while appending: every acknowledged append survives and the chain verifies", .timeLimit(.minutes(2)))
+    func crashSafety() async throws {
+        let directory = try TemporaryDirectory()
+        let child = try RunningTandem([
+            "journal", "append", "--data-dir", directory.path, "--run", "crash", "--type", "run_aborted",
+            "--data", #"{"reason":"crash test"}"#, "--count", "10000000", "--concurrency", "16",
+        ])
+        var acknowledged: [UInt64] = []
+        while acknowledged.count < 3_000, let line = child.readLine() {
+            acknowledged.append(try #require(UInt64(line)))
+        }
+        child.send(SIGKILL)
+        while let line = child.readLine(), let seq = UInt64(line) { acknowledged.append(seq) }
+        let status = child.wait()
+        #expect(child.process.terminationReason == .uncaughtSignal, "child ended by itself: \(status.stderr)")
+        #expect(acknowledged.count >= 3_000)
+
+        let journal = try makeJournal(directory)
+        let report = try journal.verify()
+        #expect(report.isValid, "\(String(describing: report.problem))")
+        let stored = Set(try journal.seqs(of: RunID("crash")!))
+        #expect(acknowledged.allSatisfy { stored.contains($0) })
+        #expect(report.head.seq >= acknowledged.max()!)
+        // The journal accepts appends after the crash.
+        let next = try await journal.append(abortedEntry("crash", reason: "after"))
+        #expect(next.seq == report.head.seq + 1)
+    }
+}

@@ -1,0 +1,110 @@
+public import Foundation
+
+/// The built `tandem` executable and helpers to run it as a child process in tests.
+public enum TandemExecutable {
+    /// `.build/<config>/tandem`, next to the test bundle.
+    public static var path: String {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // On Linux the test binary is `.build/<config>/tandemPackageTests.xctest`.
+        if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+        let candidate = directory.appendingPathComponent("tandem").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        let resolved = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        return resolved.appendingPathComponent("tandem").path
+    }
+
+    /// Runs `tandem` with `arguments` to completion.
+    /// - Returns: exit status, standard output and standard error.
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
+        let errData = ErrorCollector(err.fileHandleForReading)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), errData.text())
+    }
+}
+
+/// Collects a pipe's bytes on a background thread.
+final class ErrorCollector: @unchecked Sendable {
+    // `@unchecked Sendable`: `data` is written by the reader thread only before `done` is signalled
+    // and read by `text()` only after waiting for it.
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            self.data = handle.readDataToEndOfFile()
+            self.done.signal()
+        }
+    }
+
+    func text() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A long-running `tandem` child whose standard output is read line by line.
+public final class RunningTandem: @unchecked Sendable {
+    // `@unchecked Sendable`: `process` and the pipes are set in `init` and only used through
+    // Foundation APIs that are thread-safe for these calls (`terminate`, `processIdentifier`,
+    // reading one FileHandle from one caller at a time).
+    public let process = Process()
+    private let output = Pipe()
+    private let errors = Pipe()
+    private var buffer = Data()
+    private let errorText: ErrorCollector
+
+    /// Starts `tandem arguments…`.
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: TandemExecutable.path)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        errorText = ErrorCollector(errors.fileHandleForReading)
+    }
+
+    /// The next line of standard output, or `nil` at end of file.
+    public func readLine() -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: 10) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer = Data(buffer[(newline + 1)...])
+                return String(decoding: line, as: UTF8.self)
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty {
+                if buffer.isEmpty { return nil }
+                defer { buffer = Data() }
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            buffer.append(chunk)
+        }
+    }
+
+    /// Sends `signal` to the child.
+    public func send(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the child to exit and returns its status and standard error.
+    public func wait() -> (status: Int32, stderr: String) {
+        process.waitUntilExit()
+        return (process.terminationStatus, errorText.text())
+    }
+}
