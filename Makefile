@@ -1,0 +1,29 @@
+# tandem — the two commands of README.md, plus benchmarks.
+SWIFT ?= swift
+DATA_DIR ?= ./tandem-data
+
+.PHONY: deps build test serve bench-journal clean
+
+deps:
+	@Tools/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+## The whole test suite (what .ci/run and CI run).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## Runs the service (release build).
+serve: deps
+	$(SWIFT) build -c release --product tandem
+	.build/release/tandem serve --data-dir $(DATA_DIR)
+
+## Journal benchmark: durable append throughput vs raw LMDB, replay+verify speed.
+bench-journal: deps
+	$(SWIFT) build -c release --product tandem-bench
+	.build/release/tandem-bench journal
+
+clean:
+	rm -rf .build

@@ -1,0 +1,23 @@
+import Foundation
+
+/// Runs `Tools/schema_check.py` (Python `jsonschema`, draft 2020-12) over NDJSON output.
+public enum SchemaChecker {
+    /// The repository root, found from this source file's location.
+    public static let repositoryRoot: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }()
+
+    /// Validates `file` (`mode` is `journal` or a schema path under `Schemas/`).
+    public static func check(mode: String, file: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/Tools/schema_check.py", mode, file]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}

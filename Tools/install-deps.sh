@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what tandem needs on a fresh Debian machine: liblmdb-dev (the journal's storage) and
+# Python's jsonschema (the schema checks in the test suite). Does nothing when both are present.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+if [ ! -f /usr/include/lmdb.h ]; then
+  echo "installing liblmdb-dev ..."
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq liblmdb-dev pkg-config >/dev/null
+fi
+if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
+  echo "installing python jsonschema ..."
+  python3 -m pip install -q jsonschema
+fi
