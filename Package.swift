@@ -76,6 +76,7 @@ let package = Package(
                 "TandemDomain",
                 "CLMDBBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/TandemBench"
         ),

@@ -12,7 +12,7 @@ public final class Journal: Sendable {
     let environment: LMDBEnvironment
     private let writer: JournalWriter?
     let signal: HeadSignal
-    private let lastCommit = LastCommit()
+    private let counters = CommitCounters()
 
     /// Opens the journal in `configuration.directory`, creating it unless read-only.
     /// - Throws: ``JournalError`` when the environment cannot be opened or has another format.
@@ -32,9 +32,13 @@ public final class Journal: Sendable {
         if configuration.readOnly {
             writer = nil
         } else {
-            let lastCommit = self.lastCommit
+            let counters = self.counters
             let writer = JournalWriter(environment: environment, configuration: configuration, logger: logger) { head, observation in
-                lastCommit.value.withLock { $0 = observation }
+                counters.value.withLock { totals in
+                    totals.last = observation
+                    totals.commits += 1
+                    totals.entries += UInt64(observation.entries)
+                }
                 signal.publish(head)
             }
             writer.start()
@@ -61,7 +65,9 @@ public final class Journal: Sendable {
             throw JournalError(.closed, "the journal was opened read-only")
         }
         guard !entries.isEmpty else { return [] }
-        return try await withCheckedThrowingContinuation { continuation in
+        // The writer resumes every request exactly once (committed or failed), so the unchecked
+        // continuation is safe and spares the hot path the checked one's bookkeeping.
+        return try await withUnsafeThrowingContinuation { continuation in
             writer.submit(entries, continuation: continuation)
         }
     }
@@ -74,8 +80,13 @@ public final class Journal: Sendable {
 
     /// The size of the last group commit and how long it took.
     public var lastCommitObservation: (entries: Int, seconds: Double) {
-        let observation = lastCommit.value.withLock { $0 }
+        let observation = counters.value.withLock { $0.last }
         return (observation.entries, observation.seconds)
+    }
+
+    /// Commits and entries written by this process since the journal was opened.
+    public var commitTotals: (commits: UInt64, entries: UInt64) {
+        counters.value.withLock { ($0.commits, $0.entries) }
     }
 
     // MARK: Reading
@@ -137,18 +148,15 @@ public final class Journal: Sendable {
         }
     }
 
-    /// The seqs of every entry of `run`, in order.
+    /// The seqs of every entry of `run`, in order; empty when the run is unknown.
     public func seqs(of run: RunID) throws -> [UInt64] {
-        try environment.read { txn in
-            try LMDB.duplicates(txn, environment.runs, key: Array(run.rawValue.utf8))
-        }
+        try environment.read { txn in try runSeqs(run, txn) }
     }
 
     /// Every entry of `run`, in order; empty when the run is unknown.
     public func entries(of run: RunID) throws -> [JournalEntry] {
         try environment.read { txn in
-            let seqs = try LMDB.duplicates(txn, environment.runs, key: Array(run.rawValue.utf8))
-            return try seqs.map { seq in
+            try runSeqs(run, txn).map { seq in
                 guard let line = try LMDB.get(txn, environment.entries, key: LMDB.key(seq)) else {
                     throw JournalError(.corrupted, "the run index of \(run) names a missing entry", seq: seq)
                 }
@@ -157,17 +165,19 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Runs whose opening entry was appended but whose closing entry was not, with the seq that
-    /// opened each.
+    /// The last seq the run index covers; later entries are found by scanning.
+    var indexedThrough: UInt64 {
+        get throws { try environment.read { try RunIndex.indexedThrough($0, environment) } }
+    }
+
+    private func runSeqs(_ run: RunID, _ txn: OpaquePointer) throws -> [UInt64] {
+        try RunIndex.seqs(of: run, txn, environment)
+    }
+
+    /// Runs whose opening entry was appended but whose closing entry was not, oldest first, with
+    /// the seq of each one's first entry.
     public func openRuns() throws -> [(run: RunID, openedAt: UInt64)] {
-        try environment.read { txn in
-            var result: [(RunID, UInt64)] = []
-            try LMDB.walk(txn, environment.openRuns, from: nil) { key, value in
-                result.append((RunID(validatedRawValue: String(decoding: key, as: UTF8.self)), LMDB.seq(fromKey: value)))
-                return true
-            }
-            return result
-        }
+        try environment.read { txn in try RunIndex.openRuns(txn, environment) }
     }
 
     /// Suspends until the journal's head is beyond `seq` (as seen by this process), or `timeout` passes.
@@ -186,9 +196,15 @@ public final class Journal: Sendable {
     }
 }
 
-/// The size and duration of the writer's last group commit, shared with the writer's callback.
-private final class LastCommit: Sendable {
-    let value = Mutex(JournalWriter.CommitObservation(entries: 0, seconds: 0))
+/// The writer's commit counters, shared with the writer's callback.
+private final class CommitCounters: Sendable {
+    struct Totals {
+        var last = JournalWriter.CommitObservation(entries: 0, seconds: 0)
+        var commits: UInt64 = 0
+        var entries: UInt64 = 0
+    }
+
+    let value = Mutex(Totals())
 }
 
 /// An `AsyncSequence` over journal entries from a seq on, live: see ``Journal/follow(from:pollInterval:)``.

@@ -19,6 +19,8 @@ public struct JournalConfiguration: Sendable {
     public var initialMapBytes: Int
     /// The largest the map may grow to.
     public var maxMapBytes: Int
+    /// How often the run index is brought up to date (reads are complete regardless).
+    public var indexInterval: Duration
     /// The most entries one write transaction takes.
     public var maxBatchEntries: Int
     /// LMDB reader slots (concurrent read transactions across all processes).
@@ -35,6 +37,7 @@ public struct JournalConfiguration: Sendable {
         syncInterval: Duration = .milliseconds(100),
         initialMapBytes: Int = 1 << 30,
         maxMapBytes: Int = 1 << 40,
+        indexInterval: Duration = .milliseconds(20),
         maxBatchEntries: Int = 4_096,
         maxReaders: UInt32 = 1_024,
         clock: JournalClock = .system,
@@ -45,6 +48,7 @@ public struct JournalConfiguration: Sendable {
         self.syncInterval = syncInterval
         self.initialMapBytes = initialMapBytes
         self.maxMapBytes = maxMapBytes
+        self.indexInterval = indexInterval
         self.maxBatchEntries = maxBatchEntries
         self.maxReaders = maxReaders
         self.clock = clock

@@ -107,6 +107,27 @@ struct JournalAppendTests {
         #expect(open.map(\.openedAt) == [2])
     }
 
+    @Test("Run reads are complete before the run index catches up, and the index catches up at close")
+    func runIndexTail() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory) { $0.indexInterval = .seconds(3_600) }
+        let a = RunID("tail-a")!
+        let b = RunID("tail-b")!
+        _ = try await journal.append(PendingEntry(runID: a, type: "run_started", data: Array("{}".utf8), lifecycle: .opensRun))
+        _ = try await journal.append(PendingEntry(runID: b, type: "run_started", data: Array("{}".utf8), lifecycle: .opensRun))
+        _ = try await journal.append(PendingEntry(runID: a, type: "step", data: Array("{}".utf8)))
+        _ = try await journal.append(PendingEntry(runID: b, type: "done", data: Array("{}".utf8), lifecycle: .closesRun))
+        #expect(try journal.indexedThrough < 4)
+        #expect(try journal.seqs(of: a) == [1, 3])
+        #expect(try journal.seqs(of: b) == [2, 4])
+        #expect(try journal.openRuns().map(\.run) == [a])
+        journal.close()
+        let reopened = try makeJournal(directory) { $0.readOnly = true }
+        #expect(try reopened.indexedThrough == 4)
+        #expect(try reopened.seqs(of: a) == [1, 3])
+        #expect(try reopened.openRuns().map(\.run) == [a])
+    }
+
     @Test("Invalid entries are refused before they reach the journal")
     func invalidEntries() throws {
         let run = RunID("r")!

@@ -17,6 +17,19 @@ public enum ChainHash {
         return out
     }
 
+    /// Overwrites `hex` (64 bytes) with the SHA-256 of `bytes` in lowercase hex, without allocating.
+    static func writeHex(of bytes: UnsafeRawBufferPointer, into hex: inout [UInt8]) {
+        let digest = digest(of: bytes)
+        hex.withUnsafeMutableBufferPointer { out in
+            var index = 0
+            for byte in digest {
+                out[index] = hexDigits[Int(byte >> 4)]
+                out[index + 1] = hexDigits[Int(byte & 0x0f)]
+                index += 2
+            }
+        }
+    }
+
     /// The SHA-256 of `bytes` as 64 lowercase hex ASCII bytes.
     public static func hexBytes(of bytes: [UInt8]) -> [UInt8] {
         bytes.withUnsafeBytes { hexBytes(of: $0) }

@@ -63,3 +63,25 @@ public struct JournalClock: Sendable {
         return out
     }
 }
+
+/// Formats commit timestamps, reusing the date-and-seconds part while the second is unchanged
+/// (the writer stamps thousands of entries per second).
+struct TimestampFormatter {
+    private var second: Int64 = .min
+    private var buffer: [UInt8] = []
+
+    mutating func format(microseconds micros: Int64) -> [UInt8] {
+        let second = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        if second != self.second {
+            buffer = JournalClock.timestamp(microseconds: micros)
+            self.second = second
+            return buffer
+        }
+        var fraction = Int(micros - second * 1_000_000)
+        for index in stride(from: 25, through: 20, by: -1) {
+            buffer[index] = UInt8(ascii: "0") + UInt8(fraction % 10)
+            fraction /= 10
+        }
+        return buffer
+    }
+}

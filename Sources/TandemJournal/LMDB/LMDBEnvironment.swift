@@ -10,9 +10,16 @@ import Darwin
 /// The journal's LMDB environment: one file pair in the data directory with four named databases.
 ///
 /// - `entries`: seq (8-byte big-endian) → canonical line.
-/// - `runs` (dup-sorted, fixed 8-byte values): run id → the seqs of its entries, in order.
-/// - `open_runs`: run id → seq of the entry that opened it, for runs not yet closed.
-/// - `meta`: `format` → format version; `head` → last seq (8 bytes) + its line's SHA-256 (64 hex).
+/// - `marks`: seq → 1 byte, for entries that open or close a run (written with the entry).
+/// - `run_starts`: run id → the seq of the run's first entry (its "anchor").
+/// - `run_entries`: anchor (8 bytes) + seq (8 bytes) → empty: the seqs of each run, in order.
+/// - `open_runs`: anchor → run id, for runs opened and not yet closed.
+/// - `meta`: `format` → format version; `head` → last seq (8 bytes) + its line's SHA-256 (64 hex);
+///   `indexed` → the last seq the run index (`run_starts`, `run_entries`, `open_runs`) covers.
+///
+/// Journal commits write `entries`, `marks` and `head` only — all appends at the end of their
+/// B-trees. The run index is derived and written in its own, less frequent transactions
+/// (docs/DESIGN.md, "Run index").
 ///
 /// Opened with `MDB_NOTLS`, so read transactions may run on any thread (Swift tasks hop threads).
 /// Write transactions are only ever begun and committed by the journal's writer thread.
@@ -27,7 +34,9 @@ final class LMDBEnvironment: @unchecked Sendable {
     let path: String
     let readOnly: Bool
     private(set) var entries: MDB_dbi = 0
-    private(set) var runs: MDB_dbi = 0
+    private(set) var marks: MDB_dbi = 0
+    private(set) var runStarts: MDB_dbi = 0
+    private(set) var runEntries: MDB_dbi = 0
     private(set) var openRuns: MDB_dbi = 0
     private(set) var meta: MDB_dbi = 0
     private let resizeLock = ReadWriteLock()
@@ -148,7 +157,9 @@ final class LMDBEnvironment: @unchecked Sendable {
             try Self.check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin read transaction")
             do {
                 entries = try Self.openDatabase(txn!, "entries", flags: 0)
-                runs = try Self.openDatabase(txn!, "runs", flags: 0)
+                marks = try Self.openDatabase(txn!, "marks", flags: 0)
+                runStarts = try Self.openDatabase(txn!, "run_starts", flags: 0)
+                runEntries = try Self.openDatabase(txn!, "run_entries", flags: 0)
                 openRuns = try Self.openDatabase(txn!, "open_runs", flags: 0)
                 meta = try Self.openDatabase(txn!, "meta", flags: 0)
                 try checkFormat(txn!)
@@ -162,7 +173,9 @@ final class LMDBEnvironment: @unchecked Sendable {
         try write { txn in
             let create = UInt32(MDB_CREATE)
             entries = try Self.openDatabase(txn, "entries", flags: create)
-            runs = try Self.openDatabase(txn, "runs", flags: create | UInt32(MDB_DUPSORT) | UInt32(MDB_DUPFIXED))
+            marks = try Self.openDatabase(txn, "marks", flags: create)
+            runStarts = try Self.openDatabase(txn, "run_starts", flags: create)
+            runEntries = try Self.openDatabase(txn, "run_entries", flags: create)
             openRuns = try Self.openDatabase(txn, "open_runs", flags: create)
             meta = try Self.openDatabase(txn, "meta", flags: create)
             if try LMDB.get(txn, meta, key: Array("format".utf8)) == nil {
@@ -298,22 +311,14 @@ enum LMDB {
         if rc != MDB_NOTFOUND { try LMDBEnvironment.check(rc, "iterate") }
     }
 
-    /// The values stored under `key` in a dup-sorted database, in order.
-    static func duplicates(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> [UInt64] {
-        var cursor: OpaquePointer?
-        try LMDBEnvironment.check(mdb_cursor_open(txn, dbi, &cursor), "open cursor")
-        defer { mdb_cursor_close(cursor) }
-        return try key.withUnsafeBytes { keyBytes in
-            var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
-            var v = MDB_val()
-            var seqs: [UInt64] = []
-            var rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY)
-            while rc == 0 {
-                seqs.append(seq(fromKey: UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)))
-                rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT_DUP)
-            }
-            if rc != MDB_NOTFOUND { try LMDBEnvironment.check(rc, "read run index") }
-            return seqs
+    /// The seqs of the run whose anchor is `anchor`, from the `run_entries` keys that start with it.
+    static func runSeqs(_ txn: OpaquePointer, _ dbi: MDB_dbi, anchor: UInt64) throws -> [UInt64] {
+        var seqs: [UInt64] = []
+        try walk(txn, dbi, from: key(anchor) + key(0)) { keyBytes, _ in
+            guard keyBytes.count == 16, seq(fromKey: UnsafeRawBufferPointer(rebasing: keyBytes[0..<8])) == anchor else { return false }
+            seqs.append(seq(fromKey: UnsafeRawBufferPointer(rebasing: keyBytes[8..<16])))
+            return true
         }
+        return seqs
     }
 }

@@ -1,3 +1,6 @@
+import CLMDB
+import Foundation
+
 /// The outcome of checking a journal's sequence and hash chain.
 public struct VerificationReport: Sendable, Equatable {
     /// The first thing found wrong.
@@ -28,16 +31,87 @@ extension Journal {
     /// When a link breaks between entries k and k+1 it names the altered entry: k if k+1 still
     /// chains to its successor (k's bytes changed), k+1 otherwise (k+1's own `prev` changed).
     /// - Parameter progress: called every 65,536 entries with the number checked so far.
-    public func verify(progress: (UInt64) -> Void = { _ in }) throws -> VerificationReport {
+    public func verify(progress: @Sendable (UInt64) -> Void = { _ in }) throws -> VerificationReport {
         let head = try head()
+        let lastStored = try lastStoredSeq()
+        let end = max(head.seq, lastStored)
+        // Hashing dominates: split the range into one segment per core. Each segment seeds its
+        // chain with the hash of the entry just before it, so links across segments are checked too.
+        let segments = end < 65_536 ? 1 : max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let size = end / UInt64(segments) + 1
+        let results = SegmentResults(count: segments)
+        DispatchQueue.concurrentPerform(iterations: segments) { index in
+            let first = UInt64(index) * size + 1
+            let last = index == segments - 1 ? UInt64.max : min(first + size - 1, end)
+            results.store(index, Result { try self.verifySegment(first: first, last: last, progress: progress) })
+        }
+        var checked: UInt64 = 0
+        var problem: VerificationReport.Problem?
+        for (index, result) in try results.values().enumerated() {
+            var state = result
+            if index == segments - 1 { state.finish(head: head) }
+            checked += state.checked
+            if problem == nil, let found = state.problem { problem = found }
+        }
+        return VerificationReport(entriesChecked: checked, head: head, problem: problem)
+    }
+
+    /// Checks seqs `first...last`, reading one entry beyond to settle a broken link at the end.
+    private func verifySegment(first: UInt64, last: UInt64, progress: (UInt64) -> Void) throws -> ChainCheck {
         var state = ChainCheck()
-        try scan(from: 1) { key, line in
+        state.expectedSeq = first
+        if first > 1 {
+            try scan(from: first - 1, through: first - 1) { key, line in
+                if key == first - 1 { state.previousHash = ChainHash.hexBytes(of: line) }
+                return false
+            }
+        }
+        try scan(from: first, through: last == .max ? .max : last + 1) { key, line in
+            if key > last {
+                if state.pendingLink != nil { state.check(key: key, line: line) }
+                return false
+            }
             state.check(key: key, line: line)
             if state.checked & 0xFFFF == 0 { progress(state.checked) }
             return state.problem == nil || state.pendingLink != nil
         }
-        state.finish(head: head)
-        return VerificationReport(entriesChecked: state.checked, head: head, problem: state.problem)
+        return state
+    }
+
+    /// The highest seq stored in the entries database (which may differ from the head if damaged).
+    func lastStoredSeq() throws -> UInt64 {
+        try environment.read { txn in
+            var cursor: OpaquePointer?
+            try LMDBEnvironment.check(mdb_cursor_open(txn, environment.entries, &cursor), "open cursor")
+            defer { mdb_cursor_close(cursor) }
+            var key = MDB_val()
+            var value = MDB_val()
+            let rc = mdb_cursor_get(cursor, &key, &value, MDB_LAST)
+            if rc == MDB_NOTFOUND { return 0 }
+            try LMDBEnvironment.check(rc, "read last entry")
+            return LMDB.seq(fromKey: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
+        }
+    }
+}
+
+/// Per-segment outcomes of a parallel verify, filled in by worker threads.
+///
+/// `@unchecked Sendable`: each worker writes only its own index, under `lock`; `values()` reads
+/// after `concurrentPerform` returned, i.e. after every write.
+private final class SegmentResults: @unchecked Sendable {
+    private var results: [Result<ChainCheck, any Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        results = Array(repeating: nil, count: count)
+    }
+
+    func store(_ index: Int, _ result: Result<ChainCheck, any Error>) {
+        lock.withLock { results[index] = result }
+    }
+
+    func values() throws -> [ChainCheck] {
+        try lock.withLock { try results.map { try $0!.get() } }
     }
 }
 

@@ -10,18 +10,21 @@ import Logging
 /// write transaction to begin and commit on the same thread, which is why this is a thread and not
 /// an actor.
 ///
-/// `@unchecked Sendable`: every mutable stored property (`queue`, `closed`, `head`,
-/// `lastMicros`, `dirtySince`) is read and written only while holding `condition`, or only on the
-/// writer thread after it took the batch out of the queue under `condition` (`head`,
-/// `lastMicros`, `dirtySince` are touched by the writer thread alone once it has started).
+/// The run index is brought up to date by the same thread in transactions of its own, every
+/// ``JournalConfiguration/indexInterval`` (see ``RunIndexer``): journal commits write only the
+/// entries, their lifecycle marks and the head.
+///
+/// `@unchecked Sendable`: `queue`, `closed`, `stopped` and `writerWaiting` are read and written
+/// only while holding `condition`; every other mutable property (`lastMicros`, `timestamps`,
+/// `dirtySince`, `indexer`, `lastIndexFlush`) is touched only by the writer thread.
 final class JournalWriter: @unchecked Sendable {
     /// One caller's append: its entries and the continuation to resume after the commit.
     struct Request {
         var entries: [PendingEntry]
-        var continuation: CheckedContinuation<[JournalEntry], any Error>
+        var continuation: UnsafeContinuation<[JournalEntry], any Error>
     }
 
-    /// Statistics of the last commits, for gauges and the benchmark.
+    /// Size and duration of one group commit, for gauges and the benchmark.
     struct CommitObservation: Sendable {
         var entries: Int
         var seconds: Double
@@ -35,8 +38,12 @@ final class JournalWriter: @unchecked Sendable {
     private var queue: [Request] = []
     private var closed = false
     private var stopped = false
+    private var writerWaiting = false
     private var lastMicros: Int64 = 0
+    private var timestamps = TimestampFormatter()
     private var dirtySince: ContinuousClock.Instant?
+    private var indexer: RunIndexer
+    private var lastIndexFlush = ContinuousClock.now
 
     init(
         environment: LMDBEnvironment,
@@ -48,6 +55,7 @@ final class JournalWriter: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onCommit = onCommit
+        self.indexer = RunIndexer(environment: environment)
     }
 
     /// Starts the writer thread.
@@ -58,7 +66,7 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     /// Queues `entries`; `continuation` is resumed once they are committed (or failed).
-    func submit(_ entries: [PendingEntry], continuation: CheckedContinuation<[JournalEntry], any Error>) {
+    func submit(_ entries: [PendingEntry], continuation: UnsafeContinuation<[JournalEntry], any Error>) {
         condition.lock()
         if closed {
             condition.unlock()
@@ -66,11 +74,12 @@ final class JournalWriter: @unchecked Sendable {
             return
         }
         queue.append(Request(entries: entries, continuation: continuation))
-        condition.signal()
+        // While the writer is committing it finds this request when it next looks: no wake-up needed.
+        if writerWaiting { condition.signal() }
         condition.unlock()
     }
 
-    /// Commits what is queued, stops the thread and waits for it.
+    /// Commits what is queued, indexes it, stops the thread and waits for it.
     func close() {
         condition.lock()
         closed = true
@@ -82,17 +91,19 @@ final class JournalWriter: @unchecked Sendable {
     // MARK: The writer thread
 
     private func run() {
+        withMapGrowth("catch up the run index") { try indexer.catchUp() }
         while true {
             condition.lock()
+            writerWaiting = true
             while queue.isEmpty && !closed {
-                if let dirtySince {
-                    let deadline = dirtySince.advanced(by: configuration.syncInterval)
-                    if ContinuousClock.now >= deadline { break }
-                    condition.wait(until: Date(timeIntervalSinceNow: (ContinuousClock.now.duration(to: deadline)).seconds))
-                } else {
+                guard let deadline = nextDeadline() else {
                     condition.wait()
+                    continue
                 }
+                if ContinuousClock.now >= deadline { break }
+                condition.wait(until: Date(timeIntervalSinceNow: ContinuousClock.now.duration(to: deadline).seconds))
             }
+            writerWaiting = false
             let batch = takeBatch()
             let finished = closed && queue.isEmpty && batch.isEmpty
             condition.unlock()
@@ -100,6 +111,7 @@ final class JournalWriter: @unchecked Sendable {
             if !batch.isEmpty {
                 commit(batch)
             }
+            flushIndexIfDue(force: finished)
             syncIfDue(force: finished)
             if finished { break }
         }
@@ -107,6 +119,14 @@ final class JournalWriter: @unchecked Sendable {
         stopped = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// When the thread must wake without a request: the next index flush or async sync.
+    private func nextDeadline() -> ContinuousClock.Instant? {
+        var deadlines: [ContinuousClock.Instant] = []
+        if indexer.hasPendingWork { deadlines.append(lastIndexFlush.advanced(by: configuration.indexInterval)) }
+        if let dirtySince { deadlines.append(dirtySince.advanced(by: configuration.syncInterval)) }
+        return deadlines.min()
     }
 
     /// Takes queued requests up to the batch limit (always at least one). Called under `condition`.
@@ -123,6 +143,15 @@ final class JournalWriter: @unchecked Sendable {
         return batch
     }
 
+    private func flushIndexIfDue(force: Bool) {
+        guard indexer.hasPendingWork else { return }
+        guard force || indexer.pendingCount >= configuration.maxBatchEntries * 4
+            || ContinuousClock.now >= lastIndexFlush.advanced(by: configuration.indexInterval)
+        else { return }
+        lastIndexFlush = .now
+        withMapGrowth("update the run index") { try indexer.flush() }
+    }
+
     private func syncIfDue(force: Bool) {
         guard configuration.durability == .async, let since = dirtySince else { return }
         guard force || ContinuousClock.now >= since.advanced(by: configuration.syncInterval) else { return }
@@ -134,6 +163,24 @@ final class JournalWriter: @unchecked Sendable {
         }
     }
 
+    /// Runs `body`, growing the map and retrying while it reports `.mapFull`; logs a final failure
+    /// (the index is derived: it is retried at the next flush and rebuilt at start-up).
+    private func withMapGrowth(_ what: String, _ body: () throws -> Void) {
+        while true {
+            do {
+                try body()
+                return
+            } catch let error as JournalError where error.code == .mapFull {
+                if (try? environment.growMap(limit: configuration.maxMapBytes)) == true { continue }
+                logger.error("journal could not \(what)", metadata: ["error": "\(error)"])
+                return
+            } catch {
+                logger.error("journal could not \(what)", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+    }
+
     private func commit(_ batch: [Request]) {
         let started = ContinuousClock.now
         while true {
@@ -142,6 +189,9 @@ final class JournalWriter: @unchecked Sendable {
                 let seconds = started.duration(to: .now).seconds
                 if configuration.durability == .async, dirtySince == nil { dirtySince = .now }
                 for (request, entries) in zip(batch, results) {
+                    for (pending, committed) in zip(request.entries, entries) {
+                        indexer.record(run: pending.runID, seq: committed.seq, lifecycle: pending.lifecycle)
+                    }
                     request.continuation.resume(returning: entries)
                 }
                 onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
@@ -190,19 +240,15 @@ final class JournalWriter: @unchecked Sendable {
                 let micros = max(configuration.clock.microsecondsSinceEpoch(), lastMicros)
                 var line: [UInt8] = []
                 let layout = EntryLine.build(
-                    into: &line, seq: seq, timestamp: JournalClock.timestamp(microseconds: micros),
+                    into: &line, seq: seq, timestamp: timestamps.format(microseconds: micros),
                     entry: entry, prev: prev
                 )
                 let key = LMDB.key(seq)
                 try LMDB.put(txn, environment.entries, key: key, value: line, flags: UInt32(MDB_APPEND))
-                let runKey = Array(entry.runID.rawValue.utf8)
-                try LMDB.put(txn, environment.runs, key: runKey, value: key)
-                switch entry.lifecycle {
-                case .opensRun: try LMDB.put(txn, environment.openRuns, key: runKey, value: key)
-                case .closesRun: try LMDB.delete(txn, environment.openRuns, key: runKey)
-                case .none: break
+                if let mark = LifecycleMark(entry.lifecycle) {
+                    try LMDB.put(txn, environment.marks, key: key, value: [mark.rawValue], flags: UInt32(MDB_APPEND))
                 }
-                prev = ChainHash.hexBytes(of: line)
+                line.withUnsafeBytes { ChainHash.writeHex(of: $0, into: &prev) }
                 lastMicros = micros
                 committed.append(JournalEntry(seq: seq, line: line, layout: layout))
             }

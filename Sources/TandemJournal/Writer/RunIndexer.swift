@@ -1,0 +1,120 @@
+import CLMDB
+
+/// How an entry changed its run's open/closed state, as stored in the `marks` database
+/// (only for entries that open or close a run).
+enum LifecycleMark: UInt8 {
+    case opens = 1
+    case closes = 2
+
+    init?(_ lifecycle: PendingEntry.Lifecycle) {
+        switch lifecycle {
+        case .opensRun: self = .opens
+        case .closesRun: self = .closes
+        case .none: return nil
+        }
+    }
+}
+
+/// Maintains the run index (`run_starts`, `run_entries`, `open_runs`) behind the journal.
+///
+/// The index is derived from the journal: committed entries are recorded here and written in one
+/// transaction every few tens of milliseconds, together with the `indexed` checkpoint (the last
+/// seq the index covers). Readers add the few entries past the checkpoint by scanning them, so
+/// the index is always complete; after a crash, ``catchUp()`` re-derives what the checkpoint
+/// misses from the entries and their lifecycle marks.
+///
+/// Writer-thread only (owned by ``JournalWriter``).
+struct RunIndexer {
+    private struct Pending {
+        var run: RunID
+        var seq: UInt64
+        var mark: LifecycleMark?
+    }
+
+    private let environment: LMDBEnvironment
+    private var pending: [Pending] = []
+    /// Anchors (first seq) of recently indexed runs; mirrors committed index state only.
+    private var anchors: [RunID: UInt64] = [:]
+
+    init(environment: LMDBEnvironment) {
+        self.environment = environment
+    }
+
+    var hasPendingWork: Bool { !pending.isEmpty }
+    var pendingCount: Int { pending.count }
+
+    /// Notes a committed entry for the next flush.
+    mutating func record(run: RunID, seq: UInt64, lifecycle: PendingEntry.Lifecycle) {
+        pending.append(Pending(run: run, seq: seq, mark: LifecycleMark(lifecycle)))
+    }
+
+    /// Re-reads entries committed after the index checkpoint (a crash between a journal commit
+    /// and the index flush) and indexes them.
+    mutating func catchUp() throws {
+        let tail = try environment.read { txn -> [Pending] in
+            let from = try RunIndex.indexedThrough(txn, environment) + 1
+            var tail: [Pending] = []
+            try LMDB.walk(txn, environment.entries, from: LMDB.key(from)) { key, line in
+                let layout = try EntryLine.parse(line)
+                let run = RunID(validatedRawValue: String(decoding: UnsafeRawBufferPointer(rebasing: line[layout.runID]), as: UTF8.self))
+                tail.append(Pending(run: run, seq: LMDB.seq(fromKey: key), mark: nil))
+                return true
+            }
+            if let first = tail.first {
+                var index = 0
+                try LMDB.walk(txn, environment.marks, from: LMDB.key(first.seq)) { key, value in
+                    let seq = LMDB.seq(fromKey: key)
+                    while index < tail.count, tail[index].seq < seq { index += 1 }
+                    if index < tail.count, tail[index].seq == seq { tail[index].mark = value.first.flatMap(LifecycleMark.init(rawValue:)) }
+                    return true
+                }
+            }
+            return tail
+        }
+        pending = tail + pending
+        try flush()
+    }
+
+    /// Writes every pending entry into the index and advances the checkpoint, in one transaction.
+    mutating func flush() throws {
+        guard let last = pending.last?.seq else { return }
+        do {
+            try environment.write { txn in
+                for entry in pending {
+                    let anchor = try anchor(of: entry.run, firstSeq: entry.seq, in: txn)
+                    let anchorKey = LMDB.key(anchor)
+                    try LMDB.put(txn, environment.runEntries, key: anchorKey + LMDB.key(entry.seq), value: [])
+                    switch entry.mark {
+                    case .opens:
+                        try LMDB.put(txn, environment.openRuns, key: anchorKey, value: Array(entry.run.rawValue.utf8))
+                    case .closes:
+                        try LMDB.delete(txn, environment.openRuns, key: anchorKey)
+                    case nil:
+                        break
+                    }
+                }
+                try RunIndex.setIndexedThrough(last, txn, environment)
+            }
+        } catch {
+            anchors.removeAll()
+            throw error
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// The anchor of `run`: its first seq, recorded in `run_starts` when the run is first indexed.
+    private mutating func anchor(of run: RunID, firstSeq seq: UInt64, in txn: OpaquePointer) throws -> UInt64 {
+        if let anchor = anchors[run] { return anchor }
+        let runKey = Array(run.rawValue.utf8)
+        let anchor: UInt64
+        if let stored = try LMDB.get(txn, environment.runStarts, key: runKey) {
+            anchor = stored.withUnsafeBytes { LMDB.seq(fromKey: $0) }
+        } else {
+            try LMDB.put(txn, environment.runStarts, key: runKey, value: LMDB.key(seq))
+            anchor = seq
+        }
+        if anchors.count >= 65_536 { anchors.removeAll(keepingCapacity: true) }
+        anchors[run] = anchor
+        return anchor
+    }
+}

@@ -1,2 +1,0 @@
-#include "baseline.h"
-int tandem_baseline_placeholder(void){return 0;}

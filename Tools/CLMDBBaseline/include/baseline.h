@@ -1,1 +1,0 @@
-int tandem_baseline_placeholder(void);

@@ -1,0 +1,118 @@
+import ArgumentParser
+import CLMDBBaseline
+import Foundation
+import Logging
+import TandemDomain
+import TandemJournal
+
+/// `tandem-bench journal`: durable append throughput and latency at several concurrencies next to a
+/// raw-LMDB baseline in C with the same bytes and batch sizes, then replay+verify speed.
+struct JournalBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "journal", abstract: "Journal append and replay benchmark.")
+
+    @Option(help: "Seconds of appending per concurrency level.") var seconds: Double = 3
+    @Option(parsing: .upToNextOption, help: "Concurrent appenders.") var concurrency: [Int] = [1, 16, 64, 256]
+    @Option(help: "Entries for the replay+verify measurement.") var replayEvents: Int = 1_000_000
+
+    func run() async throws {
+        let logger = Logger(label: "bench")
+        let reason = String(repeating: "r", count: 150)
+        let event = DomainEvent.runAborted(RunAborted(reason: reason))
+        let entry = try event.pendingEntry(for: RunID("bench-run-0123456789abcdef0123456789ab")!)
+        let data = try event.encodedData()
+
+        print("# tandem journal benchmark (sync durability, ~300-byte events)")
+        print("appenders | tandem ev/s | p50 ms | p99 ms | batch | raw LMDB ev/s | raw p50 ms | raw p99 ms | tandem/raw")
+        print("--------- | ----------- | ------ | ------ | ----- | ------------- | ---------- | ---------- | ----------")
+        var sampleLine: [UInt8] = []
+        for appenders in concurrency {
+            let directory = Statistics.temporaryDirectory("append-\(appenders)")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let journal = try Journal(JournalConfiguration(directory: directory), logger: logger)
+            let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+            let started = ContinuousClock.now
+            let latencies: [Double] = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for index in 0..<appenders {
+                    group.addTask {
+                        var latencies: [Double] = []
+                        // Like real traffic, each appender writes a run of 10 events, then starts the next run.
+                        var runEntry = entry
+                        while ContinuousClock.now < deadline {
+                            if latencies.count % 10 == 0 {
+                                let run = RunID("bench-\(index)-\(latencies.count / 10)-0123456789abcdef0123")!
+                                runEntry = try PendingEntry(runID: run, type: event.type, data: data)
+                            }
+                            let t0 = ContinuousClock.now
+                            _ = try await journal.append(runEntry)
+                            latencies.append(t0.duration(to: .now).seconds)
+                        }
+                        return latencies
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let elapsed = started.duration(to: .now).seconds
+            let totals = journal.commitTotals
+            let events = latencies.count
+            let batch = max(1, Int((Double(totals.entries) / Double(max(totals.commits, 1))).rounded()))
+            if sampleLine.isEmpty { sampleLine = try journal.entry(1)!.line }
+            journal.close()
+
+            let baseDirectory = Statistics.temporaryDirectory("raw-\(appenders)")
+            defer { try? FileManager.default.removeItem(atPath: baseDirectory) }
+            var commitSeconds = [Double](repeating: 0, count: events / batch + 2)
+            let rawElapsed = sampleLine.withUnsafeBufferPointer { line in
+                tandem_baseline_append(baseDirectory, line.baseAddress, line.count, events, Int32(batch), 0, &commitSeconds)
+            }
+            guard rawElapsed > 0 else { throw ValidationError("raw LMDB baseline failed: \(rawElapsed)") }
+            let rawCommits = Array(commitSeconds.prefix((events + batch - 1) / batch))
+            let tandemRate = Double(events) / elapsed
+            let rawRate = Double(events) / rawElapsed
+            print([
+                "\(appenders)", Statistics.format(tandemRate),
+                Statistics.format(Statistics.percentile(latencies, 50) * 1000, 2),
+                Statistics.format(Statistics.percentile(latencies, 99) * 1000, 2),
+                "\(batch)", Statistics.format(rawRate),
+                Statistics.format(Statistics.percentile(rawCommits, 50) * 1000, 2),
+                Statistics.format(Statistics.percentile(rawCommits, 99) * 1000, 2),
+                Statistics.format(tandemRate / rawRate, 2),
+            ].joined(separator: " | "))
+        }
+        print("(latency = caller-observed time from append() to durable acknowledgement; raw = per-commit time)")
+
+        try await replay(entry: entry, logger: logger)
+    }
+
+    private func replay(entry: PendingEntry, logger: Logger) async throws {
+        let directory = Statistics.temporaryDirectory("replay")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try Journal(JournalConfiguration(directory: directory, durability: .async), logger: logger)
+        let chunk = [PendingEntry](repeating: entry, count: 1_000)
+        var written = 0
+        while written < replayEvents {
+            _ = try await journal.append(Array(chunk.prefix(replayEvents - written)))
+            written += min(1_000, replayEvents - written)
+        }
+        journal.close()
+        let reader = try Journal(JournalConfiguration(directory: directory, readOnly: true), logger: logger)
+
+        var bytes = 0
+        let scanStart = ContinuousClock.now
+        try reader.scan(from: 1) { _, line in
+            bytes += line.count
+            return true
+        }
+        let scanSeconds = scanStart.duration(to: .now).seconds
+
+        let verifyStart = ContinuousClock.now
+        let report = try reader.verify()
+        let verifySeconds = verifyStart.duration(to: .now).seconds
+        guard report.isValid, report.entriesChecked == UInt64(replayEvents) else {
+            throw ValidationError("verify failed: \(String(describing: report.problem))")
+        }
+        print("")
+        print("# replay over \(replayEvents) entries (\(bytes / replayEvents) bytes/line average)")
+        print("raw scan        : \(Statistics.format(Double(replayEvents) / scanSeconds)) entries/s")
+        print("replay + verify : \(Statistics.format(Double(replayEvents) / verifySeconds)) entries/s (target >= 1,000,000)")
+    }
+}
