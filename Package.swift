@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
@@ -46,12 +48,49 @@ let package = Package(
             name: "TandemDomain",
             dependencies: ["TandemJournal"]
         ),
+        // MARK: Models and runs
+        .target(
+            name: "TandemProviders",
+            dependencies: [
+                "TandemDomain",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TandemRuns",
+            dependencies: [
+                "TandemJournal",
+                "TandemDomain",
+                "TandemProviders",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // MARK: HTTP
+        .target(
+            name: "TandemServer",
+            dependencies: [
+                "TandemJournal",
+                "TandemDomain",
+                "TandemRuns",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // MARK: Command line
         .target(
             name: "TandemCLI",
             dependencies: [
                 "TandemJournal",
                 "TandemDomain",
+                "TandemProviders",
+                "TandemRuns",
+                "TandemServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,6 +132,10 @@ let package = Package(
         .testTarget(
             name: "TandemDomainTests",
             dependencies: ["TandemDomain", "TandemJournal", "TandemTestSupport"]
+        ),
+        .testTarget(
+            name: "TandemRunsTests",
+            dependencies: ["TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport"]
         ),
         .testTarget(
             name: "TandemCLITests",

@@ -38,9 +38,11 @@ public final class Journal: Sendable {
                     totals.last = observation
                     totals.commits += 1
                     totals.entries += UInt64(observation.entries)
+                    totals.lastFailure = nil
                 }
                 signal.publish(head)
             }
+            writer.onFailure = { error in counters.value.withLock { $0.lastFailure = error } }
             writer.start()
             self.writer = writer
         }
@@ -82,6 +84,11 @@ public final class Journal: Sendable {
     public var lastCommitObservation: (entries: Int, seconds: Double) {
         let observation = counters.value.withLock { $0.last }
         return (observation.entries, observation.seconds)
+    }
+
+    /// Why the last append failed, when no commit has succeeded since; `nil` while appends work.
+    public var lastAppendFailure: JournalError? {
+        counters.value.withLock { $0.lastFailure }
     }
 
     /// Commits and entries written by this process since the journal was opened.
@@ -202,6 +209,7 @@ private final class CommitCounters: Sendable {
         var last = JournalWriter.CommitObservation(entries: 0, seconds: 0)
         var commits: UInt64 = 0
         var entries: UInt64 = 0
+        var lastFailure: JournalError?
     }
 
     let value = Mutex(Totals())

@@ -49,7 +49,8 @@ public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The journal sequence number concerned, when there is one.
     public let seq: UInt64?
 
-    init(_ code: Code, _ message: String, seq: UInt64? = nil) {
+    /// An error of kind `code` saying `message`.
+    public init(_ code: Code, _ message: String, seq: UInt64? = nil) {
         self.code = code
         self.message = message
         self.seq = seq

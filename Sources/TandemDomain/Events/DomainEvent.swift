@@ -78,7 +78,7 @@ public enum DomainEvent: Sendable, Equatable {
         let lifecycle: PendingEntry.Lifecycle
         switch self {
         case .runStarted: lifecycle = .opensRun
-        case .done: lifecycle = .closesRun
+        case .done, .runAborted: lifecycle = .closesRun
         default: lifecycle = .none
         }
         do {

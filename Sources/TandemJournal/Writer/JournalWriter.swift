@@ -34,6 +34,8 @@ final class JournalWriter: @unchecked Sendable {
     private let configuration: JournalConfiguration
     private let logger: Logger
     private let onCommit: @Sendable (_ head: UInt64, _ observation: CommitObservation) -> Void
+    /// Told of every failed commit (set before ``start()``).
+    var onFailure: @Sendable (JournalError) -> Void = { _ in }
     private let condition = NSCondition()
     private var queue: [Request] = []
     private var closed = false
@@ -220,6 +222,7 @@ final class JournalWriter: @unchecked Sendable {
             "journal append failed",
             metadata: ["error": "\(error)", "entries": "\(batch.reduce(0) { $0 + $1.entries.count })"]
         )
+        onFailure(error as? JournalError ?? JournalError(.environment, "\(error)"))
         for request in batch {
             request.continuation.resume(throwing: error)
         }

@@ -1,0 +1,145 @@
+import ArgumentParser
+import TandemJournal
+import TandemProviders
+import TandemRuns
+import TandemServer
+
+/// Reads `serve`'s settings from the environment, refusing bad values with the variable's name.
+struct EnvironmentSettings {
+    private let lookup: (String) -> String?
+
+    init(lookup: @escaping (String) -> String? = Environment.value) {
+        self.lookup = lookup
+    }
+
+    func string(_ name: String, default value: String) -> String {
+        lookup(name) ?? value
+    }
+
+    func seconds(_ name: String, default value: Double?) throws -> Duration? {
+        guard let raw = lookup(name) else { return value.map { .fractionalSeconds($0) } }
+        guard let seconds = Double(raw), seconds > 0, seconds.isFinite else {
+            throw ValidationError("\(name) must be a positive number of seconds (got '\(raw)')")
+        }
+        return .fractionalSeconds(seconds)
+    }
+
+    func integer(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let raw = lookup(name) else { return value }
+        guard let number = Int(raw), range.contains(number) else {
+            throw ValidationError("\(name) must be a whole number in \(range.lowerBound)...\(range.upperBound) (got '\(raw)')")
+        }
+        return number
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ name: String, default value: T) throws -> T where T.RawValue == String {
+        guard let raw = lookup(name) else { return value }
+        guard let choice = T(rawValue: raw.lowercased()) else {
+            throw ValidationError("\(name) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(raw)')")
+        }
+        return choice
+    }
+
+    func flag(_ name: String, default value: Bool) throws -> Bool {
+        guard let raw = lookup(name)?.lowercased() else { return value }
+        switch raw {
+        case "1", "true", "on", "yes": return true
+        case "0", "false", "off", "no": return false
+        default: throw ValidationError("\(name) must be on or off (got '\(raw)')")
+        }
+    }
+
+    func list(_ name: String) -> [String] {
+        (lookup(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+import Foundation
+import TandemDomain
+
+/// Everything `tandem serve` runs with, resolved from flags and environment.
+struct ServeSettings {
+    var journal: JournalConfiguration
+    var server: ServerConfiguration
+    var runs: RunSettings
+    var provider: ProviderChoice
+
+    /// Which model provider, and its settings.
+    enum ProviderChoice {
+        case scripted(flashLatency: Duration, proLatency: Duration)
+    }
+
+    init(host: String?, port: Int?, dataDirectory: String, environment: EnvironmentSettings = EnvironmentSettings()) throws {
+        var journal = JournalConfiguration(directory: dataDirectory)
+        journal.durability = try environment.choice("TANDEM_DURABILITY", default: JournalConfiguration.Durability.sync)
+        journal.syncInterval = .milliseconds(try environment.integer("TANDEM_SYNC_INTERVAL_MS", default: 100, range: 1...60_000))
+        self.journal = journal
+
+        server = ServerConfiguration(
+            host: host ?? environment.string("HOST", default: "127.0.0.1"),
+            port: try port ?? environment.integer("PORT", default: 8080, range: 0...65_535),
+            apiKeys: environment.list("TANDEM_API_KEYS"),
+            rateLimitPerMinute: try environment.integer("RATE_LIMIT_PER_MINUTE", default: 0, range: 0...1_000_000),
+            maxBodyBytes: try environment.integer("TANDEM_MAX_BODY_BYTES", default: 256 * 1024, range: 1_024...(64 << 20)),
+            ssePingInterval: try environment.seconds("TANDEM_SSE_PING_S", default: 15)!
+        )
+
+        runs = RunSettings(
+            flashDeadlines: ModelDeadlines(
+                total: try environment.seconds("FLASH_TIMEOUT_S", default: 5)!,
+                firstToken: try environment.seconds("FLASH_FIRST_TOKEN_TIMEOUT_S", default: nil),
+                idle: try environment.seconds("FLASH_IDLE_TIMEOUT_S", default: nil)
+            ),
+            proDeadlines: ModelDeadlines(
+                total: try environment.seconds("PRO_TIMEOUT_S", default: 45)!,
+                firstToken: try environment.seconds("PRO_FIRST_TOKEN_TIMEOUT_S", default: nil),
+                idle: try environment.seconds("PRO_IDLE_TIMEOUT_S", default: nil)
+            ),
+            onFlashFailure: try environment.choice("TANDEM_ON_FLASH_FAILURE", default: FlashFailurePolicy.continue),
+            redact: try environment.flag("TANDEM_REDACT", default: true),
+            maxConcurrentRuns: try environment.integer("TANDEM_MAX_CONCURRENT_RUNS", default: 10_000, range: 1...1_000_000),
+            shutdownGrace: try environment.seconds("TANDEM_SHUTDOWN_GRACE_S", default: 30)!
+        )
+
+        let providerName = environment.string("TANDEM_PROVIDER", default: "auto").lowercased()
+        switch providerName {
+        case "auto", "scripted":
+            if providerName == "auto", environment.string("GEMINI_API_KEY", default: "") != "" {
+                throw ValidationError("GEMINI_API_KEY is set but this build has no gemini provider yet; unset it or set TANDEM_PROVIDER=scripted")
+            }
+            provider = .scripted(
+                flashLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_FLASH_MS", default: 400, range: 0...3_600_000)),
+                proLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_PRO_MS", default: 2_500, range: 0...3_600_000))
+            )
+        default:
+            throw ValidationError("TANDEM_PROVIDER must be one of auto, scripted (got '\(providerName)')")
+        }
+    }
+
+    /// The settings as log lines, secrets masked.
+    var summary: [(String, String)] {
+        var lines: [(String, String)] = [
+            ("data_dir", journal.directory),
+            ("listen", "\(server.host):\(server.port)"),
+            ("durability", journal.durability == .sync ? "sync" : "async (sync every \(journal.syncInterval))"),
+            ("flash", "\(runs.flashModel) total \(runs.flashDeadlines.total)"
+                + (runs.flashDeadlines.firstToken.map { " first_token \($0)" } ?? "")
+                + (runs.flashDeadlines.idle.map { " idle \($0)" } ?? "")),
+            ("pro", "\(runs.proModel) total \(runs.proDeadlines.total)"
+                + (runs.proDeadlines.firstToken.map { " first_token \($0)" } ?? "")
+                + (runs.proDeadlines.idle.map { " idle \($0)" } ?? "")),
+            ("on_flash_failure", runs.onFlashFailure.rawValue),
+            ("redaction", runs.redact ? "default-v1" : "off"),
+            ("api_keys", server.apiKeys.isEmpty ? "none (authentication off)" : "\(server.apiKeys.count) configured (\(server.apiKeys.map { String($0.prefix(3)) + "***" }.joined(separator: ", ")))"),
+            ("rate_limit_per_minute", server.rateLimitPerMinute == 0 ? "off" : "\(server.rateLimitPerMinute)"),
+            ("max_concurrent_runs", "\(runs.maxConcurrentRuns)"),
+            ("shutdown_grace", "\(runs.shutdownGrace)"),
+            ("sse_ping", "\(server.ssePingInterval)"),
+        ]
+        switch provider {
+        case .scripted(let flash, let pro):
+            lines.append(("provider", "scripted — SIMULATED models, no real model is called (flash \(flash), pro \(pro))"))
+        }
+        return lines
+    }
+}

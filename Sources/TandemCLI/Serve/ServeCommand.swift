@@ -1,0 +1,64 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import TandemDomain
+import TandemJournal
+import TandemProviders
+import TandemRuns
+import TandemServer
+
+/// `tandem serve`: the HTTP service, with the journal, crash recovery and graceful shutdown.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP service (settings from flags and the environment; see README).",
+        discussion: "SIGTERM/SIGINT start a graceful shutdown: new runs get 503, running ones get TANDEM_SHUTDOWN_GRACE_S to finish."
+    )
+
+    @Option(help: "Address to listen on (env HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (env PORT, default 8080; 0 picks a free port).") var port: Int?
+    @OptionGroup var dataDirectory: DataDirectoryOption
+
+    func run() async throws {
+        let settings = try ServeSettings(host: host, port: port, dataDirectory: dataDirectory.path)
+        var logger = Logger(label: "tandem")
+        logger.logLevel = Environment.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        for (key, value) in settings.summary {
+            logger.info("setting", metadata: [key: "\(value)"])
+        }
+
+        let journal: Journal
+        do {
+            journal = try Journal(settings.journal, logger: logger)
+        } catch {
+            logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+        defer { journal.close() }
+        let aborted = try await CrashRecovery.abortUnfinishedRuns(in: journal, logger: logger)
+        let head = try journal.head().seq
+        logger.info("journal open", metadata: ["head_seq": "\(head)", "aborted_runs": "\(aborted.count)"])
+
+        let clock = SystemClock()
+        let provider: any ModelProvider
+        switch settings.provider {
+        case .scripted(let flash, let pro):
+            provider = ScriptedProvider(
+                flash: .init(latency: flash), pro: .init(latency: pro), clock: clock
+            )
+        }
+        let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings.runs, clock: clock, logger: logger)
+        let server = TandemServer(configuration: settings.server, journal: journal, coordinator: coordinator, clock: clock, logger: logger)
+        let listenLogger = logger
+        let application = server.makeApplication { port in
+            listenLogger.info("listening", metadata: ["address": "\(settings.server.host):\(port)"])
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+        let finalHead = try journal.head().seq
+        logger.info("stopped; closing the journal", metadata: ["head_seq": "\(finalHead)"])
+    }
+}

@@ -1,0 +1,78 @@
+public import TandemDomain
+
+/// Built-in simulated models for demos, tests and load tests (`TANDEM_PROVIDER=scripted`).
+///
+/// Answers are made up from the question and labelled as simulated; each model "thinks" for its
+/// configured latency on the injected clock, streams its answer in a few chunks, and stops at once
+/// when cancelled. Nothing here talks to a network.
+public struct ScriptedProvider: ModelProvider {
+    /// How one simulated model behaves.
+    public struct Behaviour: Sendable {
+        /// Time from the call to the whole answer.
+        public var latency: Duration
+        /// Fail instead of answering (after `latency`).
+        public var failure: ProviderError?
+
+        public init(latency: Duration, failure: ProviderError? = nil) {
+            self.latency = latency
+            self.failure = failure
+        }
+    }
+
+    public let name = "scripted"
+    private let flash: Behaviour
+    private let pro: Behaviour
+    private let clock: any MonotonicClock
+
+    /// A simulator whose Flash and Pro behave as given, timed by `clock`.
+    public init(flash: Behaviour, pro: Behaviour, clock: any MonotonicClock) {
+        self.flash = flash
+        self.pro = pro
+        self.clock = clock
+    }
+
+    public func generate(_ request: ModelRequest, observer: any ModelCallObserver) async throws -> ModelResponse {
+        let behaviour = request.role == .flash ? flash : pro
+        await observer.attemptStarted(1)
+        let paragraphs = Self.answer(to: request)
+        let chunkDelay = behaviour.latency / (paragraphs.count + 1)
+        if behaviour.latency > .zero { try await clock.sleep(for: chunkDelay) } else { try Task.checkCancellation() }
+        if let failure = behaviour.failure {
+            try await clock.sleep(for: behaviour.latency - chunkDelay)
+            throw failure
+        }
+        for paragraph in paragraphs {
+            await observer.received(paragraph)
+            if behaviour.latency > .zero { try await clock.sleep(for: chunkDelay) } else { try Task.checkCancellation() }
+        }
+        let content = paragraphs.joined(separator: "\n\n")
+        return ModelResponse(
+            servedModel: request.model,
+            content: content,
+            usage: TokenUsage(inputTokens: Self.tokens(in: request.query), outputTokens: Self.tokens(in: content)),
+            finishReason: "STOP",
+            providerRequestID: "scripted-\(request.runID)-\(request.role.rawValue)"
+        )
+    }
+
+    /// The simulated answer, in paragraphs.
+    static func answer(to request: ModelRequest) -> [String] {
+        let topic = request.query.count > 80 ? String(request.query.prefix(80)) + "…" : request.query
+        switch request.role {
+        case .flash:
+            return ["[simulated \(request.model)] Quick take on: \(topic)"]
+        case .pro:
+            return [
+                "[simulated \(request.model)] Verified answer to: \(topic)",
+                "Step 1: restate the question and its context.",
+                "Step 2: check the preliminary reasoning against known facts.",
+                "Step 3: settle on the answer and its confidence.",
+            ]
+        }
+    }
+
+    /// A rough token count (words), as simulated usage.
+    static func tokens(in text: String) -> Int {
+        text.split(whereSeparator: { $0 == " " || $0 == "\n" }).count
+    }
+}

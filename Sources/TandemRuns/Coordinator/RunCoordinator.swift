@@ -1,0 +1,195 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import TandemDomain
+public import TandemJournal
+public import TandemProviders
+
+/// Admits runs and runs them: the one place that knows which runs are live.
+///
+/// A `Service`: its `run()` owns a task group in which every run executes (structured
+/// concurrency: no run outlives the service). It enforces idempotency (same run id + same request
+/// digest → replay, different digest → conflict), the concurrency cap, and graceful shutdown:
+/// new runs are refused, running ones get the grace period, then are cancelled with
+/// `error(server_shutdown)` + `done`.
+public final class RunCoordinator: Service, Sendable {
+    private struct Job: Sendable {
+        var request: RunRequest
+        var control: RunControl
+        var started: @Sendable (JournalError?) -> Void
+        var emit: @Sendable (SSEFrame) -> Void
+    }
+
+    private struct Registry {
+        var live: [RunID: (digest: String, control: RunControl)] = [:]
+        var shuttingDown = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    public let orchestrator: RunOrchestrator
+    private let journal: Journal
+    private let clock: any MonotonicClock
+    private let logger: Logger
+    private let jobs: AsyncStream<Job>
+    private let jobSink: AsyncStream<Job>.Continuation
+    private let registry = Mutex(Registry())
+    private let shutdownStarted = StopSignal()
+
+    public init(journal: Journal, provider: any ModelProvider, settings: RunSettings, clock: any MonotonicClock, logger: Logger) {
+        self.journal = journal
+        self.clock = clock
+        self.logger = logger
+        self.orchestrator = RunOrchestrator(journal: journal, provider: provider, settings: settings, clock: clock, logger: logger)
+        (jobs, jobSink) = AsyncStream.makeStream(of: Job.self)
+    }
+
+    /// Runs currently live.
+    public var activeRuns: Int { registry.withLock { $0.live.count } }
+
+    /// Whether a shutdown has started.
+    public var isShuttingDown: Bool { registry.withLock { $0.shuttingDown } }
+
+    // MARK: Admission
+
+    /// Admits `request`: starts a new run (returning once `run_started` is durable) or tells the
+    /// caller to replay an existing one.
+    /// - Throws: ``RunRefusal``.
+    public func admit(_ request: RunRequest) async throws(RunRefusal) -> RunAdmission {
+        let digest = request.digest
+        let control = RunControl()
+        let claim: Result<Bool, RunRefusal> = registry.withLock { registry in
+            if registry.shuttingDown { return .failure(.shuttingDown) }
+            if let live = registry.live[request.runID] {
+                return live.digest == digest ? .success(false) : .failure(.conflict)
+            }
+            if registry.live.count >= orchestrator.settings.maxConcurrentRuns { return .failure(.overloaded) }
+            registry.live[request.runID] = (digest, control)
+            return .success(true)
+        }
+        guard try claim.get() else { return .replay }
+
+        if request.clientChoseRunID {
+            do {
+                if let existing = try existingDigest(of: request.runID) {
+                    release(request.runID)
+                    if existing == digest { return .replay }
+                    throw RunRefusal.conflict
+                }
+            } catch let refusal as RunRefusal {
+                throw refusal
+            } catch {
+                release(request.runID)
+                throw .journalUnavailable("\(error)")
+            }
+        }
+
+        let (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
+        let outcome: JournalError? = await withCheckedContinuation { continuation in
+            let job = Job(
+                request: request, control: control,
+                started: { error in continuation.resume(returning: error) },
+                emit: { frame in
+                    sink.yield(.frame(frame))
+                    if frame.isTerminal { sink.finish() }
+                }
+            )
+            if case .terminated = jobSink.yield(job) {
+                continuation.resume(returning: JournalError(.closed, "the server is shutting down"))
+            }
+        }
+        if let outcome {
+            release(request.runID)
+            if outcome.code == .closed { throw .shuttingDown }
+            throw .journalUnavailable(outcome.message)
+        }
+        return .started(RunStream(items: items, pings: sink, control: control))
+    }
+
+    /// The request digest journaled in `run_started` of `run`, if the run exists.
+    private func existingDigest(of run: RunID) throws -> String? {
+        guard let first = try journal.seqs(of: run).first, let entry = try journal.entry(first) else { return nil }
+        if case .runStarted(let started) = try DomainEvent(entry) { return started.requestDigest }
+        return ""
+    }
+
+    private func release(_ run: RunID) {
+        let waiters: [CheckedContinuation<Void, Never>] = registry.withLock { registry in
+            registry.live[run] = nil
+            guard registry.live.isEmpty else { return [] }
+            defer { registry.idleWaiters.removeAll() }
+            return registry.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: Service
+
+    /// Runs admitted runs until a graceful shutdown has drained them. The drain runs as a child of
+    /// this task, so it too ends with the service.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await withGracefulShutdownHandler {
+                    await self.shutdownStarted.wait()
+                } onGracefulShutdown: {
+                    self.beginShutdown()
+                }
+                if self.isShuttingDown { await self.drain(grace: self.orchestrator.settings.shutdownGrace) }
+                // A stream's handler may start the drain before this service is told to stop; a
+                // service must not return before then.
+                try? await gracefulShutdown()
+                self.jobSink.finish()
+            }
+            for await job in jobs {
+                group.addTask {
+                    await self.orchestrator.run(job.request, control: job.control, started: job.started, emit: job.emit)
+                    self.release(job.request.runID)
+                }
+            }
+        }
+    }
+
+    /// Starts a graceful shutdown (idempotent): refuses new runs, lets running ones finish for the
+    /// grace period, then cancels what is left and stops taking jobs once all runs are done.
+    public func beginShutdown() {
+        let first = registry.withLock { registry -> Bool in
+            defer { registry.shuttingDown = true }
+            return !registry.shuttingDown
+        }
+        guard first else { return }
+        logger.notice("graceful shutdown: refusing new runs", metadata: ["active_runs": "\(activeRuns)"])
+        shutdownStarted.fire()
+    }
+
+    private func drain(grace: Duration) async {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.waitUntilIdle()
+                return true
+            }
+            group.addTask {
+                (try? await self.clock.sleep(for: grace)) != nil
+            }
+            let idle = await group.next() ?? true
+            if !idle || activeRuns > 0 {
+                let controls = registry.withLock { $0.live.values.map(\.control) }
+                logger.notice("grace period over: cancelling runs", metadata: ["active_runs": "\(controls.count)"])
+                for control in controls { control.shutdown() }
+            }
+            group.cancelAll()
+        }
+        await waitUntilIdle()
+    }
+
+    /// Returns once no run is live.
+    public func waitUntilIdle() async {
+        await withCheckedContinuation { continuation in
+            let idle = registry.withLock { registry -> Bool in
+                if registry.live.isEmpty { return true }
+                registry.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// What an SSE response writes: frames of a run, and keep-alive pings.
+public enum StreamItem: Sendable, Equatable {
+    case frame(SSEFrame)
+    case ping
+}
+
+/// The live frames of a run just started, for the client that started it.
+public struct RunStream: Sendable {
+    /// Frames as their events become durable; finishes after `done`.
+    public let items: AsyncStream<StreamItem>
+    /// Where pings are merged into ``items``.
+    public let pings: AsyncStream<StreamItem>.Continuation
+    /// Steers the run (client disconnect).
+    public let control: RunControl
+}
+
+/// What the coordinator made of a request.
+public enum RunAdmission: Sendable {
+    /// A new run started; stream its frames.
+    case started(RunStream)
+    /// The run id exists with the same request: replay its journaled frames (live if still running).
+    case replay
+}
+
+/// Why a run was not admitted (each maps to an HTTP refusal).
+public enum RunRefusal: Error, Sendable, Equatable {
+    /// The run id exists with a different request (409 `run_id_conflict`).
+    case conflict
+    /// Too many runs at once (503 `overloaded`).
+    case overloaded
+    /// The server is shutting down (503 `shutting_down`).
+    case shuttingDown
+    /// The journal cannot take the run (503 `journal_unavailable`).
+    case journalUnavailable(String)
+}

@@ -1,0 +1,85 @@
+public import TandemDomain
+import Foundation
+
+/// Turns a run's journaled events into its SSE frames (SPEC §2).
+///
+/// The same renderer serves the live stream and every replay, so a replayed stream is the live one
+/// byte for byte. It folds over the run's events from the first: the shutdown error is sent once
+/// however many model calls the shutdown cancelled.
+public struct FrameRenderer: Sendable {
+    /// The run's id, the payloads' `trace_id`.
+    public let traceID: String
+    private var shutdownReported = false
+
+    public init(traceID: String) {
+        self.traceID = traceID
+    }
+
+    static let preliminaryMessage = "⚡ Quick preview - computing verified response..."
+    static let finalMessage = "✅ Verified response ready"
+
+    /// The frame `event` (journaled as `seq`) produces, if any.
+    public mutating func frame(for event: DomainEvent, seq: UInt64?) -> SSEFrame? {
+        switch event {
+        case .modelCompleted(let role, let completed):
+            let response = ResponsePayload(
+                model: completed.model,
+                content: completed.content,
+                latencyMs: completed.latencyMs,
+                isPreliminary: role == .flash,
+                confidence: role == .flash ? "medium" : "high",
+                usage: completed.usage,
+                reasoningSteps: role == .pro ? Self.reasoningSteps(completed.content) : nil
+            )
+            let message = role == .flash ? Self.preliminaryMessage : Self.finalMessage
+            return make(seq, role == .flash ? "preliminary" : "final", AnswerPayload(response: response, message: message, traceID: traceID))
+        case .modelTimeout(let role, _):
+            return error(seq, "\(Self.name(role)) model timed out", code: "\(role.rawValue)_timeout", type: "timeout", retryable: true, model: role)
+        case .modelFailed(let role, let failed):
+            return error(
+                seq, "\(Self.name(role)) model failed: \(failed.message)", code: "\(role.rawValue)_error", type: "error",
+                retryable: failed.retryable, model: role
+            )
+        case .modelCancelled(_, let cancelled) where cancelled.reason == .shutdown && !shutdownReported:
+            shutdownReported = true
+            return error(seq, "Server is shutting down", code: "server_shutdown", type: "cancelled", retryable: true, model: nil)
+        case .done(let done):
+            return make(seq, "done", DonePayload(traceID: traceID, status: done.status.rawValue, reason: nil))
+        case .runAborted(let aborted):
+            return make(seq, "done", DonePayload(traceID: traceID, status: RunStatus.error.rawValue, reason: "aborted: \(aborted.reason)"))
+        case .runStarted, .modelStarted, .firstToken, .modelRetry, .modelCancelled, .clientDisconnected:
+            return nil
+        }
+    }
+
+    /// The frames sent when the journal fails mid-run: they cannot be journaled, so they carry no id.
+    public func streamFailureFrames(message: String) -> [SSEFrame] {
+        [
+            error(nil, "Stream failed: \(message)", code: "stream_failure", type: "error", retryable: true, model: nil),
+            make(nil, "done", DonePayload(traceID: traceID, status: RunStatus.error.rawValue, reason: nil)),
+        ]
+    }
+
+    /// The first five blank-line-separated paragraphs of `content`.
+    static func reasoningSteps(_ content: String) -> [String] {
+        content
+            .replacingOccurrences(of: "\r\n", with: "\n")
+            .components(separatedBy: "\n\n")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }
+            .prefix(5)
+            .map { $0 }
+    }
+
+    private static func name(_ role: ModelRole) -> String { role == .flash ? "Flash" : "Pro" }
+
+    private func error(_ seq: UInt64?, _ message: String, code: String, type: String, retryable: Bool, model: ModelRole?) -> SSEFrame {
+        make(seq, "error", ErrorPayload(error: message, code: code, type: type, retryable: retryable, model: model, traceID: traceID))
+    }
+
+    private func make(_ seq: UInt64?, _ event: String, _ payload: some Encodable) -> SSEFrame {
+        // Payloads hold only strings, numbers and booleans already journaled: encoding cannot fail.
+        let data = (try? CanonicalJSON.encode(payload)) ?? Array(#"{"trace_id":"\#(traceID)"}"#.utf8)
+        return SSEFrame(id: seq, event: event, data: data)
+    }
+}

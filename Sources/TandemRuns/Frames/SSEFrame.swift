@@ -1,0 +1,34 @@
+/// One Server-Sent Events frame of a run: `id: <seq>`, `event: <name>`, one `data: <json>` line.
+public struct SSEFrame: Sendable, Equatable {
+    /// The journal seq of the event the frame comes from. `nil` only for the frames sent when the
+    /// journal itself failed mid-run (they could not be journaled).
+    public var id: UInt64?
+    /// `preliminary`, `final`, `error` or `done`.
+    public var event: String
+    /// The JSON payload, one line.
+    public var data: [UInt8]
+
+    public init(id: UInt64?, event: String, data: [UInt8]) {
+        self.id = id
+        self.event = event
+        self.data = data
+    }
+
+    /// The frame's bytes on the wire.
+    public var encoded: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(data.count + 48)
+        if let id { bytes += Array("id: \(id)\n".utf8) }
+        bytes += Array("event: \(event)\n".utf8)
+        bytes += Array("data: ".utf8)
+        bytes += data
+        bytes += [10, 10]
+        return bytes
+    }
+
+    /// Whether this is the last frame of a run.
+    public var isTerminal: Bool { event == "done" }
+
+    /// The keep-alive comment sent while waiting.
+    public static let ping: [UInt8] = Array(": ping\n\n".utf8)
+}

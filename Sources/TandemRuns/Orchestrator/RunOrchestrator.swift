@@ -1,0 +1,224 @@
+public import Logging
+public import TandemDomain
+public import TandemJournal
+public import TandemProviders
+
+/// Carries out one run: journals `run_started`, calls Flash and Pro together under structured
+/// concurrency, feeds what happens through ``RunStateMachine``, journals its events and sends each
+/// frame only after its event is durable (write-ahead).
+public struct RunOrchestrator: Sendable {
+    let journal: Journal
+    let provider: any ModelProvider
+    let settings: RunSettings
+    let clock: any MonotonicClock
+    let redactor: Redactor
+    let logger: Logger
+
+    public init(journal: Journal, provider: any ModelProvider, settings: RunSettings, clock: any MonotonicClock, logger: Logger) {
+        self.journal = journal
+        self.provider = provider
+        self.settings = settings
+        self.clock = clock
+        self.redactor = Redactor(enabled: settings.redact)
+        self.logger = logger
+    }
+
+    /// The `run_started` event of `request` (redacted).
+    func startedEvent(_ request: RunRequest) -> DomainEvent {
+        .runStarted(RunStarted(
+            query: redactor.redact(request.query),
+            context: redactor.redact(request.context),
+            client: request.client,
+            config: RunConfig(
+                flashModel: settings.flashModel,
+                proModel: settings.proModel,
+                flashTimeoutS: settings.flashDeadlines.total.milliseconds / 1_000,
+                proTimeoutS: settings.proDeadlines.total.milliseconds / 1_000,
+                provider: provider.name,
+                redaction: redactor.policy,
+                onFlashFailure: settings.onFlashFailure.rawValue
+            ),
+            requestDigest: request.digest
+        ))
+    }
+
+    /// Runs `request` to its end.
+    /// - Parameters:
+    ///   - control: how the caller steers the run (client gone, shutdown).
+    ///   - started: called once `run_started` is durable (`nil`), or with the journal's error (the run
+    ///     then does not happen).
+    ///   - emit: receives each frame, in order, after its event is durable; the last is `done`.
+    public func run(
+        _ request: RunRequest,
+        control: RunControl,
+        started: @Sendable (JournalError?) -> Void,
+        emit: @escaping @Sendable (SSEFrame) -> Void
+    ) async {
+        let run = request.runID
+        var logger = logger
+        logger[metadataKey: "run_id"] = "\(run)"
+        let startTime = clock.now
+        do {
+            _ = try await journal.append([startedEvent(request)], for: run)
+        } catch {
+            logger.error("run could not start: journal append failed", metadata: ["error": "\(error)"])
+            started(error as? JournalError ?? JournalError.unavailable(error))
+            return
+        }
+        started(nil)
+
+        var machine = RunStateMachine(policy: settings.onFlashFailure)
+        var renderer = FrameRenderer(traceID: run.rawValue)
+        await withDiscardingTaskGroup { group in
+            for role in ModelRole.allCases {
+                group.addTask { await self.call(role, request: request, start: startTime, control: control) }
+            }
+            for await input in control.inputs {
+                let actions = machine.handle(input, elapsedMs: (clock.now - startTime).milliseconds)
+                for action in actions {
+                    switch action {
+                    case .journal(let events):
+                        do {
+                            let committed = try await journal.append(events, for: run)
+                            for entry in committed {
+                                if let frame = renderer.frame(for: entry.event, seq: entry.seq) { emit(frame) }
+                            }
+                        } catch {
+                            logger.error("journal append failed mid-run; ending the stream", metadata: ["error": "\(error)"])
+                            for frame in renderer.streamFailureFrames(message: "the audit journal is unavailable") { emit(frame) }
+                            control.stopFlash.fire()
+                            control.stopPro.fire()
+                            control.continuation.finish()
+                        }
+                    case .cancel(let role):
+                        control.stopSignal(role).fire()
+                    case .finish:
+                        control.continuation.finish()
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: One model call
+
+    /// How a call ended.
+    private enum CallOutcome: Sendable {
+        case completed(ModelResponse)
+        case failed(ProviderError)
+        case timedOut(DeadlineTracker.Deadline)
+        case stopped
+    }
+
+    /// Calls one model, racing the call against its deadline and its stop signal; reports the
+    /// outcome to the run. Returns only once the call has really stopped.
+    private func call(_ role: ModelRole, request: RunRequest, start: Duration, control: RunControl) async {
+        let deadlines = settings.deadlines(role)
+        let tracker = DeadlineTracker(start: start, deadlines: deadlines)
+        let observer = CallObserver(role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.continuation, redactor: redactor)
+        let modelRequest = ModelRequest(
+            role: role, model: settings.model(role), query: request.query, context: request.context,
+            settings: settings.generation(role), runID: request.runID.rawValue
+        )
+        let stop = control.stopSignal(role)
+        let outcome: CallOutcome = await withTaskGroup(of: CallOutcome?.self) { group in
+            group.addTask {
+                do {
+                    return .completed(try await provider.generate(modelRequest, observer: observer))
+                } catch let error as ProviderError {
+                    return .failed(error)
+                } catch is CancellationError {
+                    return .stopped
+                } catch {
+                    return .failed(ProviderError(errorClass: "internal", message: "\(error)", retryable: false))
+                }
+            }
+            group.addTask {
+                do {
+                    return .timedOut(try await tracker.expiry(on: clock))
+                } catch {
+                    return nil  // cancelled: another racer won
+                }
+            }
+            group.addTask {
+                await stop.wait()
+                return Task.isCancelled ? nil : .stopped
+            }
+            var winner: CallOutcome = .stopped
+            while let next = await group.next() {
+                if let outcome = next {
+                    winner = outcome
+                    break
+                }
+            }
+            group.cancelAll()
+            return winner
+        }
+        let now = clock.now
+        let input: RunStateMachine.Input
+        switch outcome {
+        case .completed(let response):
+            input = .completed(role, ModelCompleted(
+                model: response.servedModel,
+                content: redactor.redact(response.content),
+                usage: response.usage,
+                latencyMs: CanonicalJSON.milliseconds((now - start).milliseconds),
+                ttftMs: tracker.firstTokenAt.map { CanonicalJSON.milliseconds(($0 - start).milliseconds) },
+                finishReason: response.finishReason,
+                providerRequestID: response.providerRequestID
+            ))
+        case .failed(let error):
+            input = .failed(role, ModelFailed(
+                errorClass: error.errorClass, message: redactor.redact(error.message), httpStatus: error.httpStatus,
+                retryable: error.retryable
+            ))
+        case .timedOut(let deadline):
+            let limit: Duration
+            switch deadline.phase {
+            case .total: limit = deadlines.total
+            case .firstToken: limit = deadlines.firstToken ?? deadlines.total
+            case .idle: limit = deadlines.idle ?? deadlines.total
+            }
+            input = .timedOut(role, ModelTimeout(
+                timeoutS: limit.milliseconds / 1_000, phase: deadline.phase,
+                elapsedMs: CanonicalJSON.milliseconds((deadline.at - start).milliseconds)
+            ))
+        case .stopped:
+            input = .stopped(role)
+        }
+        control.continuation.yield(input)
+    }
+}
+
+/// Relays a model call's progress to its run as journal-worthy inputs, and moves its deadline.
+private struct CallObserver: ModelCallObserver {
+    let role: ModelRole
+    let model: String
+    let start: Duration
+    let clock: any MonotonicClock
+    let tracker: DeadlineTracker
+    let inputs: AsyncStream<RunStateMachine.Input>.Continuation
+    let redactor: Redactor
+
+    func attemptStarted(_ attempt: Int) async {
+        inputs.yield(.progress(.modelStarted(role, ModelStarted(model: model, attempt: attempt))))
+    }
+
+    func retrying(_ retry: ModelRetry) async {
+        inputs.yield(.progress(.modelRetry(role, retry)))
+    }
+
+    func received(_ text: String) async {
+        let now = clock.now
+        if tracker.progress(at: now) {
+            inputs.yield(.progress(.firstToken(role, FirstToken(afterMs: CanonicalJSON.milliseconds((now - start).milliseconds)))))
+        }
+    }
+}
+
+extension JournalError {
+    /// Wraps an unexpected error from the journal path.
+    static func unavailable(_ error: any Error) -> JournalError {
+        JournalError(.environment, "journal unavailable: \(error)")
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TandemDomain
+import TandemJournal
+import TandemRuns
+
+/// Turns a `POST /api/reasoning/query` into a ``RunRequest``, or the refusal the contract names.
+struct QueryRequestParser {
+    static let maxQueryCharacters = 32_768
+    static let maxContextBytes = 64 * 1024
+
+    let maxBodyBytes: Int
+
+    func parse(_ request: inout Request, context: TandemRequestContext) async throws(APIError) -> RunRequest {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw .payloadTooLarge(limit: maxBodyBytes)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw .payloadTooLarge(limit: maxBodyBytes)
+        } catch {
+            throw .invalidJSON("the body could not be read (\(error))")
+        }
+        let body: JSONValue
+        do {
+            body = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw .invalidJSON(Self.describe(error))
+        }
+        guard case .object(let fields) = body else {
+            throw .validation("body", "The request body must be a JSON object with a \"query\" string.")
+        }
+        guard let queryValue = fields["query"], queryValue != .null else {
+            throw .validation("query", "\"query\" is required.")
+        }
+        guard case .string(let query) = queryValue else {
+            throw .validation("query", "\"query\" must be a string.")
+        }
+        guard !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw .validation("query", "\"query\" must not be empty.")
+        }
+        guard query.count <= Self.maxQueryCharacters else {
+            throw .validation("query", "\"query\" must be at most \(Self.maxQueryCharacters) characters (it has \(query.count)).")
+        }
+        var contextValue: JSONValue?
+        switch fields["context"] {
+        case nil, .null?:
+            contextValue = nil
+        case .object(let members)?:
+            let size = (try? CanonicalJSON.encode(JSONValue.object(members)).count) ?? Int.max
+            guard size <= Self.maxContextBytes else {
+                throw .validation("context", "\"context\" must be at most \(Self.maxContextBytes) bytes of JSON (it has \(size)).")
+            }
+            contextValue = .object(members)
+        default:
+            throw .validation("context", "\"context\" must be a JSON object.")
+        }
+        let runID = try Self.runID(fields["run_id"], header: request.headers[HTTPField.Name("Idempotency-Key")!])
+        let client = ClientInfo(
+            ip: context.remoteIP,
+            userAgent: request.headers[.userAgent].map { String($0.prefix(256)) },
+            keyID: context.keyID
+        )
+        return RunRequest(
+            runID: runID ?? Self.generatedRunID(),
+            query: query, context: contextValue, client: client, clientChoseRunID: runID != nil
+        )
+    }
+
+    private static func runID(_ field: JSONValue?, header: String?) throws(APIError) -> RunID? {
+        var chosen: String?
+        switch field {
+        case nil, .null?: chosen = nil
+        case .string(let value)?: chosen = value
+        default: throw .validation("run_id", "\"run_id\" must be a string of 1-64 characters [A-Za-z0-9_-].")
+        }
+        if let header {
+            if let chosen, chosen != header {
+                throw .validation("run_id", "\"run_id\" and the Idempotency-Key header differ; send one or make them equal.")
+            }
+            chosen = header
+        }
+        guard let chosen else { return nil }
+        guard let runID = RunID(chosen) else {
+            throw .validation("run_id", "\"run_id\" must be 1-64 characters of [A-Za-z0-9_-].")
+        }
+        return runID
+    }
+
+    /// 32 lowercase hex digits (a UUID4 without dashes), like the old service's ids.
+    static func generatedRunID() -> RunID {
+        RunID(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())!
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            return (context.underlyingError as NSError?)?.localizedDescription ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+}

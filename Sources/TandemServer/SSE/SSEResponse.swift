@@ -1,0 +1,98 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TandemDomain
+import TandemRuns
+
+/// Where a stream's frames come from.
+enum FrameSource: Sendable {
+    /// A run this request just started: frames straight from its orchestrator.
+    case live(RunStream)
+    /// A run read back from the journal (replay, resume, follow).
+    case journal(RunFollower)
+}
+
+/// Builds `text/event-stream` responses: writes each frame as it comes, `: ping` while idle, and
+/// always ends after the terminal `done` frame.
+struct SSEResponse {
+    let pingInterval: Duration
+    let clock: any MonotonicClock
+    let coordinator: RunCoordinator
+    let logger: Logger
+
+    func response(runID: String, source: FrameSource, request: Request) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Request-ID")!] = runID
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let control: RunControl? = if case .live(let stream) = source { stream.control } else { nil }
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            do {
+                try await request.body.consumeWithInboundCloseHandler { _ in
+                    try await withGracefulShutdownHandler {
+                        try await pump(source, into: &writer)
+                    } onGracefulShutdown: {
+                        coordinator.beginShutdown()
+                    }
+                } onInboundClosed: {
+                    control?.clientDisconnected()
+                }
+            } catch {
+                // The client went away mid-write: the run goes on and records the disconnect.
+                control?.clientDisconnected()
+                logger.debug("stream ended early", metadata: ["run_id": "\(runID)", "error": "\(error)"])
+                return
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// Writes items until the terminal frame, merging in pings.
+    private func pump(_ source: FrameSource, into writer: inout any ResponseBodyWriter) async throws {
+        let items: AsyncStream<StreamItem>
+        let sink: AsyncStream<StreamItem>.Continuation
+        switch source {
+        case .live(let stream):
+            (items, sink) = (stream.items, stream.pings)
+        case .journal:
+            (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if case .journal(let follower) = source {
+                group.addTask {
+                    do {
+                        for try await frame in follower {
+                            sink.yield(.frame(frame))
+                            if frame.isTerminal { break }
+                        }
+                    } catch {
+                        logger.error("replaying a run from the journal failed", metadata: ["error": "\(error)"])
+                    }
+                    sink.finish()
+                }
+            }
+            group.addTask {
+                while true {
+                    try await clock.sleep(for: pingInterval)
+                    sink.yield(.ping)
+                }
+            }
+            for await item in items {
+                switch item {
+                case .ping:
+                    try await writer.write(ByteBuffer(bytes: SSEFrame.ping))
+                case .frame(let frame):
+                    try await writer.write(ByteBuffer(bytes: frame.encoded))
+                    if frame.isTerminal {
+                        group.cancelAll()
+                        return
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/// How the HTTP server listens and guards its endpoints.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Accepted API keys; empty means no authentication (`TANDEM_API_KEYS`).
+    public var apiKeys: [String]
+    /// Runs a client may start per minute; 0 disables the limit (`RATE_LIMIT_PER_MINUTE`).
+    public var rateLimitPerMinute: Int
+    /// The largest request body accepted (413 beyond).
+    public var maxBodyBytes: Int
+    /// How often `: ping` is sent on an idle stream (`TANDEM_SSE_PING_S`).
+    public var ssePingInterval: Duration
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        apiKeys: [String] = [],
+        rateLimitPerMinute: Int = 0,
+        maxBodyBytes: Int = 256 * 1024,
+        ssePingInterval: Duration = .seconds(15)
+    ) {
+        self.host = host
+        self.port = port
+        self.apiKeys = apiKeys
+        self.rateLimitPerMinute = rateLimitPerMinute
+        self.maxBodyBytes = maxBodyBytes
+        self.ssePingInterval = ssePingInterval
+    }
+}

@@ -1,0 +1,70 @@
+import Hummingbird
+import NIOCore
+
+/// A refusal: status, stable `code`, a human sentence, and where relevant the offending field and
+/// when to retry. Rendered as `{"error": "...", "code": "...", "field"?: "..."}`.
+struct APIError: Error, Sendable {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+    var field: String?
+    var retryAfterSeconds: Int?
+
+    static func invalidJSON(_ detail: String) -> APIError {
+        APIError(status: .badRequest, code: "invalid_json", message: "The request body is not valid JSON: \(detail)")
+    }
+
+    static func validation(_ field: String, _ message: String) -> APIError {
+        APIError(status: .unprocessableContent, code: "validation_error", message: message, field: field)
+    }
+
+    static func payloadTooLarge(limit: Int) -> APIError {
+        APIError(status: .contentTooLarge, code: "payload_too_large", message: "The request body is larger than \(limit) bytes.")
+    }
+
+    static let unauthorized = APIError(
+        status: .unauthorized, code: "unauthorized",
+        message: "Unauthorized: send a valid API key in x-api-key or Authorization: Bearer."
+    )
+
+    static func rateLimited(retryAfter: Int) -> APIError {
+        APIError(
+            status: .tooManyRequests, code: "rate_limited",
+            message: "Too many requests: this client's rate limit is used up; retry after \(retryAfter) s.", retryAfterSeconds: retryAfter
+        )
+    }
+
+    static let conflict = APIError(
+        status: .conflict, code: "run_id_conflict",
+        message: "A run with this run_id already exists for a different request; use a new run_id."
+    )
+    static let overloaded = APIError(
+        status: .serviceUnavailable, code: "overloaded",
+        message: "Too many runs in progress; retry shortly.", retryAfterSeconds: 1
+    )
+    static let shuttingDown = APIError(
+        status: .serviceUnavailable, code: "shutting_down",
+        message: "The server is shutting down; retry against another instance or after restart.", retryAfterSeconds: 5
+    )
+
+    static func journalUnavailable(_ detail: String) -> APIError {
+        APIError(
+            status: .serviceUnavailable, code: "journal_unavailable",
+            message: "The audit journal cannot record runs right now (\(detail)); no run was started.", retryAfterSeconds: 5
+        )
+    }
+
+    static func notFound(_ run: String) -> APIError {
+        APIError(status: .notFound, code: "run_not_found", message: "No run with run_id '\(run)' is in the journal.")
+    }
+
+    var response: Response {
+        var object: [String: String] = ["error": message, "code": code]
+        if let field { object["field"] = field }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
+        let body = JSONBody.encode(object)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

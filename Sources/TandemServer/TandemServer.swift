@@ -1,0 +1,50 @@
+public import Hummingbird
+public import Logging
+public import TandemDomain
+public import TandemJournal
+public import TandemRuns
+
+/// tandem's HTTP API (SPEC §2) on Hummingbird: routes, middleware and SSE framing. No run logic
+/// lives here; it parses, guards, and hands requests to the ``RunCoordinator``.
+public struct TandemServer: Sendable {
+    public let configuration: ServerConfiguration
+    let journal: Journal
+    let coordinator: RunCoordinator
+    let clock: any MonotonicClock
+    let logger: Logger
+
+    public init(configuration: ServerConfiguration, journal: Journal, coordinator: RunCoordinator, clock: any MonotonicClock, logger: Logger) {
+        self.configuration = configuration
+        self.journal = journal
+        self.coordinator = coordinator
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// The router with every route and middleware.
+    public func makeRouter() -> Router<TandemRequestContext> {
+        let router = Router(context: TandemRequestContext.self)
+        router.add(middleware: APIKeyAuthenticator(keys: configuration.apiKeys))
+        let sse = SSEResponse(pingInterval: configuration.ssePingInterval, clock: clock, coordinator: coordinator, logger: logger)
+        RunRoutes(
+            journal: journal, coordinator: coordinator,
+            parser: QueryRequestParser(maxBodyBytes: configuration.maxBodyBytes),
+            limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute, clock: clock),
+            sse: sse, logger: logger
+        ).register(on: router)
+        HealthRoutes(journal: journal, coordinator: coordinator).register(on: router)
+        return router
+    }
+
+    /// The application: the HTTP server plus the run coordinator, as one service group.
+    /// - Parameter onServerRunning: called with the bound port once the server listens.
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tandem"),
+            services: [coordinator],
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+}
