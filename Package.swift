@@ -122,7 +122,14 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "TandemTestSupport",
-            dependencies: ["CLMDB", "TandemJournal", "TandemDomain"],
+            dependencies: [
+                "CLMDB", "TandemJournal", "TandemDomain", "TandemProviders", "TandemRuns", "TandemServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/TandemTestSupport"
         ),
         .testTarget(
@@ -136,6 +143,13 @@ let package = Package(
         .testTarget(
             name: "TandemRunsTests",
             dependencies: ["TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport"]
+        ),
+        .testTarget(
+            name: "TandemServerTests",
+            dependencies: [
+                "TandemServer", "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(
             name: "TandemCLITests",

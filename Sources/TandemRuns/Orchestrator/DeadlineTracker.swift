@@ -4,6 +4,10 @@ import TandemDomain
 /// The moving deadline of one model call: first-token, then idle-gap deadlines, always capped by
 /// the total deadline. Streamed text pushes it; a watchdog sleeps until it and reports the phase
 /// that expired if it has not moved meanwhile.
+///
+/// The deadline never moves earlier — before the first token it is the earliest of the
+/// first-token, idle (measured from the start) and total deadlines; after a chunk it is
+/// `min(total, chunk + idle)` — so a watchdog asleep until the old deadline always wakes in time.
 final class DeadlineTracker: Sendable {
     struct Deadline: Equatable {
         var at: Duration
@@ -22,9 +26,11 @@ final class DeadlineTracker: Sendable {
     init(start: Duration, deadlines: ModelDeadlines) {
         self.start = start
         self.deadlines = deadlines
-        let total = Deadline(at: start + deadlines.total, phase: .total)
-        var initial = total
-        if let firstToken = deadlines.firstToken, start + firstToken < total.at {
+        var initial = Deadline(at: start + deadlines.total, phase: .total)
+        if let idle = deadlines.idle, start + idle < initial.at {
+            initial = Deadline(at: start + idle, phase: .idle)
+        }
+        if let firstToken = deadlines.firstToken, start + firstToken <= initial.at {
             initial = Deadline(at: start + firstToken, phase: .firstToken)
         }
         state = Mutex(State(current: initial, firstTokenAt: nil))

@@ -1,0 +1,78 @@
+public import AsyncHTTPClient
+import Foundation
+import Logging
+import ServiceLifecycle
+public import TandemDomain
+public import TandemJournal
+public import TandemProviders
+public import TandemRuns
+public import TandemServer
+
+/// A real tandem server on an ephemeral loopback port, with a temp journal, for HTTP tests.
+public final class TestServer: Sendable {
+    public let port: Int
+    public let journal: Journal
+    public let coordinator: RunCoordinator
+    public let clock: ManualClock
+    public let directory: TemporaryDirectory
+    let serviceGroup: ServiceGroup
+
+    init(port: Int, journal: Journal, coordinator: RunCoordinator, clock: ManualClock, directory: TemporaryDirectory, serviceGroup: ServiceGroup) {
+        self.port = port
+        self.journal = journal
+        self.coordinator = coordinator
+        self.clock = clock
+        self.directory = directory
+        self.serviceGroup = serviceGroup
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts a server, runs `body` against it, then shuts it down gracefully and closes the journal.
+    public static func with<T: Sendable>(
+        provider: any ModelProvider,
+        settings: RunSettings = RunSettings(),
+        server serverConfiguration: ServerConfiguration = ServerConfiguration(port: 0),
+        journal journalConfiguration: ((inout JournalConfiguration) -> Void)? = nil,
+        directory: TemporaryDirectory? = nil,
+        _ body: (TestServer) async throws -> T
+    ) async throws -> T {
+        let directory = try directory ?? TemporaryDirectory()
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .error
+        var configuration = JournalConfiguration(directory: directory.path)
+        journalConfiguration?(&configuration)
+        let journal = try Journal(configuration, logger: logger)
+        defer { journal.close() }
+        try await CrashRecovery.abortUnfinishedRuns(in: journal, logger: logger)
+        let clock = ManualClock()
+        let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings, clock: clock, logger: logger)
+        var serverConfiguration = serverConfiguration
+        serverConfiguration.port = 0
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let application = TandemServer(configuration: serverConfiguration, journal: journal, coordinator: coordinator, clock: clock, logger: logger)
+            .makeApplication { port in portSink.yield(port) }
+        let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let server = TestServer(port: port, journal: journal, coordinator: coordinator, clock: clock, directory: directory, serviceGroup: group)
+            do {
+                let result = try await body(server)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                tasks.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    /// Starts a graceful shutdown of the whole server (as SIGTERM would).
+    public func triggerGracefulShutdown() async {
+        await serviceGroup.triggerGracefulShutdown()
+    }
+}
