@@ -149,6 +149,7 @@ let package = Package(
             dependencies: [
                 "TandemServer", "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(

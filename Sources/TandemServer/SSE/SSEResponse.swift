@@ -28,6 +28,9 @@ struct SSEResponse {
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Request-ID")!] = runID
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        // Watching the request for the client going away consumes the connection's inbound side,
+        // so it closes after the stream: say so, so that clients do not try to reuse it.
+        headers[.connection] = "close"
         let control: RunControl? = if case .live(let stream) = source { stream.control } else { nil }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             do {
