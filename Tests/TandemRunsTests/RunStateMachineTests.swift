@@ -1,0 +1,104 @@
+import TandemDomain
+import TandemRuns
+import Testing
+
+/// The run rules without sockets or clocks: inputs in, actions out.
+@Suite("Run state machine")
+struct RunStateMachineTests {
+    private let flashAnswer = ModelCompleted(model: "f", content: "quick", usage: TokenUsage(inputTokens: 1, outputTokens: 1), latencyMs: 10)
+    private let proAnswer = ModelCompleted(model: "p", content: "verified", usage: TokenUsage(inputTokens: 1, outputTokens: 2), latencyMs: 20)
+    private let failure = ModelFailed(errorClass: "upstream_http_5xx", message: "x", httpStatus: 500, retryable: true)
+    private let timeout = ModelTimeout(timeoutS: 5, phase: .total, elapsedMs: 5_000)
+
+    @Test("Flash then Pro: two commits, then done ok")
+    func flashThenPro() {
+        var machine = RunStateMachine(policy: .continue)
+        #expect(machine.handle(.completed(.flash, flashAnswer), elapsedMs: 10) == [.journal([.modelCompleted(.flash, flashAnswer)])])
+        #expect(machine.handle(.completed(.pro, proAnswer), elapsedMs: 20) == [
+            .journal([.modelCompleted(.pro, proAnswer), .done(RunDone(status: .ok, durationMs: 20))]), .finish,
+        ])
+        #expect(machine.isFinished)
+        #expect(machine.handle(.clientDisconnected, elapsedMs: 30) == [], "nothing happens after done")
+    }
+
+    @Test("Pro first cancels Flash as superseded; done comes once Flash has stopped")
+    func proFirst() {
+        var machine = RunStateMachine(policy: .continue)
+        #expect(machine.handle(.completed(.pro, proAnswer), elapsedMs: 20) == [.journal([.modelCompleted(.pro, proAnswer)]), .cancel(.flash)])
+        #expect(machine.flash == .cancelling(.superseded))
+        #expect(machine.handle(.stopped(.flash), elapsedMs: 21) == [
+            .journal([.modelCancelled(.flash, ModelCancelled(reason: .superseded)), .done(RunDone(status: .ok, durationMs: 21))]), .finish,
+        ])
+    }
+
+    @Test("A Flash answer that races its cancellation is dropped, not sent")
+    func lateFlashDropped() {
+        var machine = RunStateMachine(policy: .continue)
+        _ = machine.handle(.completed(.pro, proAnswer), elapsedMs: 20)
+        let actions = machine.handle(.completed(.flash, flashAnswer), elapsedMs: 21)
+        #expect(actions.first == .journal([.modelCancelled(.flash, ModelCancelled(reason: .superseded)), .done(RunDone(status: .ok, durationMs: 21))]))
+    }
+
+    @Test("cancel_pro: a Flash failure cancels Pro, done carries the failure")
+    func cancelPro() {
+        var machine = RunStateMachine(policy: .cancelPro)
+        #expect(machine.handle(.timedOut(.flash, timeout), elapsedMs: 5_000) == [.journal([.modelTimeout(.flash, timeout)]), .cancel(.pro)])
+        #expect(machine.handle(.stopped(.pro), elapsedMs: 5_001) == [
+            .journal([.modelCancelled(.pro, ModelCancelled(reason: .siblingFailed)), .done(RunDone(status: .timeout, durationMs: 5_001))]), .finish,
+        ])
+    }
+
+    @Test("Statuses: partial, timeout, error, cancelled", arguments: [
+        ("flash fails, pro ok", RunStatus.partial),
+        ("pro fails after flash", .partial),
+        ("both time out", .timeout),
+        ("timeout and failure", .timeout),
+        ("both fail", .error),
+        ("client gone", .cancelled),
+        ("shutdown before answers", .cancelled),
+        ("shutdown after flash", .partial),
+    ])
+    func statuses(scenario: String, expected: RunStatus) {
+        var machine = RunStateMachine(policy: .continue)
+        switch scenario {
+        case "flash fails, pro ok":
+            _ = machine.handle(.failed(.flash, failure), elapsedMs: 1)
+            _ = machine.handle(.completed(.pro, proAnswer), elapsedMs: 2)
+        case "pro fails after flash":
+            _ = machine.handle(.completed(.flash, flashAnswer), elapsedMs: 1)
+            _ = machine.handle(.failed(.pro, failure), elapsedMs: 2)
+        case "both time out":
+            _ = machine.handle(.timedOut(.flash, timeout), elapsedMs: 1)
+            _ = machine.handle(.timedOut(.pro, timeout), elapsedMs: 2)
+        case "timeout and failure":
+            _ = machine.handle(.failed(.flash, failure), elapsedMs: 1)
+            _ = machine.handle(.timedOut(.pro, timeout), elapsedMs: 2)
+        case "both fail":
+            _ = machine.handle(.failed(.pro, failure), elapsedMs: 1)
+            _ = machine.handle(.failed(.flash, failure), elapsedMs: 2)
+        case "client gone":
+            #expect(machine.handle(.clientDisconnected, elapsedMs: 1).contains(.cancel(.pro)))
+            _ = machine.handle(.stopped(.flash), elapsedMs: 2)
+            _ = machine.handle(.stopped(.pro), elapsedMs: 2)
+        case "shutdown before answers":
+            _ = machine.handle(.shutdown, elapsedMs: 1)
+            _ = machine.handle(.stopped(.flash), elapsedMs: 2)
+            _ = machine.handle(.stopped(.pro), elapsedMs: 2)
+        default:
+            _ = machine.handle(.completed(.flash, flashAnswer), elapsedMs: 1)
+            _ = machine.handle(.shutdown, elapsedMs: 1)
+            _ = machine.handle(.stopped(.pro), elapsedMs: 2)
+        }
+        #expect(machine.isFinished)
+        #expect(machine.status == expected)
+    }
+
+    @Test("Progress is journaled only while its model runs")
+    func progress() {
+        var machine = RunStateMachine(policy: .continue)
+        let first = DomainEvent.firstToken(.flash, FirstToken(afterMs: 3))
+        #expect(machine.handle(.progress(first), elapsedMs: 3) == [.journal([first])])
+        _ = machine.handle(.completed(.flash, flashAnswer), elapsedMs: 4)
+        #expect(machine.handle(.progress(first), elapsedMs: 5) == [])
+    }
+}
