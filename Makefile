@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DATA_DIR ?= ./tandem-data
 
-.PHONY: deps build test serve bench-journal clean
+.PHONY: deps build test serve bench-journal bench-serve clean
 
 deps:
 	@Tools/install-deps.sh
@@ -24,6 +24,12 @@ serve: deps
 bench-journal: deps
 	$(SWIFT) build -c release --product tandem-bench
 	.build/release/tandem-bench journal
+
+## Server benchmark: runs/s and added latency at 1/16/64/256 clients, 10,000 open streams' RSS.
+bench-serve: deps
+	$(SWIFT) build -c release --product tandem
+	$(SWIFT) build -c release --product tandem-bench
+	ulimit -n 65536 2>/dev/null || true; .build/release/tandem-bench serve
 
 clean:
 	rm -rf .build

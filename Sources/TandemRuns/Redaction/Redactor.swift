@@ -10,7 +10,7 @@ public import TandemDomain
 public struct Redactor: Sendable {
     /// The policy name recorded in `run_started` (`off` when disabled).
     public let policy: String
-    private let rules: [(NSRegularExpression, String)]
+    private let rules: [(NSRegularExpression, String, Trigger)]
     private let phoneCandidates: NSRegularExpression?
 
     /// A redactor applying policy `default-v1`, or nothing when `enabled` is false.
@@ -22,19 +22,19 @@ public struct Redactor: Sendable {
             return
         }
         phoneCandidates = try? NSRegularExpression(pattern: #"(?<![\w+])\+?\(?\d[\d\s().-]{7,22}\d(?![\w])"#)
-        let patterns: [(String, String)] = [
-            (#"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"#, "[REDACTED_KEY]"),
-            (#"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}\b"#, "[REDACTED_KEY]"),
-            (#"\bAIza[0-9A-Za-z_-]{30,}\b"#, "[REDACTED_KEY]"),
-            (#"\b(?:ghp|gho|ghs|ghu|github_pat)_[A-Za-z0-9_]{20,}\b"#, "[REDACTED_KEY]"),
-            (#"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"#, "[REDACTED_KEY]"),
-            (#"\bAKIA[0-9A-Z]{16}\b"#, "[REDACTED_KEY]"),
-            (#"(?i)\b(api[_-]?key|token|secret|password)\s*[:=]\s*["']?[^\s"',;]{6,}"#, "$1=[REDACTED_KEY]"),
-            (#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "[REDACTED_EMAIL]"),
-            (#"\b\d{3}-\d{2}-\d{4}\b"#, "[REDACTED_SSN]"),
+        let patterns: [(String, String, Trigger)] = [
+            (#"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"#, "[REDACTED_KEY]", .substrings(["earer", "EARER"])),
+            (#"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}\b"#, "[REDACTED_KEY]", .substrings(["k-"])),
+            (#"\bAIza[0-9A-Za-z_-]{30,}\b"#, "[REDACTED_KEY]", .substrings(["AIza"])),
+            (#"\b(?:ghp|gho|ghs|ghu|github_pat)_[A-Za-z0-9_]{20,}\b"#, "[REDACTED_KEY]", .substrings(["gh", "github_pat"])),
+            (#"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"#, "[REDACTED_KEY]", .substrings(["xox"])),
+            (#"\bAKIA[0-9A-Z]{16}\b"#, "[REDACTED_KEY]", .substrings(["AKIA"])),
+            (#"(?i)\b(api[_-]?key|token|secret|password)\s*[:=]\s*["']?[^\s"',;]{6,}"#, "$1=[REDACTED_KEY]", .always),
+            (#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "[REDACTED_EMAIL]", .substrings(["@"])),
+            (#"\b\d{3}-\d{2}-\d{4}\b"#, "[REDACTED_SSN]", .digits(9)),
         ]
-        rules = patterns.compactMap { pattern, template in
-            (try? NSRegularExpression(pattern: pattern)).map { ($0, template) }
+        rules = patterns.compactMap { pattern, template, trigger in
+            (try? NSRegularExpression(pattern: pattern)).map { ($0, template, trigger) }
         }
     }
 
@@ -42,11 +42,12 @@ public struct Redactor: Sendable {
     public func redact(_ text: String) -> String {
         guard !rules.isEmpty, !text.isEmpty else { return text }
         var result = text
-        for (expression, template) in rules {
+        let digits = text.utf8.reduce(0) { $0 + ($1 >= 48 && $1 <= 57 ? 1 : 0) }
+        for (expression, template, trigger) in rules where trigger.mayMatch(result, digits: digits) {
             let range = NSRange(result.startIndex..., in: result)
             result = expression.stringByReplacingMatches(in: result, range: range, withTemplate: template)
         }
-        return redactPhones(result)
+        return digits >= 9 ? redactPhones(result) : result
     }
 
     /// Replaces digit runs that look like phone numbers: 9 to 15 digits, not an ISO date or time.
@@ -65,6 +66,24 @@ public struct Redactor: Sendable {
             }
         }
         return result
+    }
+
+    /// A cheap test that lets most text skip a rule's regular expression (they are the costly part).
+    private enum Trigger {
+        case always
+        case substrings([String])
+        case digits(Int)
+
+        func mayMatch(_ text: String, digits: Int) -> Bool {
+            switch self {
+            case .always:
+                return text.count >= 8 && (text.contains(":") || text.contains("="))
+            case .substrings(let needles):
+                return needles.contains { text.contains($0) }
+            case .digits(let minimum):
+                return digits >= minimum
+            }
+        }
     }
 
     /// `value` with every string in it redacted (object keys are left as they are).

@@ -1,0 +1,202 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// `tandem-bench serve`: runs/s and added latency of `tandem serve` (scripted models, sync
+/// durability) at several client concurrencies, then 10,000 open streams and the server's peak RSS.
+/// The server runs as its own process; this process is the load generator.
+struct ServeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "HTTP server benchmark.")
+
+    @Option(help: "The tandem executable.") var tandem = ".build/release/tandem"
+    @Option(help: "Seconds per load level.") var seconds: Double = 4
+    @Option(parsing: .upToNextOption, help: "Concurrent clients.") var clients: [Int] = [1, 16, 64, 256]
+    @Option(help: "Open streams for the memory measurement (0 skips it).") var openStreams = 10_000
+    @Option(help: "Port for the server under test.") var port = 18_181
+
+    func run() async throws {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(openStreams, clients.max() ?? 1) + 64
+        configuration.timeout.read = .seconds(120)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            try await measure(client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func measure(_ client: HTTPClient) async throws {
+
+        print("# tandem serve benchmark (scripted provider, sync durability, loopback, load generator in a second process)")
+        print("model latency (flash/pro) | clients | runs/s | p50 added ms | p99 added ms")
+        print("------------------------- | ------- | ------ | ------------ | ------------")
+        for (flash, pro) in [(0, 0), (20, 50)] {
+            let server = try ServerProcess.start(tandem, port: port, environment: [
+                "TANDEM_SCRIPTED_FLASH_MS": "\(flash)", "TANDEM_SCRIPTED_PRO_MS": "\(pro)",
+                "TANDEM_MAX_CONCURRENT_RUNS": "100000",
+            ])
+            defer { server.stop() }
+            try await server.waitUntilHealthy(client)
+            for concurrency in clients {
+                let result = try await load(client, concurrency: concurrency, modelLatencyMs: Double(pro))
+                print("\(flash) ms / \(pro) ms | \(concurrency) | \(Statistics.format(result.runsPerSecond)) | "
+                    + "\(Statistics.format(result.p50, 2)) | \(Statistics.format(result.p99, 2))")
+            }
+        }
+        print("(added = client-observed time to `done` minus the Pro model's simulated latency)")
+        guard openStreams > 0 else { return }
+
+        let server = try ServerProcess.start(tandem, port: port, environment: [
+            "TANDEM_SCRIPTED_FLASH_MS": "0", "TANDEM_SCRIPTED_PRO_MS": "60000", "PRO_TIMEOUT_S": "120",
+            "TANDEM_MAX_CONCURRENT_RUNS": "\(openStreams + 100)", "TANDEM_SHUTDOWN_GRACE_S": "1",
+        ])
+        defer { server.stop() }
+        try await server.waitUntilHealthy(client)
+        let baseline = server.peakRSSBytes()
+        let opened = try await holdOpen(client, streams: openStreams)
+        let peak = server.peakRSSBytes()
+        print("")
+        print("# \(opened) concurrently open streams (Pro latency 60 s)")
+        print("server peak RSS: \(peak / 1_048_576) MiB (idle before: \(baseline / 1_048_576) MiB; target <= 1024 MiB)")
+    }
+
+    private struct LoadResult {
+        var runsPerSecond: Double
+        var p50: Double
+        var p99: Double
+    }
+
+    private func load(_ client: HTTPClient, concurrency: Int, modelLatencyMs: Double) async throws -> LoadResult {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let started = ContinuousClock.now
+        let latencies: [Double] = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var latencies: [Double] = []
+                    while ContinuousClock.now < deadline {
+                        let t0 = ContinuousClock.now
+                        try await oneRun(client, untilEvent: "done")
+                        latencies.append(t0.duration(to: .now).seconds * 1000 - modelLatencyMs)
+                    }
+                    return latencies
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let elapsed = started.duration(to: .now).seconds
+        return LoadResult(
+            runsPerSecond: Double(latencies.count) / elapsed,
+            p50: Statistics.percentile(latencies, 50), p99: Statistics.percentile(latencies, 99)
+        )
+    }
+
+    /// Posts a query and reads its stream until `event`.
+    private func oneRun(_ client: HTTPClient, untilEvent event: String) async throws {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"query":"How far is the moon?","context":{"bench":true}}"#))
+        let response = try await client.execute(request, timeout: .seconds(120))
+        guard response.status == .ok else { throw ValidationError("server answered \(response.status)") }
+        let marker = Array("event: \(event)\n".utf8)
+        var seen: [UInt8] = []
+        for try await chunk in response.body {
+            seen += chunk.readableBytesView
+            if seen.count >= marker.count, contains(seen, marker) { return }
+        }
+        throw ValidationError("stream ended before \(event)")
+    }
+
+    private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if Array(haystack[start..<(start + needle.count)]) == needle { return true }
+        }
+        return false
+    }
+
+    /// Opens `streams` streams (each until its preliminary frame) and keeps them open while measuring.
+    private func holdOpen(_ client: HTTPClient, streams: Int) async throws -> Int {
+        let (opened, sink) = AsyncStream.makeStream(of: Void.self)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<streams {
+                if index % 500 == 0 && index > 0 { try await Task.sleep(for: .milliseconds(100)) }
+                group.addTask {
+                    do {
+                        try await oneRun(client, untilEvent: "preliminary")
+                        sink.yield()
+                        try await Task.sleep(for: .seconds(3_600))
+                    } catch is CancellationError {
+                    }
+                }
+            }
+            var count = 0
+            for await _ in opened {
+                count += 1
+                if count == streams { break }
+            }
+            try await Task.sleep(for: .seconds(1))
+            group.cancelAll()
+            return count
+        }
+    }
+}
+
+/// `tandem serve` as a child process in a temp data dir.
+final class ServerProcess {
+    let process = Process()
+    let directory: String
+    let port: Int
+
+    private init(port: Int, directory: String) {
+        self.port = port
+        self.directory = directory
+    }
+
+    static func start(_ executable: String, port: Int, environment: [String: String]) throws -> ServerProcess {
+        let server = ServerProcess(port: port, directory: Statistics.temporaryDirectory("serve"))
+        server.process.executableURL = URL(fileURLWithPath: executable)
+        server.process.arguments = ["serve", "--port", "\(port)", "--data-dir", server.directory]
+        var env = ProcessInfo.processInfo.environment
+        env["LOG_LEVEL"] = "error"
+        env.removeValue(forKey: "GEMINI_API_KEY")
+        for (key, value) in environment { env[key] = value }
+        server.process.environment = env
+        server.process.standardOutput = FileHandle.nullDevice
+        try server.process.run()
+        return server
+    }
+
+    func waitUntilHealthy(_ client: HTTPClient) async throws {
+        for _ in 0..<200 {
+            if let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
+                response.status == .ok
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("tandem serve did not become healthy")
+    }
+
+    /// VmHWM of the server process.
+    func peakRSSBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            return kilobytes * 1024
+        }
+        return 0
+    }
+
+    func stop() {
+        process.interrupt()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
