@@ -25,7 +25,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: Storage
@@ -47,6 +46,19 @@ let package = Package(
         .target(
             name: "TandemDomain",
             dependencies: ["TandemJournal"]
+        ),
+        // MARK: Projections
+        .target(
+            name: "TandemProjections",
+            dependencies: [
+                "CLMDB",
+                "TandemJournal",
+                "TandemDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // MARK: Models and runs
         .target(
@@ -73,6 +85,7 @@ let package = Package(
                 "TandemJournal",
                 "TandemDomain",
                 "TandemRuns",
+                "TandemProjections",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -89,6 +102,7 @@ let package = Package(
                 "TandemProviders",
                 "TandemRuns",
                 "TandemServer",
+                "TandemProjections",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -126,7 +140,7 @@ let package = Package(
         .target(
             name: "TandemTestSupport",
             dependencies: [
-                "CLMDB", "TandemJournal", "TandemDomain", "TandemProviders", "TandemRuns", "TandemServer",
+                "CLMDB", "TandemJournal", "TandemDomain", "TandemProviders", "TandemRuns", "TandemServer", "TandemProjections",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

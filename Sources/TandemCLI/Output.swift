@@ -21,6 +21,12 @@ enum Output {
         text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, standardOutput) }
     }
 
+    static func write(raw text: String) {
+        var text = text
+        text.withUTF8 { _ = fwrite($0.baseAddress, 1, $0.count, standardOutput) }
+        fflush(standardOutput)
+    }
+
     static func flush() {
         fflush(standardOutput)
     }

@@ -20,6 +20,7 @@ public final class Journal: Sendable {
         self.configuration = configuration
         let environment = try LMDBEnvironment(
             directory: configuration.journalDirectory,
+            layout: .journal,
             mapSize: configuration.initialMapBytes,
             maxReaders: configuration.maxReaders,
             noSync: configuration.durability == .async,

@@ -2,6 +2,7 @@ public import Hummingbird
 public import Logging
 public import TandemDomain
 public import TandemJournal
+public import TandemProjections
 public import TandemRuns
 
 /// tandem's HTTP API (SPEC §2) on Hummingbird: routes, middleware and SSE framing. No run logic
@@ -10,13 +11,18 @@ public struct TandemServer: Sendable {
     public let configuration: ServerConfiguration
     let journal: Journal
     let coordinator: RunCoordinator
+    let projector: Projector
     let clock: any MonotonicClock
     let logger: Logger
 
-    public init(configuration: ServerConfiguration, journal: Journal, coordinator: RunCoordinator, clock: any MonotonicClock, logger: Logger) {
+    public init(
+        configuration: ServerConfiguration, journal: Journal, coordinator: RunCoordinator, projector: Projector,
+        clock: any MonotonicClock, logger: Logger
+    ) {
         self.configuration = configuration
         self.journal = journal
         self.coordinator = coordinator
+        self.projector = projector
         self.clock = clock
         self.logger = logger
     }
@@ -33,6 +39,7 @@ public struct TandemServer: Sendable {
             sse: sse, logger: logger
         ).register(on: router)
         HealthRoutes(journal: journal, coordinator: coordinator).register(on: router)
+        ProjectionRoutes(journal: journal, projector: projector, coordinator: coordinator).register(on: router)
         return router
     }
 
@@ -42,7 +49,7 @@ public struct TandemServer: Sendable {
         Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tandem"),
-            services: [coordinator],
+            services: [projector, coordinator],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )

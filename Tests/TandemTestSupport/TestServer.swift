@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 public import TandemDomain
 public import TandemJournal
+public import TandemProjections
 public import TandemProviders
 public import TandemRuns
 public import TandemServer
@@ -13,14 +14,19 @@ public final class TestServer: Sendable {
     public let port: Int
     public let journal: Journal
     public let coordinator: RunCoordinator
+    public let projector: Projector
     public let clock: ManualClock
     public let directory: TemporaryDirectory
     let serviceGroup: ServiceGroup
 
-    init(port: Int, journal: Journal, coordinator: RunCoordinator, clock: ManualClock, directory: TemporaryDirectory, serviceGroup: ServiceGroup) {
+    init(
+        port: Int, journal: Journal, coordinator: RunCoordinator, projector: Projector, clock: ManualClock, directory: TemporaryDirectory,
+        serviceGroup: ServiceGroup
+    ) {
         self.port = port
         self.journal = journal
         self.coordinator = coordinator
+        self.projector = projector
         self.clock = clock
         self.directory = directory
         self.serviceGroup = serviceGroup
@@ -45,19 +51,25 @@ public final class TestServer: Sendable {
         let journal = try Journal(configuration, logger: logger)
         defer { journal.close() }
         try await CrashRecovery.abortUnfinishedRuns(in: journal, logger: logger)
+        let projector = Projector(journal: journal, dataDirectory: directory.path, logger: logger)
+        try projector.prepare()
         let clock = ManualClock()
         let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings, clock: clock, logger: logger)
         var serverConfiguration = serverConfiguration
         serverConfiguration.port = 0
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let application = TandemServer(configuration: serverConfiguration, journal: journal, coordinator: coordinator, clock: clock, logger: logger)
+        let application = TandemServer(
+            configuration: serverConfiguration, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger
+        )
             .makeApplication { port in portSink.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw CancellationError() }
-            let server = TestServer(port: port, journal: journal, coordinator: coordinator, clock: clock, directory: directory, serviceGroup: group)
+            let server = TestServer(
+                port: port, journal: journal, coordinator: coordinator, projector: projector, clock: clock, directory: directory, serviceGroup: group
+            )
             do {
                 let result = try await body(server)
                 await group.triggerGracefulShutdown()

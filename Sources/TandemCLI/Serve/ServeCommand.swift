@@ -4,6 +4,7 @@ import ServiceLifecycle
 import UnixSignals
 import TandemDomain
 import TandemJournal
+import TandemProjections
 import TandemProviders
 import TandemRuns
 import TandemServer
@@ -40,6 +41,8 @@ struct ServeCommand: AsyncParsableCommand {
         let head = try journal.head().seq
         logger.info("journal open", metadata: ["head_seq": "\(head)", "aborted_runs": "\(aborted.count)"])
 
+        let projector = Projector(journal: journal, dataDirectory: settings.journal.directory, logger: logger)
+        try projector.prepare()
         let clock = SystemClock()
         let provider: any ModelProvider
         switch settings.provider {
@@ -49,7 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
             )
         }
         let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings.runs, clock: clock, logger: logger)
-        let server = TandemServer(configuration: settings.server, journal: journal, coordinator: coordinator, clock: clock, logger: logger)
+        let server = TandemServer(
+            configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger
+        )
         let listenLogger = logger
         let application = server.makeApplication { port in
             listenLogger.info("listening", metadata: ["address": "\(settings.server.host):\(port)"])

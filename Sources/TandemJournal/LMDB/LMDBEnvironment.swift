@@ -1,4 +1,4 @@
-import CLMDB
+package import CLMDB
 import Foundation
 
 #if canImport(Glibc)
@@ -7,48 +7,50 @@ import Glibc
 import Darwin
 #endif
 
-/// The journal's LMDB environment: one file pair in the data directory with four named databases.
-///
-/// - `entries`: seq (8-byte big-endian) → canonical line.
-/// - `marks`: seq → 1 byte, for entries that open or close a run (written with the entry).
-/// - `run_starts`: run id → the seq of the run's first entry (its "anchor").
-/// - `run_entries`: anchor (8 bytes) + seq (8 bytes) → empty: the seqs of each run, in order.
-/// - `open_runs`: anchor → run id, for runs opened and not yet closed.
-/// - `meta`: `format` → format version; `head` → last seq (8 bytes) + its line's SHA-256 (64 hex);
-///   `indexed` → the last seq the run index (`run_starts`, `run_entries`, `open_runs`) covers.
-///
-/// Journal commits write `entries`, `marks` and `head` only — all appends at the end of their
-/// B-trees. The run index is derived and written in its own, less frequent transactions
-/// (docs/DESIGN.md, "Run index").
+/// An LMDB environment: one directory with a fixed set of named databases and a format marker.
 ///
 /// Opened with `MDB_NOTLS`, so read transactions may run on any thread (Swift tasks hop threads).
-/// Write transactions are only ever begun and committed by the journal's writer thread.
+/// Write transactions must begin and commit on one thread without suspending in between: callers
+/// run them synchronously inside ``write(_:)``.
 ///
 /// `@unchecked Sendable`: `env` and the database handles are set once in `init`; LMDB documents the
 /// environment as shareable between threads with `MDB_NOTLS`; map-size changes are serialised
 /// against every transaction by `resizeLock`; `mapSize` is only touched under its write lock.
-final class LMDBEnvironment: @unchecked Sendable {
-    static let formatVersion = "tandem-journal/1"
+package final class LMDBEnvironment: @unchecked Sendable {
+    /// What lives in an environment: its databases and the format version it must carry.
+    package struct Layout: Sendable {
+        package var what: String
+        package var format: String
+        /// Database names and their `mdb_dbi_open` flags (besides `MDB_CREATE`).
+        package var databases: [(name: String, flags: UInt32)]
+
+        package init(what: String, format: String, databases: [(name: String, flags: UInt32)]) {
+            self.what = what
+            self.format = format
+            self.databases = databases
+        }
+    }
 
     let env: OpaquePointer
-    let path: String
+    package let path: String
     let readOnly: Bool
-    private(set) var entries: MDB_dbi = 0
-    private(set) var marks: MDB_dbi = 0
-    private(set) var runStarts: MDB_dbi = 0
-    private(set) var runEntries: MDB_dbi = 0
-    private(set) var openRuns: MDB_dbi = 0
-    private(set) var meta: MDB_dbi = 0
+    let layout: Layout
+    private var handles: [String: MDB_dbi] = [:]
     private let resizeLock = ReadWriteLock()
     private var mapSize: Int
 
     /// Opens (or creates, unless `readOnly`) the environment in `directory`.
+    /// - Parameters:
+    ///   - noSync: commits are not fsynced (`MDB_NOSYNC`); `noMetaSync`: data is, the meta page is
+    ///     not (`MDB_NOMETASYNC`: the last commit may roll back on power loss, nothing is damaged).
     /// - Throws: ``JournalError`` `.environment` or `.formatMismatch`.
-    init(directory: String, mapSize: Int, maxReaders: UInt32, noSync: Bool, readOnly: Bool) throws {
+    package init(
+        directory: String, layout: Layout, mapSize: Int, maxReaders: UInt32, noSync: Bool, noMetaSync: Bool = false, readOnly: Bool
+    ) throws {
         if !readOnly {
             try Self.makeDirectory(directory)
         } else if access(directory + "/data.mdb", R_OK) != 0 {
-            throw JournalError(.environment, "no journal at \(directory) (data.mdb missing); start `tandem serve` or append first")
+            throw JournalError(.environment, "no \(layout.what) at \(directory) (data.mdb missing)")
         }
         var env: OpaquePointer?
         try Self.check(mdb_env_create(&env), "create environment")
@@ -56,6 +58,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         self.env = env
         self.path = directory
         self.readOnly = readOnly
+        self.layout = layout
         self.mapSize = mapSize
         // Every stored property is set: from here on a throw runs `deinit`, which closes `env`.
         try Self.check(mdb_env_set_maxdbs(env, 8), "set max databases")
@@ -63,6 +66,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         try Self.check(mdb_env_set_mapsize(env, mapSize), "set map size")
         var flags = UInt32(MDB_NOTLS)
         if noSync { flags |= UInt32(MDB_NOSYNC) }
+        if noMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
         if readOnly { flags |= UInt32(MDB_RDONLY) }
         try Self.check(mdb_env_open(env, directory, flags, 0o644), "open environment at \(directory)")
         var dead: Int32 = 0
@@ -78,12 +82,12 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// The current size of the memory map in bytes.
-    var currentMapSize: Int { resizeLock.withReadLock { mapSize } }
+    package var currentMapSize: Int { resizeLock.withReadLock { mapSize } }
 
     // MARK: Transactions
 
     /// Runs `body` in a short read transaction.
-    func read<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+    package func read<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
         while true {
             let outcome: T? = try resizeLock.withReadLock {
                 var txn: OpaquePointer?
@@ -100,7 +104,7 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     /// Runs `body` in a write transaction and commits it; aborts it when `body` throws.
     /// Only the journal's writer thread calls this.
-    func write<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+    package func write<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
         while true {
             let outcome: T? = try resizeLock.withReadLock {
                 var txn: OpaquePointer?
@@ -124,7 +128,7 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     /// Doubles the map (up to `limit`); call only with no transaction open in this process.
     /// - Returns: whether the map grew.
-    func growMap(limit: Int) throws -> Bool {
+    package func growMap(limit: Int) throws -> Bool {
         try resizeLock.withWriteLock {
             guard mapSize < limit else { return false }
             let newSize = min(limit, mapSize * 2)
@@ -135,7 +139,7 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// Forces buffered commits to disk (used in `async` durability).
-    func sync() throws {
+    package func sync() throws {
         try Self.check(mdb_env_sync(env, 1), "sync")
     }
 
@@ -150,18 +154,22 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     // MARK: Set-up
 
+    /// The handle of database `name` (one of the layout's).
+    package func database(_ name: String) -> MDB_dbi {
+        handles[name] ?? 0
+    }
+
+    package var meta: MDB_dbi { database("meta") }
+
     private func openDatabases() throws {
         if readOnly {
             // Handles opened in a transaction live on only if it commits, even a read-only one.
             var txn: OpaquePointer?
             try Self.check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin read transaction")
             do {
-                entries = try Self.openDatabase(txn!, "entries", flags: 0)
-                marks = try Self.openDatabase(txn!, "marks", flags: 0)
-                runStarts = try Self.openDatabase(txn!, "run_starts", flags: 0)
-                runEntries = try Self.openDatabase(txn!, "run_entries", flags: 0)
-                openRuns = try Self.openDatabase(txn!, "open_runs", flags: 0)
-                meta = try Self.openDatabase(txn!, "meta", flags: 0)
+                for (name, _) in layout.databases + [("meta", 0)] {
+                    handles[name] = try openDatabase(txn!, name, flags: 0)
+                }
                 try checkFormat(txn!)
             } catch {
                 mdb_txn_abort(txn)
@@ -171,15 +179,11 @@ final class LMDBEnvironment: @unchecked Sendable {
             return
         }
         try write { txn in
-            let create = UInt32(MDB_CREATE)
-            entries = try Self.openDatabase(txn, "entries", flags: create)
-            marks = try Self.openDatabase(txn, "marks", flags: create)
-            runStarts = try Self.openDatabase(txn, "run_starts", flags: create)
-            runEntries = try Self.openDatabase(txn, "run_entries", flags: create)
-            openRuns = try Self.openDatabase(txn, "open_runs", flags: create)
-            meta = try Self.openDatabase(txn, "meta", flags: create)
+            for (name, flags) in layout.databases + [("meta", 0)] {
+                handles[name] = try openDatabase(txn, name, flags: UInt32(MDB_CREATE) | flags)
+            }
             if try LMDB.get(txn, meta, key: Array("format".utf8)) == nil {
-                try LMDB.put(txn, meta, key: Array("format".utf8), value: Array(Self.formatVersion.utf8))
+                try LMDB.put(txn, meta, key: Array("format".utf8), value: Array(layout.format.utf8))
             }
             try checkFormat(txn)
         }
@@ -187,24 +191,24 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     private func checkFormat(_ txn: OpaquePointer) throws {
         guard let stored = try LMDB.get(txn, meta, key: Array("format".utf8)) else {
-            throw JournalError(.formatMismatch, "the journal at \(path) has no format marker; it was not written by tandem")
+            throw JournalError(.formatMismatch, "the \(layout.what) at \(path) has no format marker; it was not written by tandem")
         }
         let version = String(decoding: stored, as: UTF8.self)
-        guard version == Self.formatVersion else {
+        guard version == layout.format else {
             throw JournalError(
                 .formatMismatch,
-                "the journal at \(path) is format '\(version)', this tandem reads '\(Self.formatVersion)'; use a matching tandem release"
+                "the \(layout.what) at \(path) is format '\(version)', this tandem reads '\(layout.format)'; use a matching tandem release"
             )
         }
     }
 
-    private static func openDatabase(_ txn: OpaquePointer, _ name: String, flags: UInt32) throws -> MDB_dbi {
+    private func openDatabase(_ txn: OpaquePointer, _ name: String, flags: UInt32) throws -> MDB_dbi {
         var dbi: MDB_dbi = 0
         let rc = mdb_dbi_open(txn, name, flags, &dbi)
         if rc == MDB_NOTFOUND {
-            throw JournalError(.formatMismatch, "the journal has no '\(name)' database; it was not written by tandem")
+            throw JournalError(.formatMismatch, "the \(layout.what) has no '\(name)' database; it was not written by tandem")
         }
-        try check(rc, "open database \(name)")
+        try Self.check(rc, "open database \(name)")
         return dbi
     }
 
@@ -216,15 +220,15 @@ final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
-    static func check(_ rc: Int32, _ what: String) throws {
+    package static func check(_ rc: Int32, _ what: String) throws {
         guard rc != 0 else { return }
         throw LMDB.error(rc, what)
     }
 }
 
 /// Thin helpers over LMDB's C calls that keep `MDB_val` handling in one place.
-enum LMDB {
-    static func error(_ rc: Int32, _ what: String) -> JournalError {
+package enum LMDB {
+    package static func error(_ rc: Int32, _ what: String) -> JournalError {
         let reason = String(cString: mdb_strerror(rc))
         switch rc {
         case MDB_MAP_FULL:
@@ -236,17 +240,17 @@ enum LMDB {
         }
     }
 
-    static func key(_ seq: UInt64) -> [UInt8] {
+    package static func key(_ seq: UInt64) -> [UInt8] {
         withUnsafeBytes(of: seq.bigEndian) { Array($0) }
     }
 
-    static func seq(fromKey bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func seq(fromKey bytes: UnsafeRawBufferPointer) -> UInt64 {
         var value: UInt64 = 0
         for byte in bytes.prefix(8) { value = value << 8 | UInt64(byte) }
         return value
     }
 
-    static func get(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> [UInt8]? {
+    package static func get(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> [UInt8]? {
         try key.withUnsafeBytes { keyBytes in
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             var v = MDB_val()
@@ -257,7 +261,7 @@ enum LMDB {
         }
     }
 
-    static func put(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8], value: [UInt8], flags: UInt32 = 0) throws {
+    package static func put(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8], value: [UInt8], flags: UInt32 = 0) throws {
         try key.withUnsafeBytes { keyBytes in
             try value.withUnsafeBytes { valueBytes in
                 var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
@@ -269,7 +273,7 @@ enum LMDB {
 
     /// Deletes `key`; returns whether it existed.
     @discardableResult
-    static func delete(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> Bool {
+    package static func delete(_ txn: OpaquePointer, _ dbi: MDB_dbi, key: [UInt8]) throws -> Bool {
         try key.withUnsafeBytes { keyBytes in
             var k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
             let rc = mdb_del(txn, dbi, &k, nil)
@@ -280,7 +284,7 @@ enum LMDB {
     }
 
     /// Walks a cursor over `dbi` from `startKey` (or the first key), calling `body` until it returns false.
-    static func walk(
+    package static func walk(
         _ txn: OpaquePointer,
         _ dbi: MDB_dbi,
         from startKey: [UInt8]?,
@@ -312,7 +316,7 @@ enum LMDB {
     }
 
     /// The seqs of the run whose anchor is `anchor`, from the `run_entries` keys that start with it.
-    static func runSeqs(_ txn: OpaquePointer, _ dbi: MDB_dbi, anchor: UInt64) throws -> [UInt64] {
+    package static func runSeqs(_ txn: OpaquePointer, _ dbi: MDB_dbi, anchor: UInt64) throws -> [UInt64] {
         var seqs: [UInt64] = []
         try walk(txn, dbi, from: key(anchor) + key(0)) { keyBytes, _ in
             guard keyBytes.count == 16, seq(fromKey: UnsafeRawBufferPointer(rebasing: keyBytes[0..<8])) == anchor else { return false }

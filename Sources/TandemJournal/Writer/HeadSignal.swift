@@ -2,7 +2,7 @@ import Synchronization
 
 /// Wakes readers that wait for the journal to grow past a seq (live followers of a run, the
 /// projector), without polling. The writer publishes each new head after its commit.
-final class HeadSignal: Sendable {
+package final class HeadSignal: Sendable {
     private struct Waiter {
         var beyond: UInt64
         var continuation: CheckedContinuation<Void, Never>
@@ -17,15 +17,15 @@ final class HeadSignal: Sendable {
 
     private let state = Mutex(State())
 
-    init(head: UInt64) {
+    package init(head: UInt64) {
         state.withLock { $0.head = head }
     }
 
     /// The last published head.
-    var head: UInt64 { state.withLock { $0.head } }
+    package var head: UInt64 { state.withLock { $0.head } }
 
     /// Records a new head and wakes every waiter it satisfies.
-    func publish(_ head: UInt64) {
+    package func publish(_ head: UInt64) {
         let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
             state.head = max(state.head, head)
             var ready: [CheckedContinuation<Void, Never>] = []
@@ -39,7 +39,7 @@ final class HeadSignal: Sendable {
     }
 
     /// Returns once the head is beyond `seq`, or when the calling task is cancelled.
-    func wait(beyond seq: UInt64) async {
+    package func wait(beyond seq: UInt64) async {
         let id = state.withLock { state in
             defer { state.nextID += 1 }
             return state.nextID
@@ -65,7 +65,7 @@ final class HeadSignal: Sendable {
     }
 
     /// Returns once the head is beyond `seq` or `timeout` has passed, whichever is first.
-    func wait(beyond seq: UInt64, timeout: Duration) async {
+    package func wait(beyond seq: UInt64, timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.wait(beyond: seq) }
             group.addTask { try? await Task.sleep(for: timeout) }

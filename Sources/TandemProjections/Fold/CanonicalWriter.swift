@@ -1,0 +1,131 @@
+/// Writes canonical JSON by hand (keys in sorted order, no spaces) for projection state, which is
+/// stored and hashed byte for byte: the same state must always give the same bytes.
+struct CanonicalWriter {
+    private(set) var bytes: [UInt8] = []
+    /// Per open container: whether its next element is its first (no comma before it).
+    private var first: [Bool] = []
+    /// A key was just written: its value takes no comma.
+    private var afterKey = false
+
+    init() {
+        bytes.reserveCapacity(512)
+    }
+
+    mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        first.append(true)
+    }
+
+    mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        first.removeLast()
+    }
+
+    mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        first.append(true)
+    }
+
+    mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        first.removeLast()
+    }
+
+    /// Writes `"key":`; the next value belongs to it. Keys must be written in sorted order.
+    mutating func key(_ key: String) {
+        separate()
+        appendString(key)
+        bytes.append(UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    private mutating func separate() {
+        if afterKey {
+            afterKey = false
+            return
+        }
+        guard let isFirst = first.last else { return }
+        if !isFirst { bytes.append(UInt8(ascii: ",")) }
+        first[first.count - 1] = false
+    }
+
+    mutating func string(_ value: String) {
+        separate()
+        appendString(value)
+    }
+
+    mutating func raw(_ json: some Collection<UInt8>) {
+        separate()
+        bytes += json
+    }
+
+    mutating func null() {
+        separate()
+        bytes += Array("null".utf8)
+    }
+
+    mutating func bool(_ value: Bool) {
+        separate()
+        bytes += Array((value ? "true" : "false").utf8)
+    }
+
+    mutating func int(_ value: Int) {
+        separate()
+        bytes += Array(String(value).utf8)
+    }
+
+    mutating func uint(_ value: UInt64) {
+        separate()
+        bytes += Array(String(value).utf8)
+    }
+
+    /// A number with at most 3 decimals, written the shortest way (`12.5`, `400`).
+    mutating func number(_ value: Double) {
+        separate()
+        guard value.isFinite else {
+            bytes += Array("null".utf8)
+            return
+        }
+        let rounded = (value * 1000).rounded() / 1000
+        if rounded == rounded.rounded(), abs(rounded) < 1e15 {
+            bytes += Array(String(Int64(rounded)).utf8)
+        } else {
+            bytes += Array("\(rounded)".utf8)
+        }
+    }
+
+    mutating func field(_ name: String, _ value: String?) {
+        key(name)
+        if let value { string(value) } else { null() }
+    }
+
+    mutating func field(_ name: String, _ value: Double?) {
+        key(name)
+        if let value { number(value) } else { null() }
+    }
+
+    mutating func field(_ name: String, _ value: Int?) {
+        key(name)
+        if let value { int(value) } else { null() }
+    }
+
+    private mutating func appendString(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,105 @@
+import Histogram
+
+/// Latencies of one model: an HDR histogram (microseconds, 3 significant digits) for exact
+/// percentiles, the fixed Prometheus buckets of SPEC §4 (0.01·2^k s up to 81.92 s), and exact
+/// count and sum.
+///
+/// Its stored form lists the HDR histogram's non-empty buckets, so restoring and re-encoding gives
+/// the same bytes: the live projection and a rebuild agree to the byte.
+struct LatencyHistogram: Equatable {
+    /// Upper bounds of the Prometheus buckets, in seconds.
+    static let bucketBounds: [Double] = (0...13).map { 0.01 * Double(1 << $0) }
+
+    private(set) var hdr = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    private(set) var buckets = [UInt64](repeating: 0, count: LatencyHistogram.bucketBounds.count)
+    private(set) var count: UInt64 = 0
+    /// Sum of the recorded values in microseconds.
+    private(set) var sumMicros: UInt64 = 0
+
+    static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool {
+        lhs.encodedBuckets.elementsEqual(rhs.encodedBuckets) { $0 == $1 } && lhs.buckets == rhs.buckets && lhs.count == rhs.count && lhs.sumMicros == rhs.sumMicros
+    }
+
+    mutating func record(milliseconds: Double) {
+        let micros = UInt64(max(0, (milliseconds * 1000).rounded()))
+        _ = hdr.record(min(micros, 3_600_000_000))
+        count += 1
+        sumMicros += micros
+        let seconds = Double(micros) / 1e6
+        if let index = Self.bucketBounds.firstIndex(where: { seconds <= $0 }) { buckets[index] += 1 }
+    }
+
+    /// The value at `percentile` (0–100) in milliseconds.
+    func percentile(_ percentile: Double) -> Double {
+        count == 0 ? 0 : Double(hdr.valueAtPercentile(percentile)) / 1000
+    }
+
+    var meanMilliseconds: Double { count == 0 ? 0 : Double(sumMicros) / Double(count) / 1000 }
+    var maxMilliseconds: Double { count == 0 ? 0 : Double(hdr.max) / 1000 }
+
+    /// Non-empty HDR buckets as (equivalent value, count) pairs.
+    var encodedBuckets: [(UInt64, UInt64)] {
+        hdr.recordedValues().map { (hdr.lowestEquivalentForValue($0.value), UInt64($0.count)) }
+    }
+
+    func write(_ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.key("buckets")
+        writer.beginArray()
+        for value in buckets { writer.uint(value) }
+        writer.endArray()
+        writer.key("count")
+        writer.uint(count)
+        writer.key("hdr")
+        writer.beginArray()
+        for (value, count) in encodedBuckets {
+            writer.beginArray()
+            writer.uint(value)
+            writer.uint(count)
+            writer.endArray()
+        }
+        writer.endArray()
+        writer.key("sum_us")
+        writer.uint(sumMicros)
+        writer.endObject()
+    }
+
+    init() {}
+
+    init?(_ fields: JSONFields?) {
+        guard let fields else { return nil }
+        count = UInt64(fields.int("count") ?? 0)
+        sumMicros = UInt64(fields.int("sum_us") ?? 0)
+        if let raw = fields.raw("buckets") {
+            let values = Self.integers(raw)
+            for (index, value) in values.prefix(buckets.count).enumerated() { buckets[index] = value }
+        }
+        if let raw = fields.raw("hdr") {
+            let flat = Self.integers(raw)
+            var index = 0
+            while index + 1 < flat.count {
+                _ = hdr.record(flat[index], count: flat[index + 1])
+                index += 2
+            }
+        }
+    }
+
+    /// Every unsigned integer in a JSON array (nested arrays flattened).
+    private static func integers(_ raw: ArraySlice<UInt8>) -> [UInt64] {
+        var values: [UInt64] = []
+        var current: UInt64 = 0
+        var inNumber = false
+        for byte in raw {
+            if byte >= 48 && byte <= 57 {
+                current = current &* 10 &+ UInt64(byte - 48)
+                inNumber = true
+            } else if inNumber {
+                values.append(current)
+                current = 0
+                inNumber = false
+            }
+        }
+        if inNumber { values.append(current) }
+        return values
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// Renders the metrics projection as Prometheus text exposition (format 0.0.4) and as the JSON of
+/// `GET /api/metrics`.
+package enum MetricsExposition {
+    /// The Prometheus text; `gauges` are live process values appended as they are.
+    package static func prometheus(_ metrics: MetricsState, gauges: [(name: String, help: String, value: Double)] = []) -> String {
+        var out = ""
+        histogram(&out, "tandem_model_latency_seconds", "Latency of completed model calls (from the journal).", metrics.latency)
+        histogram(&out, "tandem_model_ttft_seconds", "Time to first token of model calls (from the journal).", metrics.ttft)
+        counter(&out, "tandem_runs_total", "Runs by final status (from the journal).", metrics.runs, labels: ["status"])
+        counter(&out, "tandem_model_timeouts_total", "Model call timeouts by phase.", metrics.timeouts, labels: ["model", "phase"])
+        counter(&out, "tandem_model_errors_total", "Model call failures by error class.", metrics.errors, labels: ["model", "error_class"])
+        counter(&out, "tandem_model_cancellations_total", "Model call cancellations by reason.", metrics.cancellations, labels: ["model", "reason"])
+        counter(&out, "tandem_model_tokens_total", "Tokens used, by model and kind.", metrics.tokens, labels: ["model", "kind"])
+        for gauge in gauges {
+            out += "# HELP \(gauge.name) \(gauge.help)\n# TYPE \(gauge.name) gauge\n\(gauge.name) \(number(gauge.value))\n"
+        }
+        return out
+    }
+
+    private static func histogram(_ out: inout String, _ name: String, _ help: String, _ histograms: [String: LatencyHistogram]) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for model in ["flash", "pro"] {
+            let histogram = histograms[model] ?? LatencyHistogram()
+            var cumulative: UInt64 = 0
+            for (bound, count) in zip(LatencyHistogram.bucketBounds, histogram.buckets) {
+                cumulative += count
+                out += "\(name)_bucket{model=\"\(model)\",le=\"\(number(bound))\"} \(cumulative)\n"
+            }
+            out += "\(name)_bucket{model=\"\(model)\",le=\"+Inf\"} \(histogram.count)\n"
+            out += "\(name)_sum{model=\"\(model)\"} \(number(Double(histogram.sumMicros) / 1e6))\n"
+            out += "\(name)_count{model=\"\(model)\"} \(histogram.count)\n"
+        }
+    }
+
+    private static func counter(_ out: inout String, _ name: String, _ help: String, _ values: [String: UInt64], labels: [String]) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
+        for key in values.keys.sorted() {
+            let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            let rendered = zip(labels, parts).map { "\($0)=\"\(escape($1))\"" }.joined(separator: ",")
+            out += "\(name){\(rendered)} \(values[key]!)\n"
+        }
+    }
+
+    private static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    private static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    /// `GET /api/metrics`: percentiles per model (milliseconds) and the counters.
+    package static func json(_ metrics: MetricsState) -> [UInt8] {
+        var writer = CanonicalWriter()
+        writer.beginObject()
+        writer.key("cancellations")
+        counters(metrics.cancellations, &writer)
+        writer.key("errors")
+        counters(metrics.errors, &writer)
+        writer.key("models")
+        writer.beginObject()
+        for model in ["flash", "pro"] {
+            writer.key(model)
+            writer.beginObject()
+            writer.key("latency_ms")
+            summary(metrics.latencySummary(model), &writer)
+            writer.key("ttft_ms")
+            summary(metrics.ttftSummary(model), &writer)
+            writer.endObject()
+        }
+        writer.endObject()
+        writer.key("runs")
+        counters(metrics.runs, &writer)
+        writer.key("timeouts")
+        counters(metrics.timeouts, &writer)
+        writer.key("tokens")
+        counters(metrics.tokens, &writer)
+        writer.endObject()
+        return writer.bytes
+    }
+
+    private static func counters(_ values: [String: UInt64], _ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        for key in values.keys.sorted() {
+            writer.key(key)
+            writer.uint(values[key]!)
+        }
+        writer.endObject()
+    }
+
+    private static func summary(_ summary: MetricsState.Summary, _ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.key("count")
+        writer.uint(summary.count)
+        writer.field("max", summary.max)
+        writer.field("mean", summary.mean)
+        writer.field("p50", summary.p50)
+        writer.field("p90", summary.p90)
+        writer.field("p95", summary.p95)
+        writer.field("p99", summary.p99)
+        writer.endObject()
+    }
+}

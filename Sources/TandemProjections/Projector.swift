@@ -1,0 +1,103 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import TandemJournal
+
+/// Keeps the projections up to date with the journal, as a `Service` of `tandem serve`.
+///
+/// Catches up at start-up, then follows the journal as it grows — woken by the writer after each
+/// commit, no polling loop — applying entries in batches, each written with its checkpoint in one
+/// transaction. A store of another format version is rebuilt at start-up; a store swapped in by
+/// `tandem projections rebuild` is picked up and caught up.
+public final class Projector: Service, Sendable {
+    private let journal: Journal
+    private let location: ProjectionLocation
+    private let logger: Logger
+    private let current: Mutex<ProjectionStore?> = Mutex(nil)
+    private let applied: HeadSignal
+
+    public init(journal: Journal, dataDirectory: String, logger: Logger) {
+        self.journal = journal
+        self.location = ProjectionLocation(dataDirectory: dataDirectory)
+        self.logger = logger
+        self.applied = HeadSignal(head: 0)
+    }
+
+    /// The store in use (opened by ``prepare()``).
+    package var store: ProjectionStore? { current.withLock { $0 } }
+
+    /// Opens the current store (rebuilding it when missing or of another format) and catches up
+    /// with the journal. Call before serving reads.
+    public func prepare() throws {
+        let store = try openOrRebuild()
+        current.withLock { $0 = store }
+        try catchUp()
+    }
+
+    /// Returns once the projections include every entry up to `seq`, or after `timeout`.
+    package func waitUntilApplied(_ seq: UInt64, timeout: Duration = .seconds(2)) async {
+        guard applied.head < seq else { return }
+        let deadline = ContinuousClock.now + timeout
+        while applied.head < seq, ContinuousClock.now < deadline {
+            await applied.wait(beyond: seq - 1, timeout: .milliseconds(100))
+        }
+    }
+
+    public func run() async throws {
+        if store == nil { try prepare() }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let seen = self.applied.head
+                do {
+                    try self.switchIfRebuilt()
+                    try self.catchUp()
+                } catch {
+                    self.logger.error("projection update failed; retrying", metadata: ["error": "\(error)", "seq": "\(seen)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                if self.applied.head == seen {
+                    await self.journal.waitForAppend(beyond: seen, timeout: .seconds(1))
+                }
+            }
+        }
+    }
+
+    // MARK: Internals
+
+    private func openOrRebuild() throws -> ProjectionStore {
+        if let name = location.currentName() {
+            do {
+                return try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false)
+            } catch let error as JournalError where error.code == .formatMismatch {
+                logger.notice("projection store has another format version; rebuilding it from the journal", metadata: ["error": "\(error.message)"])
+            }
+        }
+        let name = location.newName()
+        let outcome = try ProjectionRebuild.rebuild(journal: journal, location: location, name: name)
+        try location.publish(name)
+        logger.info("projections built from the journal", metadata: ["events": "\(outcome.events)", "store": "\(name)"])
+        return outcome.store
+    }
+
+    private func switchIfRebuilt() throws {
+        guard let name = location.currentName(), name != store?.name else { return }
+        let rebuilt = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false)
+        current.withLock { $0 = rebuilt }
+        let checkpoint = try rebuilt.checkpoint()
+        logger.notice("switched to a rebuilt projection store", metadata: ["store": "\(name)", "seq": "\(checkpoint)"])
+    }
+
+    /// Applies every journal entry past the store's checkpoint, in batches.
+    private func catchUp() throws {
+        guard let store else { return }
+        var folder = try ProjectionFolder(store: store)
+        applied.publish(folder.applied)
+        while true {
+            let entries = try journal.entries(from: folder.applied + 1, limit: 4_096)
+            guard !entries.isEmpty else { return }
+            for entry in entries { try folder.apply(entry, store: store) }
+            try folder.flush(to: store)
+            applied.publish(folder.applied)
+        }
+    }
+}

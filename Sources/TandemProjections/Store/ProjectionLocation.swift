@@ -1,0 +1,45 @@
+import Foundation
+import Logging
+package import TandemJournal
+
+/// Where the projections live: `<data>/projections/<store>/`, with `CURRENT` naming the store in
+/// use. A rebuild writes a new store beside it and swaps `CURRENT` with an atomic rename; the
+/// server notices and moves to the new store.
+package struct ProjectionLocation: Sendable {
+    package let directory: String
+
+    package init(dataDirectory: String) {
+        directory = dataDirectory + "/projections"
+    }
+
+    private var pointer: String { directory + "/CURRENT" }
+
+    /// The name of the store in use, if any.
+    package func currentName() -> String? {
+        guard let data = FileManager.default.contents(atPath: pointer) else { return nil }
+        let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return name.isEmpty ? nil : name
+    }
+
+    package func path(of name: String) -> String { directory + "/" + name }
+
+    /// A fresh, unused store name.
+    package func newName() -> String {
+        "store-\(Int64(Date().timeIntervalSince1970 * 1_000_000))-\(UUID().uuidString.prefix(4).lowercased())"
+    }
+
+    /// Makes `name` the store in use (atomic: readers see the old or the new name, never a mix),
+    /// then removes every other store but `keep`.
+    package func publish(_ name: String, keeping keep: String? = nil) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = pointer + ".tmp-\(UUID().uuidString.prefix(6))"
+        try Data((name + "\n").utf8).write(to: URL(fileURLWithPath: temporary), options: .atomic)
+        guard rename(temporary, pointer) == 0 else {
+            throw JournalError(.io, "cannot publish projection store \(name): \(String(cString: strerror(errno)))")
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where entry.hasPrefix("store-") && entry != name && entry != keep {
+            try? FileManager.default.removeItem(atPath: path(of: entry))
+        }
+    }
+}

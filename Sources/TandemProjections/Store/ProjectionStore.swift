@@ -1,0 +1,182 @@
+package import CLMDB
+import Crypto
+import Foundation
+package import TandemJournal
+
+/// The projections' own LMDB environment: run records with their listing indexes, the metrics
+/// state, and the checkpoint (last applied journal seq) — all written in one transaction, so the
+/// checkpoint always matches the state.
+///
+/// - `records`: run id → record JSON.
+/// - `by_time`: inverted `started_at` + run id → ∅ (forward order is newest first).
+/// - `by_status`: status + `|` + inverted `started_at` + run id → ∅.
+/// - `meta`: `format`, `checkpoint` (8 bytes), `metrics` (JSON).
+///
+/// `@unchecked Sendable`: its only state is the environment (itself thread-safe for reads; the
+/// projector is its only writer and writes without suspending inside a transaction).
+package final class ProjectionStore: @unchecked Sendable {
+    package static let format = "tandem-projections/1"
+    static let layout = LMDBEnvironment.Layout(
+        what: "projection store", format: format,
+        databases: [("records", 0), ("by_time", 0), ("by_status", 0)]
+    )
+
+    package let environment: LMDBEnvironment
+    /// The store's directory name inside `<data>/projections`.
+    package let name: String
+
+    package init(directory: String, name: String, readOnly: Bool) throws {
+        self.name = name
+        environment = try LMDBEnvironment(
+            directory: directory, layout: Self.layout, mapSize: 1 << 30, maxReaders: 1_024,
+            noSync: false, noMetaSync: true, readOnly: readOnly
+        )
+    }
+
+    private var records: MDB_dbi { environment.database("records") }
+    private var byTime: MDB_dbi { environment.database("by_time") }
+    private var byStatus: MDB_dbi { environment.database("by_status") }
+    private static let checkpointKey = Array("checkpoint".utf8)
+    private static let metricsKey = Array("metrics".utf8)
+
+    // MARK: Reads
+
+    package func checkpoint() throws -> UInt64 {
+        try environment.read { txn in try Self.checkpoint(txn, environment) }
+    }
+
+    private static func checkpoint(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> UInt64 {
+        guard let value = try LMDB.get(txn, environment.meta, key: checkpointKey) else { return 0 }
+        return value.withUnsafeBytes { LMDB.seq(fromKey: $0) }
+    }
+
+    package func metrics() throws -> MetricsState {
+        try environment.read { txn in
+            guard let value = try LMDB.get(txn, environment.meta, key: Self.metricsKey) else { return MetricsState() }
+            return MetricsState(json: value) ?? MetricsState()
+        }
+    }
+
+    /// The stored JSON of `run`'s record.
+    package func recordJSON(_ run: String) throws -> [UInt8]? {
+        try environment.read { txn in try LMDB.get(txn, records, key: Array(run.utf8)) }
+    }
+
+    package func record(_ run: String) throws -> DualRunRecord? {
+        try recordJSON(run).flatMap { DualRunRecord(json: $0) }
+    }
+
+    /// One page of records, newest first.
+    /// - Parameters:
+    ///   - status: only runs with this status.
+    ///   - since: only runs started at or after this timestamp (`YYYY-MM-DDTHH:MM:SS…Z`).
+    ///   - after: the cursor of the previous page.
+    /// - Returns: record JSONs and the cursor of the next page (`nil` at the end).
+    package func list(status: String?, since: String?, limit: Int, after cursor: [UInt8]?) throws -> ([[UInt8]], [UInt8]?) {
+        try environment.read { txn in
+            let prefix: [UInt8] = status.map { Array($0.utf8) + [UInt8(ascii: "|")] } ?? []
+            let database = status == nil ? byTime : byStatus
+            var page: [[UInt8]] = []
+            var lastKey: [UInt8]?
+            var more = false
+            try LMDB.walk(txn, database, from: cursor.map { prefix + $0 } ?? prefix) { key, _ in
+                guard key.starts(with: prefix) else { return false }
+                let rest = Array(key[prefix.count...])
+                if let cursor, rest == cursor { return true }
+                guard rest.count > 27 else { return true }
+                if let since, String(decoding: Self.invert(Array(rest[0..<27])), as: UTF8.self) < since {
+                    return false  // newest first: every later key started even earlier
+                }
+                if page.count == limit {
+                    more = true
+                    return false
+                }
+                let run = Array(rest[27...])
+                if let json = try LMDB.get(txn, records, key: run) { page.append(json) }
+                lastKey = rest
+                return true
+            }
+            return (page, more ? lastKey : nil)
+        }
+    }
+
+    // MARK: Writes
+
+    /// A record to store, with the index position it had before (to move it).
+    package struct Change {
+        package var record: DualRunRecord
+        package var previous: (status: String, startedAt: String)?
+    }
+
+    /// Stores `changes`, `metrics` and `checkpoint` in one transaction.
+    package func commit(_ changes: [Change], metrics: MetricsState, checkpoint: UInt64) throws {
+        let metricsJSON = metrics.json
+        let encoded = changes.map { ($0, $0.record.json) }
+        try write { txn in
+            for (change, json) in encoded {
+                let record = change.record
+                let run = Array(record.runID.utf8)
+                let started = Self.invert(Array((record.startedAt ?? Self.epoch).utf8))
+                if let previous = change.previous {
+                    let previousStarted = Self.invert(Array(previous.startedAt.utf8))
+                    if previous.startedAt != (record.startedAt ?? Self.epoch) {
+                        try LMDB.delete(txn, byTime, key: previousStarted + run)
+                    }
+                    if previous.status != record.status || previous.startedAt != (record.startedAt ?? Self.epoch) {
+                        try LMDB.delete(txn, byStatus, key: Array(previous.status.utf8) + [UInt8(ascii: "|")] + previousStarted + run)
+                    }
+                }
+                try LMDB.put(txn, records, key: run, value: json)
+                try LMDB.put(txn, byTime, key: started + run, value: [])
+                try LMDB.put(txn, byStatus, key: Array(record.status.utf8) + [UInt8(ascii: "|")] + started + run, value: [])
+            }
+            try LMDB.put(txn, environment.meta, key: Self.metricsKey, value: metricsJSON)
+            try LMDB.put(txn, environment.meta, key: Self.checkpointKey, value: LMDB.key(checkpoint))
+        }
+    }
+
+    private func write(_ body: (OpaquePointer) throws -> Void) throws {
+        while true {
+            do {
+                try environment.write(body)
+                return
+            } catch let error as JournalError where error.code == .mapFull {
+                guard try environment.growMap(limit: 1 << 40) else { throw error }
+            }
+        }
+    }
+
+    // MARK: Digest
+
+    /// The checkpoint and a SHA-256 over every stored byte of the state, read in one snapshot.
+    package func digest() throws -> (checkpoint: UInt64, digest: String) {
+        try environment.read { txn in
+            var hasher = SHA256()
+            func add(_ bytes: UnsafeRawBufferPointer) {
+                withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+                hasher.update(bufferPointer: bytes)
+            }
+            for database in [records, byTime, byStatus] {
+                try LMDB.walk(txn, database, from: nil) { key, value in
+                    add(key)
+                    add(value)
+                    return true
+                }
+            }
+            let checkpoint = try Self.checkpoint(txn, environment)
+            let metrics = try LMDB.get(txn, environment.meta, key: Self.metricsKey) ?? []
+            metrics.withUnsafeBytes { add($0) }
+            LMDB.key(checkpoint).withUnsafeBytes { add($0) }
+            return (checkpoint, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        }
+    }
+
+    /// A `started_at` for records whose run never journaled a timestamp we saw (never happens for
+    /// real runs: every record starts with an entry's `ts`).
+    static let epoch = "1970-01-01T00:00:00.000000Z"
+
+    /// Byte-wise complement, so that later timestamps sort first.
+    static func invert(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.map { 255 - $0 }
+    }
+}

@@ -1,0 +1,228 @@
+import Foundation
+import Hummingbird
+import TandemDomain
+import TandemJournal
+import TandemProjections
+import TandemRuns
+
+/// The audit read endpoints, served from the projections with read-your-writes: each read first
+/// waits (briefly) for the projector to reach the journal head as of the request.
+struct ProjectionRoutes {
+    let journal: Journal
+    let projector: Projector
+    let coordinator: RunCoordinator
+
+    static let statuses: Set<String> = ["running", "ok", "partial", "timeout", "error", "cancelled", "aborted"]
+
+    func register(on router: Router<TandemRequestContext>) {
+        router.get("/api/runs/{run_id}") { _, context in await record(context) }
+        router.get("/api/runs") { request, _ in await list(request) }
+        router.get("/api/experiments") { request, _ in await experiments(request) }
+        router.get("/api/metrics") { _, _ in await metricsJSON() }
+        router.get("/metrics") { _, _ in await prometheus() }
+    }
+
+    /// The store, caught up with the journal head as of now.
+    private func caughtUpStore() async throws(APIError) -> ProjectionStore {
+        do {
+            let head = try journal.head().seq
+            await projector.waitUntilApplied(head)
+        } catch {
+            throw .journalUnavailable("\(error)")
+        }
+        guard let store = projector.store else { throw .journalUnavailable("the projections are not open yet") }
+        return store
+    }
+
+    private func record(_ context: TandemRequestContext) async -> Response {
+        let raw = context.parameters.get("run_id") ?? ""
+        guard RunID(raw) != nil else {
+            return APIError.validation("run_id", "run_id must be 1-64 characters of [A-Za-z0-9_-].").response
+        }
+        do {
+            let store = try await caughtUpStore()
+            guard let json = try store.recordJSON(raw) else { return APIError.notFound(raw).response }
+            return JSONBody.raw(json)
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return APIError.journalUnavailable("\(error)").response
+        }
+    }
+
+    private struct Page {
+        var records: [[UInt8]]
+        var cursor: String?
+    }
+
+    private func page(_ request: Request, defaultLimit: Int) async throws(APIError) -> Page {
+        let query = request.uri.queryParameters
+        let status: String? = query.get("status").map { String($0) }
+        if let status, !Self.statuses.contains(status) {
+            throw .validation("status", "status must be one of \(Self.statuses.sorted().joined(separator: ", ")).")
+        }
+        var limit = defaultLimit
+        if let raw = query.get("limit") {
+            guard let value = Int(raw), (1...1_000).contains(value) else {
+                throw .validation("limit", "limit must be a whole number from 1 to 1000.")
+            }
+            limit = value
+        }
+        let since: String? = query.get("since").map { String($0) }
+        if let since, since.range(of: #"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?Z?)?$"#, options: .regularExpression) == nil {
+            throw .validation("since", "since must be an ISO 8601 UTC timestamp such as 2026-11-28T08:00:00Z.")
+        }
+        var cursor: [UInt8]?
+        if let raw = query.get("cursor") {
+            guard let bytes = Self.decodeHex(String(raw)) else {
+                throw .validation("cursor", "cursor must be the next_cursor of a previous page.")
+            }
+            cursor = bytes
+        }
+        let store = try await caughtUpStore()
+        do {
+            let (records, next) = try store.list(status: status, since: since.map { $0.hasSuffix("Z") ? String($0.dropLast()) : $0 }, limit: limit, after: cursor)
+            return Page(records: records, cursor: next.map(Self.encodeHex))
+        } catch {
+            throw .journalUnavailable("\(error)")
+        }
+    }
+
+    private func list(_ request: Request) async -> Response {
+        do {
+            let page = try await page(request, defaultLimit: 50)
+            var body = Array(#"{"next_cursor":"#.utf8)
+            body += page.cursor.map { Array("\"\($0)\"".utf8) } ?? Array("null".utf8)
+            body += Array(#","runs":["#.utf8)
+            for (index, record) in page.records.enumerated() {
+                if index > 0 { body.append(UInt8(ascii: ",")) }
+                body += record
+            }
+            body += Array("]}".utf8)
+            return JSONBody.raw(body)
+        } catch {
+            return error.response
+        }
+    }
+
+    private struct Experiment: Encodable {
+        var id: String
+        var query: String?
+        var context: JSONAny?
+        var flashResponse: String?
+        var proResponse: String?
+        var flashLatencyMs: Double?
+        var proLatencyMs: Double?
+        var createdAt: String?
+        var userID: String?
+        var status: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, query, context, status
+            case flashResponse = "flash_response"
+            case proResponse = "pro_response"
+            case flashLatencyMs = "flash_latency_ms"
+            case proLatencyMs = "pro_latency_ms"
+            case createdAt = "created_at"
+            case userID = "user_id"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(query, forKey: .query)
+            try container.encode(context, forKey: .context)
+            try container.encode(flashResponse, forKey: .flashResponse)
+            try container.encode(proResponse, forKey: .proResponse)
+            try container.encode(flashLatencyMs, forKey: .flashLatencyMs)
+            try container.encode(proLatencyMs, forKey: .proLatencyMs)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(userID, forKey: .userID)
+            try container.encode(status, forKey: .status)
+        }
+    }
+
+    private struct Experiments: Encodable {
+        var experiments: [Experiment]
+        var count: Int
+    }
+
+    private func experiments(_ request: Request) async -> Response {
+        do {
+            let page = try await page(request, defaultLimit: 100)
+            let rows = page.records.compactMap { DualRunRecord(json: $0) }.map { record in
+                Experiment(
+                    id: record.runID, query: record.query, context: record.contextJSON.flatMap(JSONAny.init),
+                    flashResponse: record.flash?.response, proResponse: record.pro?.response,
+                    flashLatencyMs: record.flash?.latencyMs, proLatencyMs: record.pro?.latencyMs,
+                    createdAt: record.startedAt, userID: record.userID, status: record.status
+                )
+            }
+            return JSONBody.response(Experiments(experiments: rows, count: rows.count))
+        } catch {
+            return error.response
+        }
+    }
+
+    private func metricsJSON() async -> Response {
+        do {
+            let store = try await caughtUpStore()
+            return JSONBody.raw(MetricsExposition.json(try store.metrics()))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return APIError.journalUnavailable("\(error)").response
+        }
+    }
+
+    private func prometheus() async -> Response {
+        do {
+            let store = try await caughtUpStore()
+            let gauges: [(String, String, Double)] = [
+                ("tandem_runs_active", "Runs in progress in this process (live).", Double(coordinator.activeRuns)),
+                ("tandem_journal_head_seq", "Last committed journal seq (live).", Double(try journal.head().seq)),
+                ("tandem_journal_commit_seconds", "Duration of the last group commit (live).", journal.lastCommitObservation.seconds),
+                ("tandem_journal_batch_events", "Events in the last group commit (live).", Double(journal.lastCommitObservation.entries)),
+            ]
+            let text = MetricsExposition.prometheus(try store.metrics(), gauges: gauges.map { (name: $0.0, help: $0.1, value: $0.2) })
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: .init(string: text)))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            return APIError.journalUnavailable("\(error)").response
+        }
+    }
+
+    static func encodeHex(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func decodeHex(_ text: String) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0, chars.count <= 512 else { return nil }
+        var bytes: [UInt8] = []
+        var index = 0
+        while index < chars.count {
+            guard let byte = UInt8(String(decoding: chars[index..<(index + 2)], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+            index += 2
+        }
+        return bytes
+    }
+}
+
+/// A JSON value kept as raw bytes, re-emitted as it is (the client's `context`).
+struct JSONAny: Encodable {
+    let value: JSONValue
+
+    init?(_ raw: [UInt8]) {
+        guard let value = try? CanonicalJSON.decode(JSONValue.self, from: raw) else { return nil }
+        self.value = value
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try value.encode(to: encoder)
+    }
+}
