@@ -162,6 +162,10 @@ let package = Package(
             dependencies: ["TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport"]
         ),
         .testTarget(
+            name: "TandemProjectionsTests",
+            dependencies: ["TandemProjections", "TandemDomain", "TandemJournal", "TandemTestSupport"]
+        ),
+        .testTarget(
             name: "TandemServerTests",
             dependencies: [
                 "TandemServer", "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tandem needs on a fresh Debian machine: liblmdb-dev (the journal's storage) and
-# Python's jsonschema (the schema checks in the test suite). Does nothing when both are present.
+# Python's jsonschema and prometheus_client (the schema and /metrics format checks in the test
+# suite). Does nothing when all are present.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
@@ -12,4 +13,8 @@ fi
 if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
   echo "installing python jsonschema ..."
   python3 -m pip install -q jsonschema
+fi
+if ! python3 -c "import prometheus_client" 2>/dev/null; then
+  echo "installing python prometheus_client (the /metrics format check) ..."
+  python3 -m pip install -q prometheus_client
 fi

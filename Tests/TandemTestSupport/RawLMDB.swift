@@ -7,8 +7,8 @@ import CLMDB
 /// ``withEnvironment(_:_:)``, which closes it before the test reopens the journal.
 public final class RawLMDB {
     /// Opens the environment of the journal in data directory `dataDirectory` for `body`, then closes it.
-    public static func withEnvironment<T>(_ dataDirectory: String, _ body: (RawLMDB) throws -> T) throws -> T {
-        let raw = try RawLMDB(directory: dataDirectory + "/journal")
+    public static func withEnvironment<T>(_ dataDirectory: String, journalSubdirectory: Bool = true, _ body: (RawLMDB) throws -> T) throws -> T {
+        let raw = try RawLMDB(directory: journalSubdirectory ? dataDirectory + "/journal" : dataDirectory)
         return try body(raw)
     }
 

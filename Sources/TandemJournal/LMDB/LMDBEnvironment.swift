@@ -296,7 +296,7 @@ package enum LMDB {
         var k = MDB_val()
         var v = MDB_val()
         var rc: Int32
-        if let startKey {
+        if let startKey, !startKey.isEmpty {
             rc = startKey.withUnsafeBytes { keyBytes in
                 k = MDB_val(mv_size: keyBytes.count, mv_data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress))
                 return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)

@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import TandemDomain
+import TandemJournal
+import TandemTestSupport
+import Testing
+
+@testable import TandemProjections
+
+@Suite("Projections")
+struct ProjectionTests {
+    private func journal(_ directory: TemporaryDirectory) throws -> Journal {
+        try Journal(JournalConfiguration(directory: directory.path), logger: Logger(label: "test"))
+    }
+
+    private func fold(_ events: [DomainEvent], run: String = "r") async throws -> DualRunRecord {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        let entries = try await journal.append(events, for: RunID(run)!)
+        var record = DualRunRecord(runID: run, firstSeq: entries[0].seq)
+        for entry in entries { RecordFold.apply(entry.entry, to: &record) }
+        return record
+    }
+
+    @Test("Fold rules: each outcome gives its status and model traces", arguments: 0..<8)
+    func foldRules(kind: Int) async throws {
+        let record = try await fold(Workload.events(forRun: kind))
+        let expected = ["ok", "ok", "ok", "partial", "partial", "timeout", "cancelled", "aborted"][kind]
+        #expect(record.status == expected)
+        #expect(record.query == "question \(kind)")
+        #expect(record.contextJSON.map { String(decoding: $0, as: UTF8.self) } == #"{"user_id":"u\#(kind % 7)"}"#)
+        #expect(record.events == Workload.events(forRun: kind).count)
+        #expect(record.endedAt != nil)
+        switch kind {
+        case 0:
+            #expect(record.flash?.outcome == "completed")
+            #expect(record.flash?.latencyMs == 100)
+            #expect(record.flash?.ttftMs == 25)
+            #expect(record.flash?.version == "flash-001")
+            #expect(record.flash?.promptTokens == 10)
+            #expect(record.pro?.requestID == "req-0")
+            #expect(record.durationMs == 1_000)
+        case 3:
+            #expect(record.flash?.outcome == "timeout")
+            #expect(record.flash?.errorClass == "timeout_total")
+            #expect(record.pro?.attempts == 2)
+        case 4:
+            #expect(record.pro?.outcome == "failed")
+            #expect(record.pro?.errorClass == "upstream_http_4xx")
+            #expect(record.pro?.error == "bad request")
+        case 5:
+            #expect(record.flash?.errorClass == "timeout_first_token")
+            #expect(record.pro?.errorClass == "timeout_idle")
+        case 6:
+            #expect(record.clientDisconnected)
+            #expect(record.flash?.outcome == "cancelled")
+            #expect(record.flash?.error == "client_disconnected")
+        case 7:
+            #expect(record.flash?.error == "superseded")
+            #expect(record.pro?.outcome == "completed")
+        default:
+            #expect(record.pro?.outcome == "completed")
+        }
+        #expect(DualRunRecord(json: record.json) == record, "the stored form reads back to the same record")
+    }
+
+    @Test("Metrics fold: counters and histograms from every event kind")
+    func metricsFold() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        try await Workload.append(runs: 16, to: journal)
+        var metrics = MetricsState()
+        for entry in try journal.entries(from: 1) { metrics.apply(entry) }
+        #expect(metrics.runs == ["ok": 6, "partial": 4, "timeout": 2, "cancelled": 2, "aborted": 2])
+        #expect(metrics.timeouts == ["flash|total": 2, "flash|first_token": 2, "pro|idle": 2])
+        #expect(metrics.errors == ["pro|upstream_http_4xx": 2])
+        #expect(metrics.cancellations == ["flash|client_disconnected": 2, "pro|client_disconnected": 2, "flash|superseded": 2])
+        #expect(metrics.tokens["flash|input"] == 8 * 10)
+        #expect(metrics.latencySummary("flash").count == 8)
+        #expect(metrics.latencySummary("pro").count == 10)
+        #expect(MetricsState(json: metrics.json) == metrics, "the stored form reads back to the same state")
+        #expect(MetricsState(json: metrics.json)?.json == metrics.json)
+    }
+
+    @Test("Live (in uneven batches) and rebuilt projections of 1,000 mixed runs have the same digest")
+    func rebuildMatchesLive() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        let location = ProjectionLocation(dataDirectory: directory.path)
+        let live = try ProjectionStore(directory: location.path(of: "live"), name: "live", readOnly: false)
+        var appended = 0
+        var batch = 1
+        while appended < 1_000 {
+            let runs = min(1_000 - appended, 37 * batch % 101 + 1)
+            try await Workload.append(runs: runs, to: journal, firstRun: appended)
+            appended += runs
+            batch += 1
+            // Catch up like the projector does, in chunks that split runs at arbitrary points.
+            var folder = try ProjectionFolder(store: live)
+            for entry in try journal.entries(from: folder.applied + 1) {
+                try folder.apply(entry, store: live)
+                if entry.seq % 113 == 0 { try folder.flush(to: live) }
+            }
+            try folder.flush(to: live)
+        }
+        let rebuilt = try ProjectionRebuild.rebuild(journal: journal, location: location, name: "rebuilt")
+        #expect(try rebuilt.store.digest() == live.digest())
+        #expect(try live.checkpoint() == journal.head().seq)
+        #expect(try live.metrics().runs.values.reduce(0, +) == 1_000)
+
+        // Applying entries again (a crash between journal and projection commit) changes nothing.
+        var replay = try ProjectionFolder(store: live)
+        for entry in try journal.entries(from: 1, limit: 500) { try replay.apply(entry, store: live) }
+        #expect(!replay.hasUnflushedChanges)
+    }
+
+    @Test("Listing: newest first, by status, since, stable cursor pages while runs are added")
+    func listing() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        try await Workload.append(runs: 40, to: journal, concurrent: 1)
+        let location = ProjectionLocation(dataDirectory: directory.path)
+        let store = try ProjectionRebuild.rebuild(journal: journal, location: location, name: "s").store
+        let (first, cursor) = try store.list(status: nil, since: nil, limit: 15, after: nil)
+        #expect(first.count == 15)
+        #expect(DualRunRecord(json: first[0])?.runID == "run-39")
+        // New runs arrive between pages: they go to the front, the next page is not disturbed.
+        try await Workload.append(runs: 5, to: journal, concurrent: 1, firstRun: 40)
+        var folder = try ProjectionFolder(store: store)
+        for entry in try journal.entries(from: folder.applied + 1) { try folder.apply(entry, store: store) }
+        try folder.flush(to: store)
+        let (second, _) = try store.list(status: nil, since: nil, limit: 15, after: cursor)
+        #expect(second.compactMap { DualRunRecord(json: $0)?.runID } == (10...24).reversed().map { "run-\($0)" })
+        let partial = try store.list(status: "partial", since: nil, limit: 100, after: nil).0.compactMap { DualRunRecord(json: $0) }
+        #expect(partial.allSatisfy { $0.status == "partial" })
+        #expect(partial.count == 12)
+        #expect(try store.list(status: nil, since: "2999-01-01", limit: 10, after: nil).0.isEmpty)
+        #expect(try store.list(status: nil, since: "2000-01-01", limit: 100, after: nil).0.count == 45)
+    }
+
+    @Test("A store of another format version is rebuilt at start-up", .timeLimit(.minutes(1)))
+    func formatVersion() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        try await Workload.append(runs: 10, to: journal)
+        let location = ProjectionLocation(dataDirectory: directory.path)
+        _ = try ProjectionRebuild.rebuild(journal: journal, location: location, name: "store-old")
+        try location.publish("store-old")
+        try RawLMDB.withEnvironment(location.path(of: "store-old"), journalSubdirectory: false) {
+            try $0.put(database: "meta", key: Array("format".utf8), value: Array("tandem-projections/0".utf8))
+        }
+        let projector = Projector(journal: journal, dataDirectory: directory.path, logger: Logger(label: "test"))
+        try projector.prepare()
+        #expect(location.currentName() != "store-old")
+        #expect(try projector.store?.checkpoint() == journal.head().seq)
+    }
+}
