@@ -175,7 +175,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemCLITests",
-            dependencies: ["TandemJournal", "TandemDomain", "TandemTestSupport"]
+            dependencies: [
+                "TandemJournal", "TandemDomain", "TandemProjections", "TandemRuns", "TandemTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import TandemDomain
+import TandemJournal
+import TandemProjections
+import TandemRuns
+import TandemTestSupport
+import Testing
+
+/// `tandem serve` and the operator commands as separate processes sharing a data dir.
+@Suite("serve and operator commands as processes", .serialized, .timeLimit(.minutes(2)))
+struct ServeProcessTests {
+    /// A port that was free a moment ago.
+    private func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private func startServe(_ directory: TemporaryDirectory) async throws -> (RunningTandem, Int) {
+        let port = try freePort()
+        let child = try RunningTandem(
+            ["serve", "--port", "\(port)", "--data-dir", directory.path],
+            environment: ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
+        )
+        for _ in 0..<200 {
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
+                response.status == .ok
+            {
+                return (child, port)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        child.send(SIGKILL)
+        throw CancellationError()
+    }
+
+    /// Runs queries against `port` from `clients` tasks until cancelled; returns how many finished.
+    private func load(port: Int, clients: Int) async -> Int {
+        await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    var finished = 0
+                    while !Task.isCancelled {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
+                        request.method = .POST
+                        request.body = .bytes(ByteBuffer(string: #"{"query":"load"}"#))
+                        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)) else { break }
+                        guard (try? await response.body.collect(upTo: 1 << 20)) != nil else { break }
+                        finished += 1
+                    }
+                    return finished
+                }
+            }
+            return await group.reduce(0, +)
+        }
+    }
+
+    @Test("SIGKILL between journal and projection commits: after restart nothing is counted twice")
+    func crashDoesNotDoubleCount() async throws {
+        let directory = try TemporaryDirectory()
+        let (child, port) = try await startServe(directory)
+        let loader = Task { await load(port: port, clients: 8) }
+        try await Task.sleep(for: .milliseconds(1_500))
+        child.send(SIGKILL)
+        _ = child.wait()
+        loader.cancel()
+        let finished = await loader.value
+        #expect(finished > 20, "the load barely ran")
+
+        // Restart: recovery aborts unfinished runs; the projector catches up from its checkpoint.
+        let journal = try Journal(JournalConfiguration(directory: directory.path), logger: Logger(label: "test"))
+        try await CrashRecovery.abortUnfinishedRuns(in: journal, logger: Logger(label: "test"))
+        let projector = Projector(journal: journal, dataDirectory: directory.path, logger: Logger(label: "test"))
+        try projector.prepare()
+        let live = try #require(projector.store)
+        let location = ProjectionLocation(dataDirectory: directory.path + "/aside")
+        let rebuilt = try ProjectionRebuild.rebuild(journal: journal, location: location, name: "check")
+        #expect(try live.digest() == rebuilt.store.digest())
+        let terminal = try journal.entries(from: 1).filter { $0.type == "done" || $0.type == "run_aborted" }.count
+        #expect(try live.metrics().runs.values.reduce(0, +) == UInt64(terminal))
+        #expect(try journal.verify().isValid)
+    }
+
+    @Test("projections rebuild while serve appends: swapped in atomically, the server follows, verify passes")
+    func rebuildWhileServing() async throws {
+        let directory = try TemporaryDirectory()
+        let (child, port) = try await startServe(directory)
+        let loader = Task { await load(port: port, clients: 4) }
+        try await Task.sleep(for: .milliseconds(500))
+        let rebuild = try TandemExecutable.run(["projections", "rebuild", "--data-dir", directory.path])
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        #expect(rebuild.stdout.contains("events/s"))
+        try await Task.sleep(for: .milliseconds(1_500))  // the server notices the swap and keeps appending
+        loader.cancel()
+        #expect(await loader.value > 0)
+        let verify = try TandemExecutable.run(["projections", "rebuild", "--verify", "--data-dir", directory.path])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        child.send(SIGTERM)
+        #expect(child.wait().status == 0)
+        let metrics = try TandemExecutable.run(["metrics", "--data-dir", directory.path])
+        #expect(metrics.status == 0)
+        #expect(metrics.stdout.contains("flash  latency"))
+        let list = try TandemExecutable.run(["runs", "list", "--data-dir", directory.path, "--limit", "3"])
+        #expect(list.stdout.split(separator: "\n").count == 4)
+    }
+
+    @Test("runs show: a timeline, the record and a verified chain; unknown ids exit 1 with a clear message")
+    func runsShow() async throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let journal = try Journal(JournalConfiguration(directory: directory.path), logger: Logger(label: "test"))
+            try await Workload.append(runs: 8, to: journal)
+            journal.close()
+        }
+        let shown = try TandemExecutable.run(["runs", "show", "run-3", "--data-dir", directory.path])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("flash_timeout"))
+        #expect(shown.stdout.contains("status partial"))
+        #expect(shown.stdout.contains("chain: verified"))
+        let json = try TandemExecutable.run(["runs", "show", "run-3", "--json", "--data-dir", directory.path])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((object["chain"] as? [String: Any])?["verified"] as? Bool == true)
+        #expect((object["timeline"] as? [Any])?.count == Workload.events(forRun: 3).count)
+        let unknown = try TandemExecutable.run(["runs", "show", "nope", "--data-dir", directory.path])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("no run 'nope'"))
+    }
+}
