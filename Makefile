@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DATA_DIR ?= ./tandem-data
 
-.PHONY: deps build test serve bench-journal bench-serve clean
+.PHONY: deps build test serve bench-journal bench-serve bench-projections clean
 
 deps:
 	@Tools/install-deps.sh
@@ -30,6 +30,12 @@ bench-serve: deps
 	$(SWIFT) build -c release --product tandem
 	$(SWIFT) build -c release --product tandem-bench
 	ulimit -n 65536 2>/dev/null || true; .build/release/tandem-bench serve
+
+## Projections benchmark: rebuild throughput over 1M events vs replay+verify; lookup latency at 100k runs.
+bench-projections: deps
+	$(SWIFT) build -c release --product tandem
+	$(SWIFT) build -c release --product tandem-bench
+	.build/release/tandem-bench projections
 
 clean:
 	rm -rf .build

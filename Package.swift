@@ -127,6 +127,7 @@ let package = Package(
             dependencies: [
                 "TandemJournal",
                 "TandemDomain",
+                "TandemProjections",
                 "CLMDBBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -19,7 +19,9 @@ package enum ProjectionRebuild {
         progress: (UInt64, UInt64) -> Void = { _, _ in }
     ) throws -> Outcome {
         let target = try through ?? journal.head().seq
-        let store = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false)
+        // A store being rebuilt is invisible until published, so its commits need no fsync: one
+        // sync at the end, before it can be published, makes it durable.
+        let store = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false, syncCommits: false)
         var folder = try ProjectionFolder(store: store)
         let started = ContinuousClock.now
         var count: UInt64 = 0
@@ -41,6 +43,7 @@ package enum ProjectionRebuild {
         }
         try drain()
         try folder.flush(to: store)
+        try store.environment.sync()
         progress(count, target)
         return Outcome(store: store, events: count, seconds: started.duration(to: .now).secondsValue)
     }

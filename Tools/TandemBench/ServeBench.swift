@@ -158,8 +158,8 @@ final class ServerProcess {
         self.directory = directory
     }
 
-    static func start(_ executable: String, port: Int, environment: [String: String]) throws -> ServerProcess {
-        let server = ServerProcess(port: port, directory: Statistics.temporaryDirectory("serve"))
+    static func start(_ executable: String, port: Int, dataDirectory: String? = nil, environment: [String: String]) throws -> ServerProcess {
+        let server = ServerProcess(port: port, directory: dataDirectory ?? Statistics.temporaryDirectory("serve"))
         server.process.executableURL = URL(fileURLWithPath: executable)
         server.process.arguments = ["serve", "--port", "\(port)", "--data-dir", server.directory]
         var env = ProcessInfo.processInfo.environment
@@ -172,8 +172,9 @@ final class ServerProcess {
         return server
     }
 
-    func waitUntilHealthy(_ client: HTTPClient) async throws {
-        for _ in 0..<200 {
+    func waitUntilHealthy(_ client: HTTPClient, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
             if let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
                 response.status == .ok
             {

@@ -17,14 +17,16 @@ public struct ModelTrace: Sendable, Equatable {
     public var endedAt: String?
     /// Attempts made (retries included).
     public var attempts: Int = 0
-    /// The answer (redacted as journaled), for the old audit table's `*_response` columns.
-    public var response: String?
+    /// The seq of the `*_completed` entry holding the answer: answers stay in the journal (the
+    /// source of truth) instead of being copied into every record.
+    public var completedSeq: UInt64?
 
     public init() {}
 
     func write(_ writer: inout CanonicalWriter) {
         writer.beginObject()
         writer.field("attempts", attempts)
+        writer.field("completed_seq", completedSeq.map(Int.init))
         writer.field("completion_tokens", completionTokens)
         writer.field("ended_at", endedAt)
         writer.field("error", error)
@@ -34,7 +36,6 @@ public struct ModelTrace: Sendable, Equatable {
         writer.field("outcome", outcome)
         writer.field("prompt_tokens", promptTokens)
         writer.field("request_id", requestID)
-        writer.field("response", response)
         writer.field("started_at", startedAt)
         writer.field("ttft_ms", ttftMs)
         writer.field("version", version)
@@ -44,6 +45,7 @@ public struct ModelTrace: Sendable, Equatable {
     init?(_ fields: JSONFields?) {
         guard let fields else { return nil }
         attempts = fields.int("attempts") ?? 0
+        completedSeq = fields.int("completed_seq").map(UInt64.init)
         completionTokens = fields.int("completion_tokens")
         endedAt = fields.string("ended_at")
         error = fields.string("error")
@@ -53,7 +55,6 @@ public struct ModelTrace: Sendable, Equatable {
         outcome = fields.string("outcome") ?? "pending"
         promptTokens = fields.int("prompt_tokens")
         requestID = fields.string("request_id")
-        response = fields.string("response")
         startedAt = fields.string("started_at")
         ttftMs = fields.double("ttft_ms")
         version = fields.string("version")
@@ -63,7 +64,8 @@ public struct ModelTrace: Sendable, Equatable {
 /// The audit record of one run (SPEC §4), folded from its journal entries.
 public struct DualRunRecord: Sendable, Equatable {
     public var runID: String
-    public var query: String?
+    /// The query as its JSON string literal (kept raw, like answers).
+    public var queryJSON: [UInt8]?
     /// The request's context object as canonical JSON bytes (kept raw: it is the client's shape).
     public var contextJSON: [UInt8]?
     public var flash: ModelTrace?
@@ -84,6 +86,9 @@ public struct DualRunRecord: Sendable, Equatable {
         self.firstSeq = firstSeq
         self.lastSeq = firstSeq
     }
+
+    /// The query.
+    public var query: String? { queryJSON.flatMap { JSONFields.decodeString($0[...]) } }
 
     /// Whether the run has ended.
     public var isTerminal: Bool { status != "running" }
@@ -112,7 +117,8 @@ public struct DualRunRecord: Sendable, Equatable {
         writer.beginObject()
         writer.key("context")
         if let contextJSON { writer.raw(contextJSON) } else { writer.null() }
-        writer.field("query", query)
+        writer.key("query")
+        if let queryJSON { writer.raw(queryJSON) } else { writer.null() }
         writer.endObject()
         writer.key("last_seq")
         writer.uint(lastSeq)
@@ -138,7 +144,7 @@ public struct DualRunRecord: Sendable, Equatable {
         flash = ModelTrace(fields.isNull("flash") ? nil : fields.object("flash"))
         pro = ModelTrace(fields.isNull("pro") ? nil : fields.object("pro"))
         let input = fields.object("input")
-        query = input?.string("query")
+        if let input, !input.isNull("query"), let raw = input.raw("query") { queryJSON = Array(raw) }
         if let input, !input.isNull("context"), let raw = input.raw("context") { contextJSON = Array(raw) }
         startedAt = fields.string("started_at")
         status = fields.string("status") ?? "running"

@@ -15,7 +15,7 @@ package enum RecordFold {
         switch type {
         case "run_started":
             record.firstSeq = min(record.firstSeq, entry.seq)
-            record.query = data?.string("query")
+            if let raw = data?.raw("query") { record.queryJSON = Array(raw) }
             if let data, !data.isNull("context"), let raw = data.raw("context") { record.contextJSON = Array(raw) }
             record.startedAt = ts
             let config = data?.object("config")
@@ -39,6 +39,7 @@ package enum RecordFold {
             guard role == "flash" || role == "pro" else { return }
             var trace = (role == "flash" ? record.flash : record.pro) ?? ModelTrace()
             applyModelEvent(String(kind), data, ts: ts, to: &trace)
+            if kind == "completed" { trace.completedSeq = entry.seq }
             if role == "flash" { record.flash = trace } else { record.pro = trace }
         }
     }
@@ -60,7 +61,6 @@ package enum RecordFold {
             trace.latencyMs = data?.double("latency_ms")
             if let ttft = data?.double("ttft_ms") { trace.ttftMs = ttft }
             trace.requestID = data?.string("provider_request_id")
-            trace.response = data?.string("content")
             trace.outcome = "completed"
             trace.endedAt = ts
         case "timeout":

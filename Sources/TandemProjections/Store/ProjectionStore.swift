@@ -25,11 +25,15 @@ package final class ProjectionStore: @unchecked Sendable {
     /// The store's directory name inside `<data>/projections`.
     package let name: String
 
-    package init(directory: String, name: String, readOnly: Bool) throws {
+    /// Opens the store in `directory`.
+    /// - Parameter syncCommits: `false` for a store nobody reads yet (a rebuild), which is synced
+    ///   once at the end; otherwise data is synced at each commit and the meta page lazily
+    ///   (a power loss may roll the last commit back, state and checkpoint together).
+    package init(directory: String, name: String, readOnly: Bool, syncCommits: Bool = true) throws {
         self.name = name
         environment = try LMDBEnvironment(
             directory: directory, layout: Self.layout, mapSize: 1 << 30, maxReaders: 1_024,
-            noSync: false, noMetaSync: true, readOnly: readOnly
+            noSync: !syncCommits, noMetaSync: true, readOnly: readOnly
         )
     }
 

@@ -153,7 +153,7 @@ struct ProjectionRoutes {
             let rows = page.records.compactMap { DualRunRecord(json: $0) }.map { record in
                 Experiment(
                     id: record.runID, query: record.query, context: record.contextJSON.flatMap(JSONAny.init),
-                    flashResponse: record.flash?.response, proResponse: record.pro?.response,
+                    flashResponse: answer(record.flash), proResponse: answer(record.pro),
                     flashLatencyMs: record.flash?.latencyMs, proLatencyMs: record.pro?.latencyMs,
                     createdAt: record.startedAt, userID: record.userID, status: record.status
                 )
@@ -162,6 +162,14 @@ struct ProjectionRoutes {
         } catch {
             return error.response
         }
+    }
+
+    /// A model's answer, read from its `*_completed` journal entry.
+    private func answer(_ trace: ModelTrace?) -> String? {
+        guard let seq = trace?.completedSeq, let entry = try? journal.entry(seq),
+            case .modelCompleted(_, let completed)? = try? DomainEvent(entry)
+        else { return nil }
+        return completed.content
     }
 
     private func metricsJSON() async -> Response {
