@@ -14,6 +14,10 @@ if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
   echo "installing python jsonschema ..."
   python3 -m pip install -q jsonschema
 fi
+if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
+  echo "installing python openapi-spec-validator ..."
+  python3 -m pip install -q openapi-spec-validator
+fi
 if ! python3 -c "import prometheus_client" 2>/dev/null; then
   echo "installing python prometheus_client (the /metrics format check) ..."
   python3 -m pip install -q prometheus_client

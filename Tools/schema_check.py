@@ -4,6 +4,7 @@
 Usage:
   schema_check.py journal FILE   # NDJSON journal lines: entry schema + each payload by its type
   schema_check.py SCHEMA FILE    # NDJSON documents against one schema file (path under Schemas/)
+  schema_check.py openapi        # Schemas/openapi.json is a valid OpenAPI 3.1 document
 
 Exit 0 when every line validates; 1 with one message per failure otherwise.
 """
@@ -39,7 +40,17 @@ def validator(schema, reg):
     return cls(schema, registry=reg, format_checker=cls.FORMAT_CHECKER)
 
 
+def check_openapi():
+    from openapi_spec_validator import validate
+
+    validate(load(SCHEMAS / "openapi.json"), base_uri=SCHEMAS.as_uri() + "/")
+    print("openapi: valid OpenAPI 3.1 document")
+
+
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "openapi":
+        check_openapi()
+        return
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     mode, file = sys.argv[1], pathlib.Path(sys.argv[2])

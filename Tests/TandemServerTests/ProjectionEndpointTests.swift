@@ -111,3 +111,35 @@ struct ProjectionEndpointTests {
         }
     }
 }
+
+/// Real HTTP output against the JSON Schemas and the OpenAPI document in `Schemas/`.
+@Suite("Schemas of HTTP output", .timeLimit(.minutes(1)))
+struct HTTPSchemaTests {
+    @Test("SSE payloads of every frame kind and GET /api/runs/{id} validate against Schemas/; openapi.json is valid OpenAPI 3.1")
+    func schemas() async throws {
+        let provider = FakeProvider()
+        try await TestServer.with(provider: provider) { server in
+            var frames: [ClientFrame] = []
+            provider.flash.send(.complete("quick"))
+            provider.pro.send(.complete("one\n\ntwo"))
+            frames += try await query(server, #"{"query":"a","run_id":"schema-1","context":{"k":"v"}}"#).rest()
+            provider.flash.send(.fail(ProviderError(errorClass: "upstream_http_5xx", message: "x", retryable: true)))
+            provider.pro.send(.fail(ProviderError(errorClass: "upstream_http_5xx", message: "y", retryable: true)))
+            frames += try await query(server, #"{"query":"b"}"#).rest()
+            #expect(Set(frames.map(\.event)) == ["preliminary", "final", "error", "done"])
+            for event in Set(frames.map(\.event)) {
+                let file = server.directory.path + "/\(event).ndjson"
+                try frames.filter { $0.event == event }.map(\.data).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+                let result = try SchemaChecker.check(mode: "sse/\(event).schema.json", file: file)
+                #expect(result.status == 0, "\(event): \(result.output)")
+            }
+            let record = try await HTTPTestClient.send(server.baseURL, "/api/runs/schema-1")
+            let file = server.directory.path + "/record.ndjson"
+            try record.body.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try SchemaChecker.check(mode: "dual-run-record.schema.json", file: file)
+            #expect(result.status == 0, "\(result.output)")
+            let openapi = try PythonTool.run("Tools/schema_check.py", ["openapi"])
+            #expect(openapi.status == 0, "\(openapi.output)")
+        }
+    }
+}
