@@ -15,6 +15,7 @@ struct ServeBench: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Concurrent clients.") var clients: [Int] = [1, 16, 64, 256]
     @Option(help: "Open streams for the memory measurement (0 skips it).") var openStreams = 10_000
     @Option(help: "Port for the server under test.") var port = 18_181
+    @Flag(help: "Only measure the open streams.") var streamsOnly = false
 
     func run() async throws {
         var configuration = HTTPClient.Configuration()
@@ -35,7 +36,7 @@ struct ServeBench: AsyncParsableCommand {
         print("# tandem serve benchmark (scripted provider, sync durability, loopback, load generator in a second process)")
         print("model latency (flash/pro) | clients | runs/s | p50 added ms | p99 added ms")
         print("------------------------- | ------- | ------ | ------------ | ------------")
-        for (flash, pro) in [(0, 0), (20, 50)] {
+        for (flash, pro) in streamsOnly ? [] : [(0, 0), (20, 50)] {
             let server = try ServerProcess.start(tandem, port: port, environment: [
                 "TANDEM_SCRIPTED_FLASH_MS": "\(flash)", "TANDEM_SCRIPTED_PRO_MS": "\(pro)",
                 "TANDEM_MAX_CONCURRENT_RUNS": "100000",
@@ -58,10 +59,10 @@ struct ServeBench: AsyncParsableCommand {
         defer { server.stop() }
         try await server.waitUntilHealthy(client)
         let baseline = server.peakRSSBytes()
-        let opened = try await holdOpen(client, streams: openStreams)
+        let (opened, failed) = try await holdOpen(client, streams: openStreams)
         let peak = server.peakRSSBytes()
         print("")
-        print("# \(opened) concurrently open streams (Pro latency 60 s)")
+        print("# \(opened) concurrently open streams (Pro latency 60 s; \(failed) failed to open)")
         print("server peak RSS: \(peak / 1_048_576) MiB (idle before: \(baseline / 1_048_576) MiB; target <= 1024 MiB)")
     }
 
@@ -120,29 +121,33 @@ struct ServeBench: AsyncParsableCommand {
         return false
     }
 
-    /// Opens `streams` streams (each until its preliminary frame) and keeps them open while measuring.
-    private func holdOpen(_ client: HTTPClient, streams: Int) async throws -> Int {
-        let (opened, sink) = AsyncStream.makeStream(of: Void.self)
+    /// Opens `streams` streams (each until its preliminary frame) and keeps them open while the
+    /// server's RSS is read. Returns how many opened and how many failed to.
+    private func holdOpen(_ client: HTTPClient, streams: Int) async throws -> (Int, Int) {
+        let (outcomes, sink) = AsyncStream.makeStream(of: Bool.self)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<streams {
                 if index % 500 == 0 && index > 0 { try await Task.sleep(for: .milliseconds(100)) }
                 group.addTask {
                     do {
                         try await oneRun(client, untilEvent: "preliminary")
-                        sink.yield()
+                        sink.yield(true)
                         try await Task.sleep(for: .seconds(3_600))
                     } catch is CancellationError {
+                    } catch {
+                        sink.yield(false)
                     }
                 }
             }
-            var count = 0
-            for await _ in opened {
-                count += 1
-                if count == streams { break }
+            var opened = 0
+            var failed = 0
+            for await outcome in outcomes {
+                if outcome { opened += 1 } else { failed += 1 }
+                if opened + failed == streams { break }
             }
             try await Task.sleep(for: .seconds(1))
             group.cancelAll()
-            return count
+            return (opened, failed)
         }
     }
 }
