@@ -65,6 +65,9 @@ let package = Package(
             name: "TandemProviders",
             dependencies: [
                 "TandemDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -103,6 +106,7 @@ let package = Package(
                 "TandemRuns",
                 "TandemServer",
                 "TandemProjections",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -143,6 +147,8 @@ let package = Package(
             dependencies: [
                 "CLMDB", "TandemJournal", "TandemDomain", "TandemProviders", "TandemRuns", "TandemServer", "TandemProjections",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -165,6 +171,13 @@ let package = Package(
         .testTarget(
             name: "TandemProjectionsTests",
             dependencies: ["TandemProjections", "TandemDomain", "TandemJournal", "TandemTestSupport"]
+        ),
+        .testTarget(
+            name: "TandemProvidersTests",
+            dependencies: [
+                "TandemProviders", "TandemDomain", "TandemJournal", "TandemRuns", "TandemServer", "TandemTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
         .testTarget(
             name: "TandemServerTests",

@@ -59,14 +59,27 @@ public struct ModelRequest: Sendable, Equatable {
     public var settings: GenerationSettings
     /// The run, for upstream request tagging and logs.
     public var runID: String
+    /// When the call's total deadline expires (time since the clock's origin): retries never
+    /// sleep past it.
+    public var deadline: Duration?
 
-    public init(role: ModelRole, model: String, query: String, context: JSONValue?, settings: GenerationSettings, runID: String) {
+    public init(
+        role: ModelRole, model: String, query: String, context: JSONValue?, settings: GenerationSettings, runID: String,
+        deadline: Duration? = nil
+    ) {
         self.role = role
         self.model = model
         self.query = query
         self.context = context
         self.settings = settings
         self.runID = runID
+        self.deadline = deadline
+    }
+
+    /// The prompt sent upstream: the question, then the context as JSON when there is one.
+    public var prompt: String {
+        guard let context, let json = try? CanonicalJSON.encode(context) else { return query }
+        return query + "\n\nContext (JSON): " + String(decoding: json, as: UTF8.self)
     }
 }
 
@@ -99,12 +112,15 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var httpStatus: Int?
     /// Whether asking again later may succeed.
     public var retryable: Bool
+    /// How long the upstream asked us to wait (`Retry-After`).
+    public var retryAfter: Duration?
 
-    public init(errorClass: String, message: String, httpStatus: Int? = nil, retryable: Bool) {
+    public init(errorClass: String, message: String, httpStatus: Int? = nil, retryable: Bool, retryAfter: Duration? = nil) {
         self.errorClass = errorClass
         self.message = message
         self.httpStatus = httpStatus
         self.retryable = retryable
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(errorClass): \(message)" }

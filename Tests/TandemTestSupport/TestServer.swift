@@ -41,6 +41,7 @@ public final class TestServer: Sendable {
         server serverConfiguration: ServerConfiguration = ServerConfiguration(port: 0),
         journal journalConfiguration: ((inout JournalConfiguration) -> Void)? = nil,
         directory: TemporaryDirectory? = nil,
+        clock: ManualClock = ManualClock(),
         _ body: (TestServer) async throws -> T
     ) async throws -> T {
         let directory = try directory ?? TemporaryDirectory()
@@ -53,7 +54,6 @@ public final class TestServer: Sendable {
         try await CrashRecovery.abortUnfinishedRuns(in: journal, logger: logger)
         let projector = Projector(journal: journal, dataDirectory: directory.path, logger: logger)
         try projector.prepare()
-        let clock = ManualClock()
         let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings, clock: clock, logger: logger)
         var serverConfiguration = serverConfiguration
         serverConfiguration.port = 0

@@ -67,6 +67,8 @@ struct ServeSettings {
     /// Which model provider, and its settings.
     enum ProviderChoice {
         case scripted(flashLatency: Duration, proLatency: Duration)
+        case gemini(apiKey: String, baseURL: String)
+        case openAI(baseURL: String, apiKey: String?)
     }
 
     init(host: String?, port: Int?, dataDirectory: String, environment: EnvironmentSettings = EnvironmentSettings()) throws {
@@ -102,17 +104,40 @@ struct ServeSettings {
         )
 
         let providerName = environment.string("TANDEM_PROVIDER", default: "auto").lowercased()
+        let geminiKey = environment.string("GEMINI_API_KEY", default: "")
         switch providerName {
+        case "gemini", "auto" where !geminiKey.isEmpty:
+            guard !geminiKey.isEmpty else { throw ValidationError("TANDEM_PROVIDER=gemini needs GEMINI_API_KEY") }
+            let baseURL = environment.string("GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com")
+            try Self.checkURL(baseURL, "GEMINI_BASE_URL")
+            provider = .gemini(apiKey: geminiKey, baseURL: baseURL)
+            runs.flashModel = environment.string("GEMINI_FLASH_MODEL", default: "gemini-2.5-flash")
+            runs.proModel = environment.string("GEMINI_PRO_MODEL", default: "gemini-2.5-pro")
+        case "openai":
+            let baseURL = environment.string("OPENAI_BASE_URL", default: "")
+            guard !baseURL.isEmpty else { throw ValidationError("TANDEM_PROVIDER=openai needs OPENAI_BASE_URL (e.g. http://localhost:11434 for Ollama)") }
+            try Self.checkURL(baseURL, "OPENAI_BASE_URL")
+            let flash = environment.string("OPENAI_FLASH_MODEL", default: "")
+            let pro = environment.string("OPENAI_PRO_MODEL", default: "")
+            guard !flash.isEmpty, !pro.isEmpty else { throw ValidationError("TANDEM_PROVIDER=openai needs OPENAI_FLASH_MODEL and OPENAI_PRO_MODEL") }
+            provider = .openAI(baseURL: baseURL, apiKey: environment.string("OPENAI_API_KEY", default: "").nilIfEmpty)
+            runs.flashModel = flash
+            runs.proModel = pro
         case "auto", "scripted":
-            if providerName == "auto", environment.string("GEMINI_API_KEY", default: "") != "" {
-                throw ValidationError("GEMINI_API_KEY is set but this build has no gemini provider yet; unset it or set TANDEM_PROVIDER=scripted")
-            }
             provider = .scripted(
                 flashLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_FLASH_MS", default: 400, range: 0...3_600_000)),
                 proLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_PRO_MS", default: 2_500, range: 0...3_600_000))
             )
+        case "vertex":
+            throw ValidationError("TANDEM_PROVIDER=vertex is not available in this build yet; use gemini, openai or scripted")
         default:
-            throw ValidationError("TANDEM_PROVIDER must be one of auto, scripted (got '\(providerName)')")
+            throw ValidationError("TANDEM_PROVIDER must be one of auto, gemini, openai, scripted (got '\(providerName)')")
+        }
+    }
+
+    private static func checkURL(_ value: String, _ name: String) throws {
+        guard let url = URL(string: value), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw ValidationError("\(name) must be an http(s) URL (got '\(value)')")
         }
     }
 
@@ -139,7 +164,15 @@ struct ServeSettings {
         switch provider {
         case .scripted(let flash, let pro):
             lines.append(("provider", "scripted — SIMULATED models, no real model is called (flash \(flash), pro \(pro))"))
+        case .gemini(let key, let baseURL):
+            lines.append(("provider", "gemini at \(baseURL) (key \(key.prefix(4))***)"))
+        case .openAI(let baseURL, let key):
+            lines.append(("provider", "openai-compatible at \(baseURL)" + (key.map { " (key \($0.prefix(3))***)" } ?? " (no key)")))
         }
         return lines
     }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -45,11 +46,17 @@ struct ServeCommand: AsyncParsableCommand {
         try projector.prepare()
         let clock = SystemClock()
         let provider: any ModelProvider
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let breakers: [ModelRole: CircuitBreaker] = [
+            .flash: CircuitBreaker(clock: clock), .pro: CircuitBreaker(clock: clock),
+        ]
         switch settings.provider {
         case .scripted(let flash, let pro):
-            provider = ScriptedProvider(
-                flash: .init(latency: flash), pro: .init(latency: pro), clock: clock
-            )
+            provider = ScriptedProvider(flash: .init(latency: flash), pro: .init(latency: pro), clock: clock)
+        case .gemini(let key, let baseURL):
+            provider = HTTPModelProvider.gemini(apiKey: key, baseURL: baseURL, client: httpClient, breakers: breakers, clock: clock)
+        case .openAI(let baseURL, let key):
+            provider = HTTPModelProvider.openAI(baseURL: baseURL, apiKey: key, client: httpClient, breakers: breakers, clock: clock)
         }
         let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings.runs, clock: clock, logger: logger)
         let server = TandemServer(
@@ -62,7 +69,13 @@ struct ServeCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try await httpClient.shutdown()
         let finalHead = try journal.head().seq
         logger.info("stopped; closing the journal", metadata: ["head_seq": "\(finalHead)"])
     }

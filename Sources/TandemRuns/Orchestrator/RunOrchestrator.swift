@@ -118,7 +118,7 @@ public struct RunOrchestrator: Sendable {
         let observer = CallObserver(role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.continuation, redactor: redactor)
         let modelRequest = ModelRequest(
             role: role, model: settings.model(role), query: request.query, context: request.context,
-            settings: settings.generation(role), runID: request.runID.rawValue
+            settings: settings.generation(role), runID: request.runID.rawValue, deadline: start + deadlines.total
         )
         let stop = control.stopSignal(role)
         let outcome: CallOutcome = await withTaskGroup(of: CallOutcome?.self) { group in

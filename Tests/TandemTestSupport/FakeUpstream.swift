@@ -1,0 +1,197 @@
+import Foundation
+public import Hummingbird
+import HTTPTypes
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// A real HTTP server on loopback that speaks the Gemini (`:streamGenerateContent?alt=sse`) and
+/// OpenAI (`/v1/chat/completions`) streaming protocols, and misbehaves on request: delays, stalls
+/// after the headers, trickles, malformed JSON, a cut connection, 429 with `Retry-After`, 500.
+/// It records each request and when the client closed each connection.
+public final class FakeUpstream: Sendable {
+    /// What the next requests get.
+    public enum Behaviour: Sendable {
+        /// Streams `chunks` of text (one SSE event each), then usage and the end.
+        case answer(chunks: [String], version: String = "fake-model-001")
+        /// Sends the headers, then nothing until the client goes away.
+        case stallAfterHeaders
+        /// Streams the chunks with `gap` of real time between them.
+        case trickle(chunks: [String], gap: Duration)
+        /// Sends a chunk that is not JSON.
+        case malformed
+        /// Sends one chunk, then closes the connection mid-stream.
+        case cut
+        /// Answers with `status` (and `Retry-After` seconds when given).
+        case status(Int, retryAfter: Int?)
+        /// A blocked prompt (Gemini `promptFeedback.blockReason`).
+        case blocked
+    }
+
+    private struct State {
+        var script: [Behaviour] = []
+        var fallback: Behaviour = .answer(chunks: ["Hello", " world"])
+        var requests: [(path: String, headers: [String: String], body: String)] = []
+        var closes: [ContinuousClock.Instant] = []
+    }
+
+    private let state = Mutex(State())
+    public let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    /// Starts a fake upstream on an ephemeral port.
+    public static func start() async throws -> FakeUpstream {
+        let (ports, sink) = AsyncStream.makeStream(of: Int.self)
+        let router = Router()
+        let holder = Holder()
+        router.post("/v1beta/models/{call}") { request, context in
+            try await holder.upstream!.respond(request, context: context, protocol: .gemini)
+        }
+        router.post("/v1/chat/completions") { request, context in
+            try await holder.upstream!.respond(request, context: context, protocol: .openAI)
+        }
+        var logger = Logger(label: "fake-upstream")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { sink.yield($0.localAddress?.port ?? 0) }, logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next() ?? 0
+        let upstream = FakeUpstream(port: port, group: group, task: task)
+        holder.upstream = upstream
+        return upstream
+    }
+
+    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Behaviours for the next requests, in order; after them, `fallback`.
+    public func script(_ behaviours: [Behaviour], fallback: Behaviour = .answer(chunks: ["Hello", " world"])) {
+        state.withLock {
+            $0.script = behaviours
+            $0.fallback = fallback
+        }
+    }
+
+    public var requests: [(path: String, headers: [String: String], body: String)] { state.withLock { $0.requests } }
+    /// When the client closed connections whose response was still streaming.
+    public var closes: [ContinuousClock.Instant] { state.withLock { $0.closes } }
+
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    // MARK: Responding
+
+    enum WireProtocol { case gemini, openAI }
+
+    private func respond(_ request: Request, context: some RequestContext, protocol wire: WireProtocol) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 1 << 20)
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        let behaviour = state.withLock { state -> Behaviour in
+            state.requests.append((request.uri.path, headers, String(buffer: body)))
+            return state.script.isEmpty ? state.fallback : state.script.removeFirst()
+        }
+        var responseHeaders = HTTPFields()
+        responseHeaders[.contentType] = "text/event-stream"
+        switch behaviour {
+        case .status(let code, let retryAfter):
+            var fields = HTTPFields()
+            fields[.contentType] = "application/json"
+            if let retryAfter { fields[.retryAfter] = "\(retryAfter)" }
+            let json = #"{"error":{"code":\#(code),"message":"fake upstream says \#(code) for key AIzaFAKEKEY0123456789abcdefghijklmnopq"}}"#
+            return Response(status: .init(code: code), headers: fields, body: .init(byteBuffer: ByteBuffer(string: json)))
+        default:
+            break
+        }
+        let frames = Self.frames(for: behaviour, wire)
+        let requestBody = request.body
+        let clientGone = Mutex(false)
+        return Response(status: .ok, headers: responseHeaders, body: ResponseBody { [self] writer in
+            try await requestBody.consumeWithInboundCloseHandler { _ in
+                switch behaviour {
+                case .stallAfterHeaders:
+                    try await writer.write(ByteBuffer(string: ": waiting\n\n"))
+                    // Stall until the client goes away (then end, so the server can shut down).
+                    while !clientGone.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+                case .trickle(_, let gap):
+                    for frame in frames {
+                        try await writer.write(ByteBuffer(string: frame))
+                        try await Task.sleep(for: gap)
+                    }
+                case .cut:
+                    try await writer.write(ByteBuffer(string: frames[0]))
+                    throw CancellationError()  // drops the connection without finishing the body
+                default:
+                    for frame in frames { try await writer.write(ByteBuffer(string: frame)) }
+                }
+            } onInboundClosed: { [self] in
+                state.withLock { $0.closes.append(.now) }
+                clientGone.withLock { $0 = true }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    private static func frames(for behaviour: Behaviour, _ wire: WireProtocol) -> [String] {
+        switch behaviour {
+        case .malformed:
+            return ["data: {\"candidates\": [oops\n\n"]
+        case .blocked:
+            return [#"data: {"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3}}"# + "\n\n"]
+        case .answer(let chunks, let version):
+            return wire == .gemini ? gemini(chunks, version) : openAI(chunks, version)
+        case .trickle(let chunks, _):
+            return wire == .gemini ? gemini(chunks, "fake-model-001") : openAI(chunks, "fake-model-001")
+        case .cut:
+            return wire == .gemini ? gemini(["partial", " rest"], "fake-model-001") : openAI(["partial", " rest"], "fake-model-001")
+        default:
+            return []
+        }
+    }
+
+    private static func gemini(_ chunks: [String], _ version: String) -> [String] {
+        var frames = chunks.map { text in
+            "data: " + json(["candidates": [["content": ["role": "model", "parts": [["text": text]]]]], "modelVersion": version, "responseId": "resp-1"]) + "\n\n"
+        }
+        frames.append("data: " + json([
+            "candidates": [["content": ["role": "model", "parts": [["text": ""]]], "finishReason": "STOP"]],
+            "usageMetadata": ["promptTokenCount": 7, "candidatesTokenCount": chunks.count * 2, "totalTokenCount": 7 + chunks.count * 2],
+            "modelVersion": version, "responseId": "resp-1",
+        ]) + "\n\n")
+        return frames
+    }
+
+    private static func openAI(_ chunks: [String], _ version: String) -> [String] {
+        var frames = chunks.map { text in
+            "data: " + json(["id": "chatcmpl-1", "object": "chat.completion.chunk", "model": version, "choices": [["index": 0, "delta": ["content": text]]]]) + "\n\n"
+        }
+        frames.append("data: " + json(["id": "chatcmpl-1", "model": version, "choices": [["index": 0, "delta": [:], "finish_reason": "stop"]]]) + "\n\n")
+        frames.append("data: " + json(["id": "chatcmpl-1", "model": version, "choices": [], "usage": ["prompt_tokens": 7, "completion_tokens": chunks.count * 2]]) + "\n\n")
+        frames.append("data: [DONE]\n\n")
+        return frames
+    }
+
+    private static func json(_ object: [String: Any]) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// Lets the router's closures reach the upstream object created after them.
+private final class Holder: @unchecked Sendable {
+    // `@unchecked Sendable`: `upstream` is set once, before the server answers its first request.
+    var upstream: FakeUpstream?
+}
