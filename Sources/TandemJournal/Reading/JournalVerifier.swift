@@ -127,13 +127,7 @@ struct ChainCheck {
     mutating func check(key: UInt64, line: UnsafeRawBufferPointer) {
         if let pending = pendingLink {
             // Does k+1 still chain to this entry? Then k was altered; otherwise k+1 was.
-            let rightIntact = EntryLine.prevField(of: line).map { prev in
-                pending.rightHash.elementsEqual(prev)
-            } ?? false
-            problem = rightIntact
-                ? .init(seq: pending.left, reason: "entry altered: its hash no longer matches the next entry's prev")
-                : .init(seq: pending.left + 1, reason: "entry altered: its prev does not match the hash of seq \(pending.left)")
-            pendingLink = nil
+            resolve(pending, rightIntact: EntryLine.prevField(of: line).map { pending.rightHash.elementsEqual($0) } ?? false)
             return
         }
         guard problem == nil else { return }
@@ -159,14 +153,18 @@ struct ChainCheck {
         expectedSeq = key + 1
     }
 
+    /// Names the altered side of the broken link k→k+1: k when k+1 is intact, else k+1.
+    private mutating func resolve(_ pending: (left: UInt64, rightHash: [UInt8]), rightIntact: Bool) {
+        problem = rightIntact
+            ? .init(seq: pending.left, reason: "entry altered: its hash no longer matches the next entry's prev")
+            : .init(seq: pending.left + 1, reason: "entry altered: its prev does not match the hash of seq \(pending.left)")
+        pendingLink = nil
+    }
+
     mutating func finish(head: JournalHead) {
         if let pending = pendingLink {
             // k+1 is the last entry: it is intact if it still hashes to the stored head.
-            let rightIntact = pending.rightHash == head.hash
-            problem = rightIntact
-                ? .init(seq: pending.left, reason: "entry altered: its hash no longer matches the next entry's prev")
-                : .init(seq: pending.left + 1, reason: "entry altered: its prev does not match the hash of seq \(pending.left)")
-            pendingLink = nil
+            resolve(pending, rightIntact: pending.rightHash == head.hash)
             return
         }
         guard problem == nil else { return }
