@@ -34,6 +34,7 @@ public final class FakeUpstream: Sendable {
         var fallback: Behaviour = .answer(chunks: ["Hello", " world"])
         var requests: [(path: String, headers: [String: String], body: String)] = []
         var closes: [ContinuousClock.Instant] = []
+        var tokenRequests: [String] = []
     }
 
     private let state = Mutex(State())
@@ -51,6 +52,12 @@ public final class FakeUpstream: Sendable {
         }
         router.post("/v1/chat/completions") { request, context in
             try await holder.upstream!.respond(request, context: context, protocol: .openAI)
+        }
+        router.post("/v1/projects/{project}/locations/{location}/publishers/google/models/{call}") { request, context in
+            try await holder.upstream!.respond(request, context: context, protocol: .gemini)
+        }
+        router.post("/token") { request, _ in
+            try await holder.upstream!.issueToken(request)
         }
         var logger = Logger(label: "fake-upstream")
         logger.logLevel = .critical
@@ -86,6 +93,25 @@ public final class FakeUpstream: Sendable {
     public var requests: [(path: String, headers: [String: String], body: String)] { state.withLock { $0.requests } }
     /// When the client closed connections whose response was still streaming.
     public var closes: [ContinuousClock.Instant] { state.withLock { $0.closes } }
+
+    /// Bodies of the OAuth token requests received.
+    public var tokenRequests: [String] { state.withLock { $0.tokenRequests } }
+
+    /// An OAuth token endpoint: answers any JWT-bearer grant with a fresh token.
+    private func issueToken(_ request: Request) async throws -> Response {
+        var request = request
+        let body = String(buffer: try await request.collectBody(upTo: 1 << 20))
+        let count = state.withLock { state -> Int in
+            state.tokenRequests.append(body)
+            return state.tokenRequests.count
+        }
+        guard body.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer") else {
+            return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"unsupported_grant_type"}"#)))
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"access_token":"minted-\#(count)","expires_in":3600,"token_type":"Bearer"}"#)))
+    }
 
     public func stop() async {
         await group.triggerGracefulShutdown()

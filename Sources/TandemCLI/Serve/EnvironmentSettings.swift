@@ -69,6 +69,13 @@ struct ServeSettings {
         case scripted(flashLatency: Duration, proLatency: Duration)
         case gemini(apiKey: String, baseURL: String)
         case openAI(baseURL: String, apiKey: String?)
+        case vertex(project: String, location: String, baseURL: String?, token: VertexToken)
+    }
+
+    /// How Vertex AI requests are authorised.
+    enum VertexToken {
+        case accessToken(String)
+        case serviceAccountFile(String)
     }
 
     init(host: String?, port: Int?, dataDirectory: String, environment: EnvironmentSettings = EnvironmentSettings()) throws {
@@ -129,9 +136,27 @@ struct ServeSettings {
                 proLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_PRO_MS", default: 2_500, range: 0...3_600_000))
             )
         case "vertex":
-            throw ValidationError("TANDEM_PROVIDER=vertex is not available in this build yet; use gemini, openai or scripted")
+            let project = environment.string("VERTEX_PROJECT", default: "")
+            guard !project.isEmpty else { throw ValidationError("TANDEM_PROVIDER=vertex needs VERTEX_PROJECT") }
+            let location = environment.string("VERTEX_LOCATION", default: "us-central1")
+            let baseURL = environment.string("VERTEX_BASE_URL", default: "").nilIfEmpty
+            if let baseURL { try Self.checkURL(baseURL, "VERTEX_BASE_URL") }
+            let token: VertexToken
+            if let access = environment.string("GOOGLE_ACCESS_TOKEN", default: "").nilIfEmpty {
+                token = .accessToken(access)
+            } else if let file = environment.string("GOOGLE_APPLICATION_CREDENTIALS", default: "").nilIfEmpty {
+                guard FileManager.default.isReadableFile(atPath: file) else {
+                    throw ValidationError("GOOGLE_APPLICATION_CREDENTIALS names \(file), which cannot be read")
+                }
+                token = .serviceAccountFile(file)
+            } else {
+                throw ValidationError("TANDEM_PROVIDER=vertex needs GOOGLE_ACCESS_TOKEN or GOOGLE_APPLICATION_CREDENTIALS")
+            }
+            provider = .vertex(project: project, location: location, baseURL: baseURL, token: token)
+            runs.flashModel = environment.string("GEMINI_FLASH_MODEL", default: "gemini-2.5-flash")
+            runs.proModel = environment.string("GEMINI_PRO_MODEL", default: "gemini-2.5-pro")
         default:
-            throw ValidationError("TANDEM_PROVIDER must be one of auto, gemini, openai, scripted (got '\(providerName)')")
+            throw ValidationError("TANDEM_PROVIDER must be one of auto, gemini, vertex, openai, scripted (got '\(providerName)')")
         }
     }
 
@@ -166,6 +191,12 @@ struct ServeSettings {
             lines.append(("provider", "scripted — SIMULATED models, no real model is called (flash \(flash), pro \(pro))"))
         case .gemini(let key, let baseURL):
             lines.append(("provider", "gemini at \(baseURL) (key \(key.prefix(4))***)"))
+        case .vertex(let project, let location, let baseURL, let token):
+            let auth = switch token {
+            case .accessToken: "GOOGLE_ACCESS_TOKEN (***)"
+            case .serviceAccountFile(let file): "service account \(file)"
+            }
+            lines.append(("provider", "vertex project \(project) in \(location)\(baseURL.map { " at \($0)" } ?? ""), \(auth)"))
         case .openAI(let baseURL, let key):
             lines.append(("provider", "openai-compatible at \(baseURL)" + (key.map { " (key \($0.prefix(3))***)" } ?? " (no key)")))
         }

@@ -55,6 +55,23 @@ struct ServeCommand: AsyncParsableCommand {
             provider = ScriptedProvider(flash: .init(latency: flash), pro: .init(latency: pro), clock: clock)
         case .gemini(let key, let baseURL):
             provider = HTTPModelProvider.gemini(apiKey: key, baseURL: baseURL, client: httpClient, breakers: breakers, clock: clock)
+        case .vertex(let project, let location, let baseURL, let token):
+            let tokens: any AccessTokenSource
+            switch token {
+            case .accessToken(let value):
+                tokens = StaticAccessToken(value)
+            case .serviceAccountFile(let file):
+                do {
+                    tokens = try ServiceAccountTokens(credentialsFile: file, client: httpClient)
+                } catch {
+                    try? await httpClient.shutdown()
+                    logger.critical("GOOGLE_APPLICATION_CREDENTIALS is unusable", metadata: ["error": "\(error)"])
+                    throw ExitCode.failure
+                }
+            }
+            provider = HTTPModelProvider.vertex(
+                project: project, location: location, baseURL: baseURL, tokens: tokens, client: httpClient, breakers: breakers, clock: clock
+            )
         case .openAI(let baseURL, let key):
             provider = HTTPModelProvider.openAI(baseURL: baseURL, apiKey: key, client: httpClient, breakers: breakers, clock: clock)
         }

@@ -7,9 +7,9 @@ struct GeminiProtocol: UpstreamProtocol {
     /// Builds the URL of a model's streaming endpoint.
     let url: @Sendable (_ model: String) -> String
     /// The auth header (`x-goog-api-key: …` or `Authorization: Bearer …`).
-    let auth: @Sendable () throws(ProviderError) -> (String, String)
+    let auth: @Sendable () async throws -> (String, String)
 
-    func request(for model: ModelRequest) throws(ProviderError) -> UpstreamRequest {
+    func request(for model: ModelRequest) async throws -> UpstreamRequest {
         let body: [String: Any] = [
             "contents": [["role": "user", "parts": [["text": model.prompt]]]],
             "generationConfig": [
@@ -21,7 +21,7 @@ struct GeminiProtocol: UpstreamProtocol {
         let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
         return UpstreamRequest(
             url: url(model.model),
-            headers: [("content-type", "application/json"), ("accept", "text/event-stream"), try auth()],
+            headers: [("content-type", "application/json"), ("accept", "text/event-stream"), try await auth()],
             body: Array(data)
         )
     }

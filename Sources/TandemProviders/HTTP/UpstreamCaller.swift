@@ -7,7 +7,7 @@ import TandemDomain
 /// What one upstream protocol contributes: the HTTP request, and how to read its event stream.
 protocol UpstreamProtocol: Sendable {
     associatedtype Decoder: StreamDecoder
-    func request(for model: ModelRequest) throws(ProviderError) -> UpstreamRequest
+    func request(for model: ModelRequest) async throws -> UpstreamRequest
     func makeDecoder(for model: ModelRequest) -> Decoder
 }
 
@@ -76,7 +76,7 @@ struct UpstreamCaller<P: UpstreamProtocol>: Sendable {
     }
 
     private func attemptOnce(_ model: ModelRequest, observer: any ModelCallObserver, streamedText: inout Bool) async throws -> ModelResponse {
-        let upstreamRequest = try upstream.request(for: model)
+        let upstreamRequest = try await upstream.request(for: model)
         var request = HTTPClientRequest(url: upstreamRequest.url)
         request.method = .POST
         for (name, value) in upstreamRequest.headers { request.headers.add(name: name, value: value) }

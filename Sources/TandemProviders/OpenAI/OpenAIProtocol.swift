@@ -7,7 +7,7 @@ struct OpenAIProtocol: UpstreamProtocol {
     let baseURL: String
     let apiKey: String?
 
-    func request(for model: ModelRequest) throws(ProviderError) -> UpstreamRequest {
+    func request(for model: ModelRequest) async throws -> UpstreamRequest {
         let body: [String: Any] = [
             "model": model.model,
             "messages": [["role": "user", "content": model.prompt]],

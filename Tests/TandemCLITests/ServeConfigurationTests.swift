@@ -1,0 +1,22 @@
+import TandemTestSupport
+import Testing
+
+@Suite("serve refuses a misconfiguration at start")
+struct ServeConfigurationTests {
+    @Test("Missing keys, bad URLs and unreadable credentials stop serve with a message naming the setting", arguments: [
+        (["TANDEM_PROVIDER": "gemini", "GEMINI_API_KEY": ""], "GEMINI_API_KEY"),
+        (["TANDEM_PROVIDER": "openai", "OPENAI_BASE_URL": "not a url", "OPENAI_FLASH_MODEL": "a", "OPENAI_PRO_MODEL": "b"], "OPENAI_BASE_URL"),
+        (["TANDEM_PROVIDER": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:9"], "OPENAI_FLASH_MODEL"),
+        (["TANDEM_PROVIDER": "vertex", "VERTEX_PROJECT": ""], "VERTEX_PROJECT"),
+        (["TANDEM_PROVIDER": "vertex", "VERTEX_PROJECT": "p", "GOOGLE_ACCESS_TOKEN": "", "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/sa.json"], "GOOGLE_APPLICATION_CREDENTIALS"),
+        (["TANDEM_PROVIDER": "bogus"], "TANDEM_PROVIDER"),
+        (["FLASH_TIMEOUT_S": "-1"], "FLASH_TIMEOUT_S"),
+        (["TANDEM_DURABILITY": "sometimes"], "TANDEM_DURABILITY"),
+    ])
+    func refused(environment: [String: String], named setting: String) throws {
+        let directory = try TemporaryDirectory()
+        let result = try TandemExecutable.run(["serve", "--port", "0", "--data-dir", directory.path], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(setting), "\(result.stderr)")
+    }
+}
