@@ -135,7 +135,7 @@ struct HTTPProviderTests {
         let upstream = try await FakeUpstream.start()
         upstream.script([.status(400, retryAfter: nil), .status(400, retryAfter: nil)], fallback: .answer(chunks: ["back"]))
         let clock = ManualClock()
-        let provider = gemini(upstream, clock: clock, threshold: 2)
+        let provider = gemini(upstream, clock: clock, retry: RetryPolicy(maxAttempts: 1), threshold: 2)
         for _ in 0..<2 {
             await #expect(throws: ProviderError.self) { _ = try await provider.generate(request(), observer: RecordingObserver()) }
         }

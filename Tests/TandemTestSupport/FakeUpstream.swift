@@ -133,6 +133,8 @@ public final class FakeUpstream: Sendable {
         }
         var responseHeaders = HTTPFields()
         responseHeaders[.contentType] = "text/event-stream"
+        // Watching for the client leaving consumes the connection: it closes after the stream.
+        responseHeaders[.connection] = "close"
         switch behaviour {
         case .status(let code, let retryAfter):
             var fields = HTTPFields()
