@@ -14,7 +14,7 @@ import Testing
 @Suite("serve and operator commands as processes", .serialized, .timeLimit(.minutes(2)))
 struct ServeProcessTests {
     /// A port that was free a moment ago.
-    private func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()
@@ -28,7 +28,7 @@ struct ServeProcessTests {
     }
 
     private func startServe(_ directory: TemporaryDirectory) async throws -> (RunningTandem, Int) {
-        let port = try freePort()
+        let port = try Self.freePort()
         let child = try RunningTandem(
             ["serve", "--port", "\(port)", "--data-dir", directory.path],
             environment: ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
@@ -135,5 +135,44 @@ struct ServeProcessTests {
         let unknown = try TandemExecutable.run(["runs", "show", "nope", "--data-dir", directory.path])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("no run 'nope'"))
+    }
+}
+
+/// `tandem serve` with the gemini provider pointed at a fake Gemini server.
+@Suite("serve with gemini, end to end", .serialized, .timeLimit(.minutes(1)))
+struct GeminiServeTests {
+    @Test("A full SSE run through tandem serve; the journal's completions carry the served version and usage")
+    func geminiServe() async throws {
+        let upstream = try await FakeUpstream.start()
+        upstream.script([], fallback: .answer(chunks: ["It is", " Rayleigh scattering."], version: "gemini-2.5-served-007"))
+        let directory = try TemporaryDirectory()
+        let port = try ServeProcessTests.freePort()
+        let child = try RunningTandem(
+            ["serve", "--port", "\(port)", "--data-dir", directory.path],
+            environment: ["TANDEM_PROVIDER": "gemini", "GEMINI_API_KEY": "AIzaTESTKEY0123456789abcdefghijklmnopqrs", "GEMINI_BASE_URL": upstream.baseURL, "LOG_LEVEL": "error"]
+        )
+        defer { child.send(SIGKILL) }
+        var healthy = false
+        for _ in 0..<200 where !healthy {
+            healthy = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)))?.status == .ok
+            if !healthy { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(healthy)
+        let stream = try await SSEConnection.open("http://127.0.0.1:\(port)", "/api/reasoning/query", body: #"{"query":"Why is the sky blue?","run_id":"gem-1"}"#)
+        let frames = try await stream.rest()
+        #expect(frames.map(\.event).contains("final"))
+        #expect(frames.last?.event == "done")
+        child.send(SIGTERM)
+        _ = child.wait()
+        let replay = try TandemExecutable.run(["journal", "replay", "--run", "gem-1", "--data-dir", directory.path])
+        let completed = replay.stdout.split(separator: "\n").filter { $0.contains(#""type":"flash_completed""#) || $0.contains(#""type":"pro_completed""#) }
+        #expect(completed.count == 2)
+        for line in completed {
+            #expect(line.contains(#""model":"gemini-2.5-served-007""#))
+            #expect(line.contains(#""usage":{"input_tokens":7,"output_tokens":4}"#))
+        }
+        #expect(!replay.stdout.contains("AIzaTESTKEY"))
+        #expect(upstream.requests.allSatisfy { $0.headers["x-goog-api-key"] == "AIzaTESTKEY0123456789abcdefghijklmnopqrs" })
+        await upstream.stop()
     }
 }

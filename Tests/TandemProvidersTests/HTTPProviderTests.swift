@@ -149,6 +149,31 @@ struct HTTPProviderTests {
         await upstream.stop()
     }
 
+    @Test("A trickled stream is assembled in order, each piece reported as it arrives")
+    func trickle() async throws {
+        let upstream = try await FakeUpstream.start()
+        upstream.script([.trickle(chunks: ["one", " two", " three"], gap: .milliseconds(20))])
+        let observer = RecordingObserver()
+        let response = try await gemini(upstream).generate(request(), observer: observer)
+        #expect(response.content == "one two three")
+        #expect(observer.texts.withLock { $0 } == ["one", " two", " three"])
+        await upstream.stop()
+    }
+
+    @Test("A slow upstream (no headers yet) is abandoned at once when the call is cancelled")
+    func cancelWhileWaitingForHeaders() async throws {
+        let upstream = try await FakeUpstream.start()
+        upstream.script([.delayHeaders(.seconds(2), chunks: ["late"])])
+        let provider = gemini(upstream)
+        let call = Task { try await provider.generate(request(), observer: RecordingObserver()) }
+        while upstream.requests.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        let cancelled = ContinuousClock.now
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(cancelled.duration(to: .now) < .milliseconds(500), "the call ended long before the upstream answered")
+        await upstream.stop()
+    }
+
     @Test("A broken-off stream is an upstream_connection failure")
     func cutConnection() async throws {
         let upstream = try await FakeUpstream.start()

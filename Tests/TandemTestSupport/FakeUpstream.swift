@@ -27,6 +27,8 @@ public final class FakeUpstream: Sendable {
         case status(Int, retryAfter: Int?)
         /// A blocked prompt (Gemini `promptFeedback.blockReason`).
         case blocked
+        /// Waits `delay` of real time before answering (headers included) with `chunks`.
+        case delayHeaders(Duration, chunks: [String])
     }
 
     private struct State {
@@ -135,6 +137,7 @@ public final class FakeUpstream: Sendable {
         responseHeaders[.contentType] = "text/event-stream"
         // Watching for the client leaving consumes the connection: it closes after the stream.
         responseHeaders[.connection] = "close"
+        if case .delayHeaders(let delay, _) = behaviour { try await Task.sleep(for: delay) }
         switch behaviour {
         case .status(let code, let retryAfter):
             var fields = HTTPFields()
@@ -182,7 +185,7 @@ public final class FakeUpstream: Sendable {
             return [#"data: {"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3}}"# + "\n\n"]
         case .answer(let chunks, let version):
             return wire == .gemini ? gemini(chunks, version) : openAI(chunks, version)
-        case .trickle(let chunks, _):
+        case .trickle(let chunks, _), .delayHeaders(_, let chunks):
             return wire == .gemini ? gemini(chunks, "fake-model-001") : openAI(chunks, "fake-model-001")
         case .cut:
             return wire == .gemini ? gemini(["partial", " rest"], "fake-model-001") : openAI(["partial", " rest"], "fake-model-001")

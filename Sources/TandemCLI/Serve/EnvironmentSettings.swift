@@ -49,6 +49,10 @@ struct EnvironmentSettings {
         }
     }
 
+    func optional(_ name: String) -> String? {
+        lookup(name)
+    }
+
     func list(_ name: String) -> [String] {
         (lookup(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
@@ -110,6 +114,9 @@ struct ServeSettings {
             shutdownGrace: try environment.seconds("TANDEM_SHUTDOWN_GRACE_S", default: 30)!
         )
 
+        runs.flashGeneration = try Self.generation("FLASH", default: .flash, environment)
+        runs.proGeneration = try Self.generation("PRO", default: .pro, environment)
+
         let providerName = environment.string("TANDEM_PROVIDER", default: "auto").lowercased()
         let geminiKey = environment.string("GEMINI_API_KEY", default: "")
         switch providerName {
@@ -160,6 +167,21 @@ struct ServeSettings {
         }
     }
 
+    /// `<ROLE>_TEMPERATURE` (0–2), `<ROLE>_MAX_OUTPUT_TOKENS`, `<ROLE>_TOP_P` (0–1).
+    private static func generation(_ role: String, default value: GenerationSettings, _ environment: EnvironmentSettings) throws -> GenerationSettings {
+        var settings = value
+        if let raw = environment.optional("\(role)_TEMPERATURE") {
+            guard let number = Double(raw), (0...2).contains(number) else { throw ValidationError("\(role)_TEMPERATURE must be a number from 0 to 2 (got '\(raw)')") }
+            settings.temperature = number
+        }
+        if let raw = environment.optional("\(role)_TOP_P") {
+            guard let number = Double(raw), (0...1).contains(number) else { throw ValidationError("\(role)_TOP_P must be a number from 0 to 1 (got '\(raw)')") }
+            settings.topP = number
+        }
+        settings.maxOutputTokens = try environment.integer("\(role)_MAX_OUTPUT_TOKENS", default: value.maxOutputTokens, range: 1...1_000_000)
+        return settings
+    }
+
     private static func checkURL(_ value: String, _ name: String) throws {
         guard let url = URL(string: value), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw ValidationError("\(name) must be an http(s) URL (got '\(value)')")
@@ -178,6 +200,8 @@ struct ServeSettings {
             ("pro", "\(runs.proModel) total \(runs.proDeadlines.total)"
                 + (runs.proDeadlines.firstToken.map { " first_token \($0)" } ?? "")
                 + (runs.proDeadlines.idle.map { " idle \($0)" } ?? "")),
+            ("generation", "flash temperature \(runs.flashGeneration.temperature) max_output_tokens \(runs.flashGeneration.maxOutputTokens) top_p \(runs.flashGeneration.topP); "
+                + "pro temperature \(runs.proGeneration.temperature) max_output_tokens \(runs.proGeneration.maxOutputTokens) top_p \(runs.proGeneration.topP)"),
             ("on_flash_failure", runs.onFlashFailure.rawValue),
             ("redaction", runs.redact ? "default-v1" : "off"),
             ("api_keys", server.apiKeys.isEmpty ? "none (authentication off)" : "\(server.apiKeys.count) configured (\(server.apiKeys.map { String($0.prefix(3)) + "***" }.joined(separator: ", ")))"),
