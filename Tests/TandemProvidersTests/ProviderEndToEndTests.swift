@@ -39,7 +39,7 @@ struct ProviderEndToEndTests {
                 #expect(answer.usage == TokenUsage(inputTokens: 7, outputTokens: 4))
                 #expect(answer.content == "Blue light scatters more.")
             }
-            #expect(upstream.requests.count == 2)
+            #expect((1...2).contains(upstream.requests.count), "Flash may be superseded before its request goes out")
             let journal = try server.journal.entries(from: 1).map(\.text).joined()
             #expect(!journal.contains("AIzaSECRETKEY"))
         }
