@@ -43,18 +43,6 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    /// The object's members, when this is an object.
-    public var objectValue: [String: JSONValue]? {
-        if case .object(let members) = self { return members }
-        return nil
-    }
-
-    /// The string, when this is a string.
-    public var stringValue: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
     /// Returns the value with every string (keys excluded) passed through `transform`.
     public func mapStrings(_ transform: (String) -> String) -> JSONValue {
         switch self {

@@ -13,7 +13,7 @@ import Darwin
 /// Write transactions must begin and commit on one thread without suspending in between: callers
 /// run them synchronously inside ``write(_:)``.
 ///
-/// `@unchecked Sendable`: `env` and the database handles are set once in `init`; LMDB documents the
+/// `@unchecked Sendable`: `env` and the database handles (`handles`) are set once in `init`; LMDB documents the
 /// environment as shareable between threads with `MDB_NOTLS`; map-size changes are serialised
 /// against every transaction by `resizeLock`; `mapSize` is only touched under its write lock.
 package final class LMDBEnvironment: @unchecked Sendable {

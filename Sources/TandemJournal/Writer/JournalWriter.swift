@@ -15,8 +15,9 @@ import Logging
 /// entries, their lifecycle marks and the head.
 ///
 /// `@unchecked Sendable`: `queue`, `closed`, `stopped` and `writerWaiting` are read and written
-/// only while holding `condition`; every other mutable property (`lastMicros`, `timestamps`,
-/// `dirtySince`, `indexer`, `lastIndexFlush`) is touched only by the writer thread.
+/// only while holding `condition`; `onFailure` is set before ``start()`` and only read after; every
+/// other mutable property (`lastMicros`, `timestamps`, `dirtySince`, `indexer`, `lastIndexFlush`)
+/// is touched only by the writer thread.
 final class JournalWriter: @unchecked Sendable {
     /// One caller's append: its entries and the continuation to resume after the commit.
     struct Request {

@@ -115,7 +115,7 @@ public struct RunOrchestrator: Sendable {
     private func call(_ role: ModelRole, request: RunRequest, start: Duration, control: RunControl) async {
         let deadlines = settings.deadlines(role)
         let tracker = DeadlineTracker(start: start, deadlines: deadlines)
-        let observer = CallObserver(role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.continuation, redactor: redactor)
+        let observer = CallObserver(role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.continuation)
         let modelRequest = ModelRequest(
             role: role, model: settings.model(role), query: request.query, context: request.context,
             settings: settings.generation(role), runID: request.runID.rawValue, deadline: start + deadlines.total
@@ -198,7 +198,6 @@ private struct CallObserver: ModelCallObserver {
     let clock: any MonotonicClock
     let tracker: DeadlineTracker
     let inputs: AsyncStream<RunStateMachine.Input>.Continuation
-    let redactor: Redactor
 
     func attemptStarted(_ attempt: Int) async {
         inputs.yield(.progress(.modelStarted(role, ModelStarted(model: model, attempt: attempt))))

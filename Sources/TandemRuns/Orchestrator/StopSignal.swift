@@ -19,8 +19,6 @@ final class StopSignal: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    var isFired: Bool { state.withLock { $0.fired } }
-
     /// Returns once fired, or when the calling task is cancelled.
     func wait() async {
         let id = state.withLock { state in
