@@ -16,8 +16,10 @@ struct JournalBench: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "bench")
-        let reason = String(repeating: "r", count: 150)
-        let event = DomainEvent.runAborted(RunAborted(reason: reason))
+        // A mid-run event (most of a run's events neither open nor close it), ~300 bytes as a line.
+        let event = DomainEvent.modelFailed(.pro, ModelFailed(
+            errorClass: "upstream_http_5xx", message: String(repeating: "m", count: 120), httpStatus: 503, retryable: true
+        ))
         let entry = try event.pendingEntry(for: RunID("bench-run-0123456789abcdef0123456789ab")!)
         let data = try event.encodedData()
 
