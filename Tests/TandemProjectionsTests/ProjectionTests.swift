@@ -64,6 +64,21 @@ struct ProjectionTests {
         #expect(DualRunRecord(json: record.json) == record, "the stored form reads back to the same record")
     }
 
+    @Test("The payload scanner finds members after strings with escaped quotes and backslashes")
+    func scanner() throws {
+        let json = #"{"a":"say \"hi\" \\","b":{"c":[1,"]}\"",{"d":2}]},"e":"\\\"x","n":-12.5,"t":true,"z":null}"#
+        let fields = try #require(JSONFields(Array(json.utf8)[...]))
+        #expect(fields.string("a") == #"say "hi" \"#)
+        #expect(fields.object("b")?.raw("c").map { String(decoding: $0, as: UTF8.self) } == #"[1,"]}\"",{"d":2}]"#)
+        #expect(fields.string("e") == #"\"x"#)
+        #expect(fields.double("n") == -12.5)
+        #expect(fields.bool("t") == true)
+        #expect(fields.isNull("z"))
+        #expect(JSONFields(Array(#"{"a":"unterminated}"#.utf8)[...]) == nil)
+        let record = try #require(DualRunRecord(json: DualRunRecord(runID: "x", firstSeq: 1).json))
+        #expect(record.runID == "x")
+    }
+
     @Test("Metrics fold: counters and histograms from every event kind")
     func metricsFold() async throws {
         let directory = try TemporaryDirectory()

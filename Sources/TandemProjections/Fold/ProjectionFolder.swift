@@ -31,8 +31,10 @@ package struct ProjectionFolder {
                 working[run] = record
             }
         }
-        RecordFold.apply(entry, to: &working[run]!)
-        metrics.apply(entry)
+        let type = entry.type
+        let data = JSONFields(entry.data)
+        RecordFold.apply(entry, type: type, data: data, to: &working[run]!)
+        metrics.apply(type: type, data: data)
         dirty.insert(run)
         applied = entry.seq
     }

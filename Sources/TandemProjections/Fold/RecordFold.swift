@@ -7,10 +7,13 @@ package import TandemJournal
 package enum RecordFold {
     /// Applies `entry` (which must belong to `record`'s run) to `record`.
     package static func apply(_ entry: JournalEntry, to record: inout DualRunRecord) {
+        apply(entry, type: entry.type, data: JSONFields(entry.data), to: &record)
+    }
+
+    /// Applies `entry` whose type and payload fields the caller already read.
+    static func apply(_ entry: JournalEntry, type: String, data: JSONFields?, to record: inout DualRunRecord) {
         record.lastSeq = entry.seq
         record.events += 1
-        let type = entry.type
-        let data = JSONFields(entry.data)
         let ts = entry.timestamp
         switch type {
         case "run_started":

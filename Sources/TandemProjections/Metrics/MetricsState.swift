@@ -22,10 +22,14 @@ public struct MetricsState: Sendable, Equatable {
 
     /// Applies one journal entry.
     mutating func apply(_ entry: JournalEntry) {
-        let type = entry.type
+        apply(type: entry.type, data: JSONFields(entry.data))
+    }
+
+    /// Applies an entry whose type and payload fields the caller already read.
+    mutating func apply(type: String, data parsed: JSONFields?) {
         switch type {
         case "done":
-            if let status = JSONFields(entry.data)?.string("status") { runs[status, default: 0] += 1 }
+            if let status = parsed?.string("status") { runs[status, default: 0] += 1 }
         case "run_aborted":
             runs["aborted", default: 0] += 1
         default:
@@ -33,7 +37,7 @@ public struct MetricsState: Sendable, Equatable {
             let model = String(type[..<separator])
             guard model == "flash" || model == "pro" else { return }
             let kind = type[type.index(after: separator)...]
-            guard let data = JSONFields(entry.data) else { return }
+            guard let data = parsed else { return }
             switch kind {
             case "completed":
                 if let latency = data.double("latency_ms") { self.latency[model, default: LatencyHistogram()].record(milliseconds: latency) }
