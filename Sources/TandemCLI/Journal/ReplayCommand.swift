@@ -1,4 +1,5 @@
 import ArgumentParser
+import TandemDomain
 import TandemJournal
 
 /// `tandem journal replay`: the stored lines as NDJSON, exactly as hashed.
@@ -19,6 +20,9 @@ struct ReplayCommand: AsyncParsableCommand {
     func validate() throws {
         if let run, RunID(run) == nil {
             throw ValidationError("--run must be 1-64 characters of [A-Za-z0-9_-]")
+        }
+        if let type, !DomainEvent.allTypes.contains(type) {
+            throw ValidationError("--type must be an event type: \(DomainEvent.allTypes.joined(separator: ", "))")
         }
         if let to, to < from {
             throw ValidationError("--to must not be less than --from")

@@ -115,6 +115,10 @@ struct ListRunsCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...1_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+        let statuses = ["running", "ok", "partial", "timeout", "error", "cancelled", "aborted"]
+        if let status, !statuses.contains(status) {
+            throw ValidationError("--status must be one of \(statuses.joined(separator: ", "))")
+        }
     }
 
     func run() async throws {
