@@ -45,13 +45,6 @@ package enum ProjectionRebuild {
         try folder.flush(to: store)
         try store.environment.sync()
         progress(count, target)
-        return Outcome(store: store, events: count, seconds: started.duration(to: .now).secondsValue)
-    }
-}
-
-extension Duration {
-    package var secondsValue: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
+        return Outcome(store: store, events: count, seconds: started.duration(to: .now).seconds)
     }
 }

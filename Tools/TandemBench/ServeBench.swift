@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import TandemJournal
 
 /// `tandem-bench serve`: runs/s and added latency of `tandem serve` (scripted models, sync
 /// durability) at several client concurrencies, then 10,000 open streams and the server's peak RSS.

@@ -15,7 +15,7 @@ struct VerifyCommand: AsyncParsableCommand {
             let journal = try dataDirectory.openForReading()
             let started = ContinuousClock.now
             let report = try journal.verify()
-            let seconds = max(started.duration(to: .now).secondsValue, 1e-9)
+            let seconds = max(started.duration(to: .now).seconds, 1e-9)
             if let problem = report.problem {
                 Output.error("journal verify FAILED at seq \(problem.seq): \(problem.reason)")
                 Output.error("first bad seq: \(problem.seq)")
@@ -26,12 +26,5 @@ struct VerifyCommand: AsyncParsableCommand {
                 "journal verify ok: \(report.entriesChecked) entries, head seq \(report.head.seq), head hash \(report.head.hashHex) (\(rate) entries/s)"
             )
         }
-    }
-}
-
-extension Duration {
-    var secondsValue: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import TandemDomain
 import TandemJournal
 import TandemProviders
 import TandemRuns
@@ -58,8 +60,6 @@ struct EnvironmentSettings {
     }
 }
 
-import Foundation
-import TandemDomain
 
 /// Everything `tandem serve` runs with, resolved from flags and environment.
 struct ServeSettings {

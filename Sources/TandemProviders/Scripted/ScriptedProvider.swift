@@ -10,12 +10,9 @@ public struct ScriptedProvider: ModelProvider {
     public struct Behaviour: Sendable {
         /// Time from the call to the whole answer.
         public var latency: Duration
-        /// Fail instead of answering (after `latency`).
-        public var failure: ProviderError?
 
-        public init(latency: Duration, failure: ProviderError? = nil) {
+        public init(latency: Duration) {
             self.latency = latency
-            self.failure = failure
         }
     }
 
@@ -37,10 +34,6 @@ public struct ScriptedProvider: ModelProvider {
         let paragraphs = Self.answer(to: request)
         let chunkDelay = behaviour.latency / (paragraphs.count + 1)
         if behaviour.latency > .zero { try await clock.sleep(for: chunkDelay) } else { try Task.checkCancellation() }
-        if let failure = behaviour.failure {
-            try await clock.sleep(for: behaviour.latency - chunkDelay)
-            throw failure
-        }
         for paragraph in paragraphs {
             await observer.received(paragraph)
             if behaviour.latency > .zero { try await clock.sleep(for: chunkDelay) } else { try Task.checkCancellation() }
