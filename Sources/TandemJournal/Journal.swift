@@ -156,6 +156,28 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Calls `body` with each entry in `from...through` whose run is in `shard`, in seq order, until
+    /// it returns false. Entries of other shards are skipped without being copied.
+    /// - Throws: ``JournalError`` `.invalidEntry` for a stored line that is not a canonical entry.
+    public func scanEntries(
+        from: UInt64,
+        through: UInt64 = .max,
+        in shard: RunShard = .all,
+        _ body: (JournalEntry) throws -> Bool
+    ) throws {
+        try scan(from: from, through: through) { _, line in
+            // Another shard's entry is only located, not validated: the shard its located run id
+            // falls in parses it in full (and fails on a malformed line), whatever the bytes are.
+            if shard.count > 1, let run = EntryLine.runIDField(of: line),
+               !shard.contains(runIDBytes: UnsafeRawBufferPointer(rebasing: line[run])) {
+                return true
+            }
+            let layout = try EntryLine.parse(line)
+            guard shard.contains(runIDBytes: UnsafeRawBufferPointer(rebasing: line[layout.runID])) else { return true }
+            return try body(JournalEntry(seq: layout.seq, line: Array(line), layout: layout))
+        }
+    }
+
     /// The seqs of every entry of `run`, in order; empty when the run is unknown.
     public func seqs(of run: RunID) throws -> [UInt64] {
         try environment.read { txn in try runSeqs(run, txn) }

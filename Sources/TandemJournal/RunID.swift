@@ -18,17 +18,18 @@ public struct RunID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Whether `bytes` form a valid run identifier.
     public static func isValid(_ bytes: some Collection<UInt8>) -> Bool {
-        guard (1...64).contains(bytes.count) else { return false }
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
-                continue
-            default:
-                return false
-            }
+        (1...64).contains(bytes.count) && bytes.allSatisfy(isAllowed)
+    }
+
+    /// Whether `byte` may appear in a run identifier.
+    static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default:
+            false
         }
-        return true
     }
 
     public var description: String { rawValue }

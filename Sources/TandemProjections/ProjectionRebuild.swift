@@ -1,8 +1,14 @@
 import Foundation
-package import Logging
+import Synchronization
 package import TandemJournal
 
 /// Folds the journal from seq 1 into a fresh projection store.
+///
+/// The runs are split into shards by a hash of their id (``RunShard``), one per core: each shard
+/// thread scans the whole journal, folds only its own runs' entries and writes their records; the
+/// shards' metrics are merged at the end (they are sums and histograms of disjoint runs) and
+/// committed with the checkpoint. Every record depends only on its own run's entries in seq order,
+/// so the store equals a single-threaded fold byte for byte.
 package enum ProjectionRebuild {
     /// What a rebuild did.
     package struct Outcome: Sendable {
@@ -13,38 +19,74 @@ package enum ProjectionRebuild {
 
     /// Rebuilds into a new store named `name` in `location`, through `through` (default: the head
     /// at the start). Does not publish it.
-    /// - Parameter progress: called every 65,536 entries with (applied, target).
+    /// - Parameters:
+    ///   - shards: how many threads fold in parallel (default: the active cores).
+    ///   - entriesPerCommit: entries a shard folds between two commits of its records.
+    ///   - progress: called from time to time with (seq reached, target), from one thread at a time
+    ///     (not necessarily the caller's).
     package static func rebuild(
         journal: Journal, location: ProjectionLocation, name: String, through: UInt64? = nil,
-        progress: (UInt64, UInt64) -> Void = { _, _ in }
+        shards: Int = ProcessInfo.processInfo.activeProcessorCount, entriesPerCommit: Int = 131_072,
+        progress: @Sendable (UInt64, UInt64) -> Void = { _, _ in }
     ) throws -> Outcome {
         let target = try through ?? journal.head().seq
         // A store being rebuilt is invisible until published, so its commits need no fsync: one
         // sync at the end, before it can be published, makes it durable.
         let store = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false, syncCommits: false)
-        var folder = try ProjectionFolder(store: store)
         let started = ContinuousClock.now
-        var count: UInt64 = 0
-        var pending: [JournalEntry] = []
-        func drain() throws {
-            for entry in pending { try folder.apply(entry, store: store) }
-            pending.removeAll(keepingCapacity: true)
-        }
-        try journal.scan(from: 1, through: target) { _, line in
-            pending.append(try JournalEntry(line: Array(line)))
-            count += 1
-            if pending.count == 4_096 { try drain() }
-            if count & 0xFFFF == 0 {
-                try drain()
-                progress(count, target)
+        let parts = RunShard.split(into: min(max(1, shards), 16))
+        let outcomes = Mutex<[Result<(metrics: MetricsState, events: UInt64), any Error>?]>(Array(repeating: nil, count: parts.count))
+        let failed = Atomic<Bool>(false)
+        // Only shard 0 reports progress; its position in the scan is the whole rebuild's, nearly.
+        DispatchQueue.concurrentPerform(iterations: parts.count) { index in
+            let outcome = Result {
+                try fold(parts[index], of: journal, through: target, into: store, entriesPerCommit: entriesPerCommit, stop: failed) { seq in
+                    if index == 0 { progress(seq, target) }
+                }
             }
-            if count % 262_144 == 0 { try folder.flush(to: store) }
+            if case .failure = outcome { failed.store(true, ordering: .relaxed) }
+            outcomes.withLock { $0[index] = outcome }
+        }
+        var metrics = MetricsState()
+        var events: UInt64 = 0
+        for outcome in outcomes.withLock({ $0 }) {
+            guard let outcome else { continue }
+            let part = try outcome.get()
+            metrics.merge(part.metrics)
+            events += part.events
+        }
+        try store.commit([], state: ProjectionStore.State(metrics: metrics, checkpoint: target))
+        try store.environment.sync()
+        progress(target, target)
+        return Outcome(store: store, events: events, seconds: started.duration(to: .now).seconds)
+    }
+
+    /// Folds the entries of `shard`'s runs and commits their records (not the metrics).
+    private static func fold(
+        _ shard: RunShard, of journal: Journal, through target: UInt64, into store: ProjectionStore, entriesPerCommit: Int,
+        stop: borrowing Atomic<Bool>, reached: (UInt64) -> Void
+    ) throws -> (metrics: MetricsState, events: UInt64) {
+        // ~10 entries per run; the filter only has to be large enough to keep lookups rare.
+        var folder = try ProjectionFolder(freshStore: store, expectedRuns: Int(target) / 8 / shard.count + 1)
+        var events: UInt64 = 0
+        var sinceCommit = 0
+        var nextReport: UInt64 = 1 << 16
+        try journal.scanEntries(from: 1, through: target, in: shard) { entry in
+            try folder.apply(entry, store: store)
+            events += 1
+            sinceCommit += 1
+            if sinceCommit == entriesPerCommit {
+                try folder.flushRecords(to: store)
+                sinceCommit = 0
+            }
+            if entry.seq >= nextReport {
+                reached(entry.seq)
+                nextReport = entry.seq + (1 << 16)
+                if stop.load(ordering: .relaxed) { return false }
+            }
             return true
         }
-        try drain()
-        try folder.flush(to: store)
-        try store.environment.sync()
-        progress(count, target)
-        return Outcome(store: store, events: count, seconds: started.duration(to: .now).seconds)
+        try folder.flushRecords(to: store)
+        return (folder.metrics, events)
     }
 }

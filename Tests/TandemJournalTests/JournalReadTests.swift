@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TandemDomain
 import TandemTestSupport
 import Testing
@@ -24,6 +25,49 @@ struct JournalReadTests {
         #expect(try journal.seqs(of: RunID("r1")!) == stride(from: 2, through: 100, by: 3).map { UInt64($0) })
         #expect(try journal.entries(of: RunID("unknown")!).isEmpty)
         #expect(try journal.entry(101) == nil)
+    }
+
+    @Test("Run shards split the entries: each exactly once, all of a run in one shard", arguments: [1, 2, 3, 7])
+    func shards(count: Int) async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory)
+        _ = try await journal.append((0..<300).map { try abortedEntry("run-\($0 % 41)") })
+        var owner: [String: Int] = [:]
+        var seen: [UInt64] = []
+        for shard in RunShard.split(into: count) {
+            try journal.scanEntries(from: 1, in: shard) { entry in
+                seen.append(entry.seq)
+                #expect(owner[entry.runID.rawValue, default: shard.index] == shard.index, "run \(entry.runID) in two shards")
+                owner[entry.runID.rawValue] = shard.index
+                #expect(shard.contains(entry.runID))
+                return true
+            }
+        }
+        #expect(seen.sorted() == Array(1...300))
+        #expect(owner.count == 41)
+        if count > 1 { #expect(Set(owner.values).count > 1, "runs spread over the shards") }
+    }
+
+    @Test("A malformed line fails a sharded scan in the shard its bytes fall in, whatever they are")
+    func shardedScanOfMalformedLine() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory)
+        _ = try await journal.append((0..<20).map { try abortedEntry("run-\($0)") })
+        journal.close()
+        for bad in [Array("not json".utf8), Array(#"{"seq":3,"ts":"2026-11-28T08:05:30.123456Z","run_id":"run-2","type":"x"}"#.utf8)] {
+            try RawLMDB.withEnvironment(directory.path) { try $0.replace(3, with: bad) }
+            let reader = try Journal(JournalConfiguration(directory: directory.path, readOnly: true), logger: Logger(label: "test"))
+            var failures = 0
+            for shard in RunShard.split(into: 3) {
+                do {
+                    try reader.scanEntries(from: 1, in: shard) { _ in true }
+                } catch let error as JournalError {
+                    #expect(error.code == .invalidEntry)
+                    failures += 1
+                }
+            }
+            #expect(failures >= 1, "no shard may skip a malformed line unnoticed")
+        }
     }
 
     @Test("follow yields stored entries, then live appends without polling", .timeLimit(.minutes(1)))

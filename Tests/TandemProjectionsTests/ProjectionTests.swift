@@ -118,8 +118,16 @@ struct ProjectionTests {
             }
             try folder.flush(to: live)
         }
-        let rebuilt = try ProjectionRebuild.rebuild(journal: journal, location: location, name: "rebuilt")
-        #expect(try rebuilt.store.digest() == live.digest())
+        let expected = try live.digest()
+        // Any number of shards, committing often or once, gives the live projection byte for byte.
+        for (shards, entriesPerCommit) in [(1, 131_072), (2, 131_072), (3, 97), (8, 5)] {
+            let name = "rebuilt-\(shards)-\(entriesPerCommit)"
+            let rebuilt = try ProjectionRebuild.rebuild(
+                journal: journal, location: location, name: name, shards: shards, entriesPerCommit: entriesPerCommit
+            )
+            #expect(try rebuilt.store.digest() == expected, "\(shards) shards, a commit every \(entriesPerCommit) entries")
+            #expect(try rebuilt.events == journal.head().seq)
+        }
         #expect(try live.checkpoint() == journal.head().seq)
         #expect(try live.metrics().runs.values.reduce(0, +) == 1_000)
 
@@ -127,6 +135,70 @@ struct ProjectionTests {
         var replay = try ProjectionFolder(store: live)
         for entry in try journal.entries(from: 1, limit: 500) { try replay.apply(entry, store: live) }
         #expect(!replay.hasUnflushedChanges)
+    }
+
+    @Test("An entry for a run whose record a rebuild already wrote and forgot is folded onto it")
+    func lateEntryAfterFlush() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        try await Workload.append(runs: 30, to: journal, concurrent: 1)
+        // A late event of run 0 (finished long ago), after many entries of other runs.
+        _ = try await journal.append([.clientDisconnected(ClientDisconnected(elapsedMs: 5))], for: RunID("run-0")!)
+        let location = ProjectionLocation(dataDirectory: directory.path)
+        let live = try ProjectionStore(directory: location.path(of: "live"), name: "live", readOnly: false)
+        var folder = try ProjectionFolder(store: live)
+        for entry in try journal.entries(from: 1) {
+            try folder.apply(entry, store: live)
+            try folder.flush(to: live)
+        }
+        for shards in [1, 2] {
+            let rebuilt = try ProjectionRebuild.rebuild(journal: journal, location: location, name: "r\(shards)", shards: shards, entriesPerCommit: 3)
+            #expect(try rebuilt.store.digest() == live.digest())
+            let record = try #require(try rebuilt.store.record("run-0"))
+            #expect(record.clientDisconnected)
+            #expect(record.events == Workload.events(forRun: 0).count + 1)
+            #expect(record.status == "ok", "the late event does not reopen the run")
+        }
+    }
+
+    @Test("Metrics of disjoint runs merge into the metrics of all of them")
+    func metricsMerge() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        try await Workload.append(runs: 24, to: journal)
+        var all = MetricsState()
+        var parts = [MetricsState(), MetricsState(), MetricsState()]
+        for entry in try journal.entries(from: 1) {
+            all.apply(entry)
+            parts[Int(entry.seq % 3)].apply(entry)
+        }
+        var merged = MetricsState()
+        for part in parts { merged.merge(part) }
+        #expect(merged == all)
+        #expect(merged.json == all.json)
+    }
+
+    @Test("Event types are classified for the folds; unknown ones are ignored")
+    func foldedEvents() {
+        for type in DomainEvent.allTypes {
+            #expect(FoldedEvent(Array(type.utf8)[...]) != .ignored, "\(type)")
+        }
+        #expect(FoldedEvent(Array("pro_first_token".utf8)[...]) == .model(.pro, .firstToken))
+        #expect(FoldedEvent(Array("flash_completed".utf8)[...]) == .model(.flash, .completed))
+        #expect(FoldedEvent(Array("done".utf8)[...]) == .done)
+        for unknown in ["", "flash_", "pro", "flash_done", "xdone", "run_started_", "judge_completed"] {
+            #expect(FoldedEvent(Array(unknown.utf8)[...]) == .ignored, "\(unknown)")
+        }
+    }
+
+    @Test("The run filter never forgets a run it was given")
+    func runFilter() {
+        var filter = RunFilter(bits: 1_000)
+        let runs = (0..<5_000).map { "run-\($0)" }
+        for run in runs.prefix(2_500) { filter.insert(run) }
+        #expect(runs.prefix(2_500).allSatisfy(filter.mayContain))
+        let falsePositives = runs.suffix(2_500).filter(filter.mayContain).count
+        #expect(falsePositives < 500, "a filter sized for the runs rarely claims an unknown one")
     }
 
     @Test("Listing: newest first, by status, since, stable cursor pages while runs are added")

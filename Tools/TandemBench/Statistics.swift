@@ -3,6 +3,15 @@ import Foundation
 /// Percentiles and formatting for benchmark tables.
 enum Statistics {
     /// The `p`-th percentile (0–100) of `values` by nearest rank.
+    /// CPU time (user + system) this process has used, in seconds: shows work done independently
+    /// of how many cores were free.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     static func percentile(_ values: [Double], _ p: Double) -> Double {
         guard !values.isEmpty else { return .nan }
         let sorted = values.sorted()

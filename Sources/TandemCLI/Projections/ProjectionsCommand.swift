@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import TandemJournal
 import TandemProjections
 
@@ -63,17 +64,21 @@ struct RebuildCommand: AsyncParsableCommand {
 }
 
 /// Progress on a terminal (a bar, redrawn), plain lines otherwise; events/s at the end.
-final class ProgressReporter {
+/// Reports may come from a rebuild's worker thread; the last printed line is behind a lock.
+final class ProgressReporter: Sendable {
     private let terminal = Output.isTerminal
-    private var lastLine = 0
+    private let lastLine = Mutex(0)
 
-    func report(_ done: UInt64, _ total: UInt64) {
+    @Sendable func report(_ done: UInt64, _ total: UInt64) {
         let percent = total == 0 ? 100 : Int(Double(done) / Double(total) * 100)
         if terminal {
             let filled = percent / 4
             Output.write(raw: "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: 25 - filled))] \(percent)% \(done)/\(total)")
-        } else if percent >= lastLine + 10 || done == total {
-            lastLine = percent
+        } else if lastLine.withLock({ last in
+            guard percent >= last + 10 || done == total else { return false }
+            last = percent
+            return true
+        }) {
             Output.line("progress: \(done)/\(total) entries (\(percent)%)")
         }
     }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Builds and parses canonical journal lines:
 /// `{"seq":N,"ts":"2026-11-28T08:05:30.123456Z","run_id":"…","type":"…","data":{…},"prev":"<64 hex>"}`.
 ///
@@ -63,10 +69,8 @@ enum EntryLine {
         var index = 0
         func expect(_ literal: [UInt8], _ what: String) throws {
             guard bytes.count - index >= literal.count else { throw malformed("truncated before \(what)") }
-            for byte in literal {
-                guard bytes[index] == byte else { throw malformed("expected \(what) at byte \(index)") }
-                index += 1
-            }
+            guard matches(literal, in: bytes, at: index) else { throw malformed("expected \(what) at byte \(index)") }
+            index += literal.count
         }
         func scan(until terminator: UInt8, _ what: String, allowed: (UInt8) -> Bool) throws -> Range<Int> {
             let start = index
@@ -95,7 +99,7 @@ enum EntryLine {
         guard index <= bytes.count, bytes[index - 1] == UInt8(ascii: "Z") else { throw malformed("ts must be \(timestampLength) characters ending in Z") }
         let ts = tsStart..<index
         try expect(runPrefix, "\"run_id\"")
-        let runID = try scan(until: UInt8(ascii: "\""), "run_id") { RunID.isValid(CollectionOfOne($0)) }
+        let runID = try scan(until: UInt8(ascii: "\""), "run_id", allowed: RunID.isAllowed)
         guard runID.count <= 64 else { throw malformed("run_id longer than 64 characters") }
         try expect(typePrefix, "\"type\"")
         let type = try scan(until: UInt8(ascii: "\""), "type") {
@@ -119,6 +123,25 @@ enum EntryLine {
         index += 64
         try expect(suffix, "end of line")
         return Layout(seq: seq, ts: ts, runID: runID, type: type, data: dataStart..<dataEnd, prev: prev)
+    }
+
+    /// Where the run id of a line lies if the line has the canonical envelope, found from its
+    /// fixed shape without checking the rest: the same bytes give the same answer, but only
+    /// ``parse(_:)`` says whether the line is valid. `nil` when the line is too short to tell.
+    static func runIDField(of bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        var index = seqPrefix.count
+        while index < bytes.count, index < 28, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+        let start = index + tsPrefix.count + timestampLength + runPrefix.count
+        guard start < bytes.count,
+              let quote = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\"")), min(bytes.count, start + 65) - start)
+        else { return nil }
+        let end = bytes.baseAddress!.distance(to: UnsafeRawPointer(quote))
+        return end > start ? start..<end : nil
+    }
+
+    /// Whether `bytes` hold `literal` at `offset` (the caller checked there is room).
+    private static func matches(_ literal: [UInt8], in bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+        literal.withUnsafeBytes { memcmp(bytes.baseAddress! + offset, $0.baseAddress!, $0.count) == 0 }
     }
 
     /// The `prev` hex digits of a line, found from its fixed-length tail; `nil` if the line is too short.

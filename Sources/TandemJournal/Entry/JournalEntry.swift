@@ -29,6 +29,8 @@ public struct JournalEntry: Sendable, Equatable {
     public var runID: RunID { RunID(uncheckedBytes: line[layout.runID]) }
     /// The event type.
     public var type: String { String(decoding: line[layout.type], as: UTF8.self) }
+    /// The event type's bytes (ASCII), for readers that classify entries without making a String.
+    public var typeUTF8: ArraySlice<UInt8> { line[layout.type] }
     /// The event payload, one JSON object.
     public var data: ArraySlice<UInt8> { line[layout.data] }
     /// The SHA-256 (hex) of the previous entry's line; 64 zeros for seq 1.

@@ -11,11 +11,13 @@ import Darwin
 /// value lies, and decode just the values they use.
 struct JSONFields {
     private let bytes: ArraySlice<UInt8>
-    private var members: [(key: ArraySlice<UInt8>, value: Range<Int>)] = []
+    /// Where each member's key (without quotes) and value lie in `bytes`.
+    private var members: [(key: Range<Int>, value: Range<Int>)] = []
 
     /// Scans the object in `bytes`; `nil` when it is not a well-formed JSON object.
     init?(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
+        members.reserveCapacity(8)  // event payloads have at most 8 members: one allocation
         var index = bytes.startIndex
         guard Self.skipWhitespace(bytes, &index), bytes[index] == UInt8(ascii: "{") else { return nil }
         index += 1
@@ -25,7 +27,7 @@ struct JSONFields {
             guard Self.skipWhitespace(bytes, &index), bytes[index] == UInt8(ascii: "\"") else { return nil }
             let keyStart = index + 1
             guard Self.skipString(bytes, &index) else { return nil }
-            let key = bytes[keyStart..<(index - 1)]
+            let key = keyStart..<(index - 1)
             guard Self.skipWhitespace(bytes, &index), bytes[index] == UInt8(ascii: ":") else { return nil }
             index += 1
             guard Self.skipWhitespace(bytes, &index) else { return nil }
@@ -44,16 +46,21 @@ struct JSONFields {
 
     /// The raw bytes of member `name`'s value.
     func raw(_ name: StaticString) -> ArraySlice<UInt8>? {
-        let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        for member in members where member.key.elementsEqual(key) {
-            return bytes[member.value]
+        let length = name.utf8CodeUnitCount
+        let found: Range<Int>? = bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            for member in members where member.key.count == length
+                && memcmp(base + (member.key.lowerBound - bytes.startIndex), name.utf8Start, length) == 0 {
+                return member.value
+            }
+            return nil
         }
-        return nil
+        return found.map { bytes[$0] }
     }
 
     /// Every member, keys decoded.
     var allMembers: [(String, ArraySlice<UInt8>)] {
-        members.map { (Self.decodeString(bytes[($0.key.startIndex - 1)..<($0.key.endIndex + 1)]) ?? "", bytes[$0.value]) }
+        members.map { (Self.decodeString(bytes[($0.key.lowerBound - 1)..<($0.key.upperBound + 1)]) ?? "", bytes[$0.value]) }
     }
 
     func object(_ name: StaticString) -> JSONFields? {

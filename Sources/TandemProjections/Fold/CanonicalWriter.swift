@@ -2,13 +2,15 @@
 /// stored and hashed byte for byte: the same state must always give the same bytes.
 struct CanonicalWriter {
     private(set) var bytes: [UInt8] = []
-    /// Per open container: whether its next element is its first (no comma before it).
-    private var first: [Bool] = []
+    /// Per open container (bit n for depth n, up to 64 deep): whether its next element is its
+    /// first (no comma before it).
+    private var first: UInt64 = 0
+    private var depth = 0
     /// A key was just written: its value takes no comma.
     private var afterKey = false
 
-    init() {
-        bytes.reserveCapacity(512)
+    init(capacity: Int = 1_024) {
+        bytes.reserveCapacity(capacity)
     }
 
     mutating func beginObject() { open(UInt8(ascii: "{")) }
@@ -19,16 +21,30 @@ struct CanonicalWriter {
     private mutating func open(_ bracket: UInt8) {
         separate()
         bytes.append(bracket)
-        first.append(true)
+        depth += 1
+        first |= 1 << UInt64(depth - 1)
     }
 
     private mutating func close(_ bracket: UInt8) {
         bytes.append(bracket)
-        first.removeLast()
+        depth -= 1
     }
 
-    /// Writes `"key":`; the next value belongs to it. Keys must be written in sorted order.
-    mutating func key(_ key: String) {
+    /// Writes `"key":`; the next value belongs to it. Keys must be written in sorted order, and a
+    /// literal key must need no escaping (it is copied as is).
+    mutating func key(_ key: StaticString) {
+        separate()
+        let length = key.utf8CodeUnitCount
+        bytes.reserveCapacity(bytes.count + length + 3)
+        bytes.append(UInt8(ascii: "\""))
+        for index in 0..<length { bytes.append(key.utf8Start[index]) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        afterKey = true
+    }
+
+    /// Writes `"key":` for a key known only at run time (escaped as a string).
+    mutating func key(escaping key: String) {
         separate()
         appendString(key)
         bytes.append(UInt8(ascii: ":"))
@@ -40,9 +56,10 @@ struct CanonicalWriter {
             afterKey = false
             return
         }
-        guard let isFirst = first.last else { return }
-        if !isFirst { bytes.append(UInt8(ascii: ",")) }
-        first[first.count - 1] = false
+        guard depth > 0 else { return }
+        let bit: UInt64 = 1 << UInt64(depth - 1)
+        if first & bit == 0 { bytes.append(UInt8(ascii: ",")) }
+        first &= ~bit
     }
 
     mutating func string(_ value: String) {
@@ -57,22 +74,23 @@ struct CanonicalWriter {
 
     mutating func null() {
         separate()
-        bytes += Array("null".utf8)
+        append("null")
     }
 
     mutating func bool(_ value: Bool) {
         separate()
-        bytes += Array((value ? "true" : "false").utf8)
+        append(value ? "true" : "false")
     }
 
     mutating func int(_ value: Int) {
         separate()
-        bytes += Array(String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDecimal(value.magnitude)
     }
 
     mutating func uint(_ value: UInt64) {
         separate()
-        bytes += Array(String(value).utf8)
+        appendDecimal(value)
     }
 
     /// A number with at most 3 decimals, written the shortest way (`12.5`, `400`).
@@ -84,25 +102,50 @@ struct CanonicalWriter {
         }
         let rounded = (value * 1000).rounded() / 1000
         if rounded == rounded.rounded(), abs(rounded) < 1e15 {
-            bytes += Array(String(Int64(rounded)).utf8)
+            let integer = Int64(rounded)
+            if integer < 0 { bytes.append(UInt8(ascii: "-")) }
+            appendDecimal(integer.magnitude)
         } else {
             bytes += Array("\(rounded)".utf8)
         }
     }
 
-    mutating func field(_ name: String, _ value: String?) {
+    mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
-    mutating func field(_ name: String, _ value: Double?) {
+    mutating func field(_ name: StaticString, _ value: Double?) {
         key(name)
         if let value { number(value) } else { null() }
     }
 
-    mutating func field(_ name: String, _ value: Int?) {
+    mutating func field(_ name: StaticString, _ value: Int?) {
         key(name)
         if let value { int(value) } else { null() }
+    }
+
+    private mutating func append(_ literal: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends the decimal digits of `value`.
+    private mutating func appendDecimal(_ value: some UnsignedInteger & FixedWidthInteger) {
+        guard value >= 10 else {
+            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for any UInt64
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var rest = UInt64(value)
+            var index = buffer.count
+            while rest > 0 {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        }
     }
 
     private mutating func appendString(_ value: String) {

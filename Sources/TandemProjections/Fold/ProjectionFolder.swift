@@ -7,9 +7,26 @@ package import TandemJournal
 package struct ProjectionFolder {
     package private(set) var metrics: MetricsState
     package private(set) var applied: UInt64
-    private var working: [String: DualRunRecord] = [:]
-    private var previous: [String: (status: String, startedAt: String)] = [:]
-    private var dirty: Set<String> = []
+    /// Runs being folded: the record and where the store's indexes have it.
+    private var working: [String: Slot] = [:]
+    /// Runs changed since the last flush, each once (its slot's `isDirty` says it is listed).
+    private var dirty: [String] = []
+    /// For a folder that owns its runs in a fresh store: the runs it wrote. A run not in it has
+    /// no stored record, so its first entry needs no lookup. `nil`: always look up.
+    private var written: RunFilter?
+
+    /// A class, so that folding an entry changes the record where it lies in `working`.
+    private final class Slot {
+        var record: DualRunRecord
+        /// The index position of the stored version; `nil` when the run was never stored.
+        var stored: (status: String, startedAt: String)?
+        var isDirty = false
+
+        init(record: DualRunRecord, stored: (status: String, startedAt: String)?) {
+            self.record = record
+            self.stored = stored
+        }
+    }
 
     /// Starts from what `store` holds.
     package init(store: ProjectionStore) throws {
@@ -17,48 +34,71 @@ package struct ProjectionFolder {
         applied = try store.checkpoint()
     }
 
+    /// Starts a folder whose runs have no record in `store` but those it writes itself: a
+    /// rebuild shard's, in a fresh store. `expectedRuns` sizes its note of the runs it wrote.
+    package init(freshStore store: ProjectionStore, expectedRuns: Int) throws {
+        try self.init(store: store)
+        written = RunFilter(bits: expectedRuns * 10)
+    }
+
     /// Applies `entry`; entries at or below the checkpoint are skipped (never counted twice).
     package mutating func apply(_ entry: JournalEntry, store: ProjectionStore) throws {
         guard entry.seq > applied else { return }
         let run = entry.runID.rawValue
-        if working[run] == nil {
-            if let stored = try store.record(run) {
-                working[run] = stored
-                previous[run] = (stored.status, stored.startedAt ?? ProjectionStore.epoch)
+        let event = FoldedEvent(entry.typeUTF8)
+        let data = JSONFields(entry.data)
+        if let slot = working[run] {
+            RecordFold.apply(entry, event: event, data: data, to: &slot.record)
+            if !slot.isDirty {
+                slot.isDirty = true
+                dirty.append(run)
+            }
+        } else {
+            let slot: Slot
+            if written?.mayContain(run) ?? true, let stored = try store.record(run) {
+                slot = Slot(record: stored, stored: (stored.status, stored.startedAt ?? ProjectionStore.epoch))
             } else {
                 var record = DualRunRecord(runID: run, firstSeq: entry.seq)
                 record.startedAt = entry.timestamp
-                working[run] = record
+                slot = Slot(record: record, stored: nil)
             }
+            RecordFold.apply(entry, event: event, data: data, to: &slot.record)
+            slot.isDirty = true
+            working[run] = slot
+            dirty.append(run)
         }
-        let type = entry.type
-        let data = JSONFields(entry.data)
-        RecordFold.apply(entry, type: type, data: data, to: &working[run]!)
-        metrics.apply(type: type, data: data)
-        dirty.insert(run)
+        metrics.apply(event, data: data)
         applied = entry.seq
     }
 
     /// Writes what changed since the last flush, with the metrics and the checkpoint, in one
     /// transaction; then forgets finished runs.
     package mutating func flush(to store: ProjectionStore) throws {
-        let changes = dirty.sorted().map { run in
-            ProjectionStore.Change(record: working[run]!, previous: previous[run])
-        }
-        try store.commit(changes, metrics: metrics, checkpoint: applied)
-        for run in dirty {
-            let record = working[run]!
-            if record.isTerminal {
+        try flush(to: store, state: ProjectionStore.State(metrics: metrics, checkpoint: applied))
+    }
+
+    /// Writes the records that changed since the last flush but not the metrics and checkpoint:
+    /// for a rebuild shard, whose metrics are only a part until merged with the other shards'.
+    package mutating func flushRecords(to store: ProjectionStore) throws {
+        try flush(to: store, state: nil)
+    }
+
+    private mutating func flush(to store: ProjectionStore, state: ProjectionStore.State?) throws {
+        dirty.sort()
+        let slots = dirty.map { working[$0]! }
+        try store.commit(slots.map { ProjectionStore.Change($0.record, previous: $0.stored) }, state: state)
+        for (run, slot) in zip(dirty, slots) {
+            written?.insert(run)
+            if slot.record.isTerminal {
                 working[run] = nil
-                previous[run] = nil
             } else {
-                previous[run] = (record.status, record.startedAt ?? ProjectionStore.epoch)
+                slot.stored = (slot.record.status, slot.record.startedAt ?? ProjectionStore.epoch)
+                slot.isDirty = false
             }
         }
         dirty.removeAll(keepingCapacity: true)
         if working.count > 100_000 {
             working.removeAll()
-            previous.removeAll()
         }
     }
 

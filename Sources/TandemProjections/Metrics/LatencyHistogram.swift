@@ -29,6 +29,14 @@ struct LatencyHistogram: Equatable {
         if let index = Self.bucketBounds.firstIndex(where: { seconds <= $0 }) { buckets[index] += 1 }
     }
 
+    /// Adds `other`'s recorded values.
+    mutating func merge(_ other: LatencyHistogram) {
+        hdr.add(other.hdr)
+        for index in buckets.indices { buckets[index] += other.buckets[index] }
+        count += other.count
+        sumMicros += other.sumMicros
+    }
+
     /// The value at `percentile` (0–100) in milliseconds.
     func percentile(_ percentile: Double) -> Double {
         count == 0 ? 0 : Double(hdr.valueAtPercentile(percentile)) / 1000

@@ -62,7 +62,7 @@ package enum MetricsExposition {
         writer.key("models")
         writer.beginObject()
         for model in ["flash", "pro"] {
-            writer.key(model)
+            writer.key(escaping: model)
             writer.beginObject()
             writer.key("latency_ms")
             summary(metrics.latencySummary(model), &writer)
@@ -84,7 +84,7 @@ package enum MetricsExposition {
     private static func counters(_ values: [String: UInt64], _ writer: inout CanonicalWriter) {
         writer.beginObject()
         for key in values.keys.sorted() {
-            writer.key(key)
+            writer.key(escaping: key)
             writer.uint(values[key]!)
         }
         writer.endObject()

@@ -22,41 +22,50 @@ public struct MetricsState: Sendable, Equatable {
 
     /// Applies one journal entry.
     mutating func apply(_ entry: JournalEntry) {
-        apply(type: entry.type, data: JSONFields(entry.data))
+        apply(FoldedEvent(entry.typeUTF8), data: JSONFields(entry.data))
     }
 
     /// Applies an entry whose type and payload fields the caller already read.
-    mutating func apply(type: String, data parsed: JSONFields?) {
-        switch type {
-        case "done":
+    mutating func apply(_ event: FoldedEvent, data parsed: JSONFields?) {
+        switch event {
+        case .done:
             if let status = parsed?.string("status") { runs[status, default: 0] += 1 }
-        case "run_aborted":
+        case .runAborted:
             runs["aborted", default: 0] += 1
-        default:
-            guard let separator = type.firstIndex(of: "_") else { return }
-            let model = String(type[..<separator])
-            guard model == "flash" || model == "pro" else { return }
-            let kind = type[type.index(after: separator)...]
+        case .model(let model, let kind):
             guard let data = parsed else { return }
             switch kind {
-            case "completed":
-                if let latency = data.double("latency_ms") { self.latency[model, default: LatencyHistogram()].record(milliseconds: latency) }
+            case .completed:
+                if let latency = data.double("latency_ms") { self.latency[model.label, default: LatencyHistogram()].record(milliseconds: latency) }
                 if let usage = data.object("usage") {
-                    tokens["\(model)|input", default: 0] += UInt64(max(0, usage.int("input_tokens") ?? 0))
-                    tokens["\(model)|output", default: 0] += UInt64(max(0, usage.int("output_tokens") ?? 0))
+                    tokens[model.inputTokensKey, default: 0] += UInt64(max(0, usage.int("input_tokens") ?? 0))
+                    tokens[model.outputTokensKey, default: 0] += UInt64(max(0, usage.int("output_tokens") ?? 0))
                 }
-            case "first_token":
-                if let after = data.double("after_ms") { ttft[model, default: LatencyHistogram()].record(milliseconds: after) }
-            case "timeout":
-                timeouts["\(model)|\(data.string("phase") ?? "total")", default: 0] += 1
-            case "failed":
-                errors["\(model)|\(data.string("error_class") ?? "unknown")", default: 0] += 1
-            case "cancelled":
-                cancellations["\(model)|\(data.string("reason") ?? "unknown")", default: 0] += 1
-            default:
+            case .firstToken:
+                if let after = data.double("after_ms") { ttft[model.label, default: LatencyHistogram()].record(milliseconds: after) }
+            case .timeout:
+                timeouts["\(model.label)|\(data.string("phase") ?? "total")", default: 0] += 1
+            case .failed:
+                errors["\(model.label)|\(data.string("error_class") ?? "unknown")", default: 0] += 1
+            case .cancelled:
+                cancellations["\(model.label)|\(data.string("reason") ?? "unknown")", default: 0] += 1
+            case .started, .retry:
                 break
             }
+        case .runStarted, .clientDisconnected, .ignored:
+            break
         }
+    }
+
+    /// Adds `other`'s counts: the metrics of disjoint sets of runs merge into those of their union.
+    mutating func merge(_ other: MetricsState) {
+        for (model, histogram) in other.latency { latency[model, default: LatencyHistogram()].merge(histogram) }
+        for (model, histogram) in other.ttft { ttft[model, default: LatencyHistogram()].merge(histogram) }
+        runs.merge(other.runs, uniquingKeysWith: +)
+        timeouts.merge(other.timeouts, uniquingKeysWith: +)
+        errors.merge(other.errors, uniquingKeysWith: +)
+        cancellations.merge(other.cancellations, uniquingKeysWith: +)
+        tokens.merge(other.tokens, uniquingKeysWith: +)
     }
 
     /// Percentiles of one model's latency or first-token histogram.
@@ -107,21 +116,21 @@ public struct MetricsState: Sendable, Equatable {
         ttft = Self.histograms(fields.object("ttft"))
     }
 
-    private func writeCounters(_ name: String, _ counters: [String: UInt64], _ writer: inout CanonicalWriter) {
+    private func writeCounters(_ name: StaticString, _ counters: [String: UInt64], _ writer: inout CanonicalWriter) {
         writer.key(name)
         writer.beginObject()
         for key in counters.keys.sorted() {
-            writer.key(key)
+            writer.key(escaping: key)
             writer.uint(counters[key]!)
         }
         writer.endObject()
     }
 
-    private func writeHistograms(_ name: String, _ histograms: [String: LatencyHistogram], _ writer: inout CanonicalWriter) {
+    private func writeHistograms(_ name: StaticString, _ histograms: [String: LatencyHistogram], _ writer: inout CanonicalWriter) {
         writer.key(name)
         writer.beginObject()
         for key in histograms.keys.sorted() {
-            writer.key(key)
+            writer.key(escaping: key)
             histograms[key]!.write(&writer)
         }
         writer.endObject()

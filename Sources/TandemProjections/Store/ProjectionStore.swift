@@ -12,8 +12,9 @@ package import TandemJournal
 /// - `by_status`: status + `|` + inverted `started_at` + run id → ∅.
 /// - `meta`: `format`, `checkpoint` (8 bytes), `metrics` (JSON).
 ///
-/// `@unchecked Sendable`: its only state is the environment (itself thread-safe for reads; the
-/// projector is its only writer and writes without suspending inside a transaction).
+/// `@unchecked Sendable`: its only state is the environment, which is thread-safe: reads run in
+/// their own transactions, and each write transaction begins and commits on one thread without
+/// suspending (the live projector, or a rebuild's shard threads, which LMDB's writer lock serializes).
 package final class ProjectionStore: @unchecked Sendable {
     package static let format = "tandem-projections/1"
     static let layout = LMDBEnvironment.Layout(
@@ -106,36 +107,54 @@ package final class ProjectionStore: @unchecked Sendable {
 
     // MARK: Writes
 
-    /// A record to store, with the index position it had before (to move it).
-    package struct Change {
-        package var record: DualRunRecord
-        package var previous: (status: String, startedAt: String)?
+    /// The metrics and checkpoint stored with a commit: both or neither, so they always agree.
+    package struct State {
+        package var metrics: MetricsState
+        package var checkpoint: UInt64
     }
 
-    /// Stores `changes`, `metrics` and `checkpoint` in one transaction.
-    package func commit(_ changes: [Change], metrics: MetricsState, checkpoint: UInt64) throws {
-        let metricsJSON = metrics.json
-        let encoded = changes.map { ($0, $0.record.json) }
+    /// A record to store: its JSON, its index position, and the one it had before (to move it).
+    package struct Change {
+        package var runID: String
+        package var status: String
+        package var startedAt: String
+        package var json: [UInt8]
+        package var previous: (status: String, startedAt: String)?
+
+        package init(_ record: DualRunRecord, previous: (status: String, startedAt: String)?) {
+            runID = record.runID
+            status = record.status
+            startedAt = record.startedAt ?? ProjectionStore.epoch
+            json = record.json
+            self.previous = previous
+        }
+    }
+
+    /// Stores `changes` and, when given, `state` in one transaction. A rebuild's shards commit
+    /// records only; the merged state follows in the last commit, before the store is published.
+    package func commit(_ changes: [Change], state: State?) throws {
+        let metricsJSON = state?.metrics.json
         try write { txn in
-            for (change, json) in encoded {
-                let record = change.record
-                let run = Array(record.runID.utf8)
-                let started = Self.invert(Array((record.startedAt ?? Self.epoch).utf8))
+            for change in changes {
+                let run = Array(change.runID.utf8)
+                let started = Self.invert(Array(change.startedAt.utf8))
                 if let previous = change.previous {
                     let previousStarted = Self.invert(Array(previous.startedAt.utf8))
-                    if previous.startedAt != (record.startedAt ?? Self.epoch) {
+                    if previous.startedAt != change.startedAt {
                         try LMDB.delete(txn, byTime, key: previousStarted + run)
                     }
-                    if previous.status != record.status || previous.startedAt != (record.startedAt ?? Self.epoch) {
+                    if previous.status != change.status || previous.startedAt != change.startedAt {
                         try LMDB.delete(txn, byStatus, key: Array(previous.status.utf8) + [UInt8(ascii: "|")] + previousStarted + run)
                     }
                 }
-                try LMDB.put(txn, records, key: run, value: json)
+                try LMDB.put(txn, records, key: run, value: change.json)
                 try LMDB.put(txn, byTime, key: started + run, value: [])
-                try LMDB.put(txn, byStatus, key: Array(record.status.utf8) + [UInt8(ascii: "|")] + started + run, value: [])
+                try LMDB.put(txn, byStatus, key: Array(change.status.utf8) + [UInt8(ascii: "|")] + started + run, value: [])
             }
-            try LMDB.put(txn, environment.meta, key: Self.metricsKey, value: metricsJSON)
-            try LMDB.put(txn, environment.meta, key: Self.checkpointKey, value: LMDB.key(checkpoint))
+            if let state, let metricsJSON {
+                try LMDB.put(txn, environment.meta, key: Self.metricsKey, value: metricsJSON)
+                try LMDB.put(txn, environment.meta, key: Self.checkpointKey, value: LMDB.key(state.checkpoint))
+            }
         }
     }
 
