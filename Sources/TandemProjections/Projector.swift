@@ -31,7 +31,8 @@ public final class Projector: Service, Sendable {
     public func prepare() throws {
         let store = try openOrRebuild()
         current.withLock { $0 = store }
-        try catchUp()
+        var folder = try ProjectionFolder(store: store)
+        try catchUp(&folder, store: store)
     }
 
     /// Returns once the projections include every entry up to `seq`, or after `timeout`.
@@ -46,12 +47,18 @@ public final class Projector: Service, Sendable {
     public func run() async throws {
         if store == nil { try prepare() }
         await cancelWhenGracefulShutdown {
+            // Kept between catch-ups (its metrics and open runs are the store's, in memory), and
+            // dropped when the store changes or a write fails: it is then read back from the store.
+            var folder: (ProjectionFolder, ProjectionStore)?
             while !Task.isCancelled {
                 let seen = self.applied.head
                 do {
                     try self.switchIfRebuilt()
-                    try self.catchUp()
+                    guard let store = self.store else { break }
+                    if folder == nil || folder?.1 !== store { folder = (try ProjectionFolder(store: store), store) }
+                    try self.catchUp(&folder!.0, store: store)
                 } catch {
+                    folder = nil
                     self.logger.error("projection update failed; retrying", metadata: ["error": "\(error)", "seq": "\(seen)"])
                     try? await Task.sleep(for: .seconds(1))
                 }
@@ -87,10 +94,8 @@ public final class Projector: Service, Sendable {
         logger.notice("switched to a rebuilt projection store", metadata: ["store": "\(name)", "seq": "\(checkpoint)"])
     }
 
-    /// Applies every journal entry past the store's checkpoint, in batches.
-    private func catchUp() throws {
-        guard let store else { return }
-        var folder = try ProjectionFolder(store: store)
+    /// Applies every journal entry past `folder`'s checkpoint, in batches.
+    private func catchUp(_ folder: inout ProjectionFolder, store: ProjectionStore) throws {
         applied.publish(folder.applied)
         while true {
             let entries = try journal.entries(from: folder.applied + 1, limit: 4_096)

@@ -5,33 +5,44 @@ import Histogram
 /// count and sum.
 ///
 /// Its stored form lists the HDR histogram's non-empty buckets, so restoring and re-encoding gives
-/// the same bytes: the live projection and a rebuild agree to the byte.
+/// the same bytes: the live projection and a rebuild agree to the byte. Those buckets are also kept
+/// in a small map as values are recorded, so encoding costs the non-empty buckets, not the HDR
+/// histogram's tens of thousands of counters.
 struct LatencyHistogram: Equatable {
     /// Upper bounds of the Prometheus buckets, in seconds.
     static let bucketBounds: [Double] = (0...13).map { 0.01 * Double(1 << $0) }
 
-    private(set) var hdr = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    private(set) var hdr = Histogram<UInt64>(highestTrackableValue: LatencyHistogram.highestMicros, numberOfSignificantValueDigits: .three)
+    /// Lowest equivalent value of each non-empty HDR bucket → its count.
+    private var nonEmpty: [UInt64: UInt64] = [:]
+    private static let highestMicros: UInt64 = 3_600_000_000
     private(set) var buckets = [UInt64](repeating: 0, count: LatencyHistogram.bucketBounds.count)
     private(set) var count: UInt64 = 0
     /// Sum of the recorded values in microseconds.
     private(set) var sumMicros: UInt64 = 0
 
     static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool {
-        lhs.encodedBuckets.elementsEqual(rhs.encodedBuckets) { $0 == $1 } && lhs.buckets == rhs.buckets && lhs.count == rhs.count && lhs.sumMicros == rhs.sumMicros
+        lhs.nonEmpty == rhs.nonEmpty && lhs.buckets == rhs.buckets && lhs.count == rhs.count && lhs.sumMicros == rhs.sumMicros
     }
 
     mutating func record(milliseconds: Double) {
         let micros = UInt64(max(0, (milliseconds * 1000).rounded()))
-        _ = hdr.record(min(micros, 3_600_000_000))
+        recordHDR(min(micros, Self.highestMicros), count: 1)
         count += 1
         sumMicros += micros
         let seconds = Double(micros) / 1e6
         if let index = Self.bucketBounds.firstIndex(where: { seconds <= $0 }) { buckets[index] += 1 }
     }
 
+    private mutating func recordHDR(_ micros: UInt64, count: UInt64) {
+        _ = hdr.record(micros, count: count)
+        nonEmpty[hdr.lowestEquivalentForValue(micros), default: 0] += count
+    }
+
     /// Adds `other`'s recorded values.
     mutating func merge(_ other: LatencyHistogram) {
         hdr.add(other.hdr)
+        nonEmpty.merge(other.nonEmpty, uniquingKeysWith: +)
         for index in buckets.indices { buckets[index] += other.buckets[index] }
         count += other.count
         sumMicros += other.sumMicros
@@ -45,9 +56,9 @@ struct LatencyHistogram: Equatable {
     var meanMilliseconds: Double { count == 0 ? 0 : Double(sumMicros) / Double(count) / 1000 }
     var maxMilliseconds: Double { count == 0 ? 0 : Double(hdr.max) / 1000 }
 
-    /// Non-empty HDR buckets as (equivalent value, count) pairs.
+    /// Non-empty HDR buckets as (lowest equivalent value, count) pairs, in value order.
     var encodedBuckets: [(UInt64, UInt64)] {
-        hdr.recordedValues().map { (hdr.lowestEquivalentForValue($0.value), UInt64($0.count)) }
+        nonEmpty.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     func write(_ writer: inout CanonicalWriter) {
@@ -86,7 +97,7 @@ struct LatencyHistogram: Equatable {
             let flat = Self.integers(raw)
             var index = 0
             while index + 1 < flat.count {
-                _ = hdr.record(flat[index], count: flat[index + 1])
+                recordHDR(min(flat[index], Self.highestMicros), count: flat[index + 1])
                 index += 2
             }
         }

@@ -73,29 +73,35 @@ public struct RunOrchestrator: Sendable {
             for role in ModelRole.allCases {
                 group.addTask { await self.call(role, request: request, start: startTime, control: control) }
             }
-            for await input in control.inputs {
-                let actions = machine.handle(input, elapsedMs: (clock.now - startTime).milliseconds)
-                for action in actions {
-                    switch action {
-                    case .journal(let events):
-                        do {
-                            let committed = try await journal.append(events, for: run)
-                            for entry in committed {
-                                if let frame = renderer.frame(for: entry.event, seq: entry.seq) { emit(frame) }
-                            }
-                        } catch {
-                            logger.error("journal append failed mid-run; ending the stream", metadata: ["error": "\(error)"])
-                            for frame in renderer.streamFailureFrames(message: "the audit journal is unavailable") { emit(frame) }
-                            control.stopFlash.fire()
-                            control.stopPro.fire()
-                            control.continuation.finish()
+            // Everything that happened while the last commit was in flight is journaled in one
+            // append: a run needs few sequential commits, and each frame still follows its event.
+            while let batch = await control.mailbox.next() {
+                var events: [DomainEvent] = []
+                var finished = false
+                for input in batch {
+                    for action in machine.handle(input, elapsedMs: (clock.now - startTime).milliseconds) {
+                        switch action {
+                        case .journal(let more): events += more
+                        case .cancel(let role): control.stopSignal(role).fire()
+                        case .finish: finished = true
                         }
-                    case .cancel(let role):
-                        control.stopSignal(role).fire()
-                    case .finish:
-                        control.continuation.finish()
                     }
                 }
+                if !events.isEmpty {
+                    do {
+                        let committed = try await journal.append(events, for: run)
+                        for entry in committed {
+                            if let frame = renderer.frame(for: entry.event, seq: entry.seq) { emit(frame) }
+                        }
+                    } catch {
+                        logger.error("journal append failed mid-run; ending the stream", metadata: ["error": "\(error)"])
+                        for frame in renderer.streamFailureFrames(message: "the audit journal is unavailable") { emit(frame) }
+                        control.stopFlash.fire()
+                        control.stopPro.fire()
+                        finished = true
+                    }
+                }
+                if finished { control.mailbox.finish() }
             }
         }
     }
@@ -115,7 +121,7 @@ public struct RunOrchestrator: Sendable {
     private func call(_ role: ModelRole, request: RunRequest, start: Duration, control: RunControl) async {
         let deadlines = settings.deadlines(role)
         let tracker = DeadlineTracker(start: start, deadlines: deadlines)
-        let observer = CallObserver(role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.continuation)
+        let observer = CallObserver(role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.mailbox)
         let modelRequest = ModelRequest(
             role: role, model: settings.model(role), query: request.query, context: request.context,
             settings: settings.generation(role), runID: request.runID.rawValue, deadline: start + deadlines.total
@@ -186,7 +192,7 @@ public struct RunOrchestrator: Sendable {
         case .stopped:
             input = .stopped(role)
         }
-        control.continuation.yield(input)
+        control.mailbox.yield(input)
     }
 }
 
@@ -197,7 +203,7 @@ private struct CallObserver: ModelCallObserver {
     let start: Duration
     let clock: any MonotonicClock
     let tracker: DeadlineTracker
-    let inputs: AsyncStream<RunStateMachine.Input>.Continuation
+    let inputs: RunMailbox
 
     func attemptStarted(_ attempt: Int) async {
         inputs.yield(.progress(.modelStarted(role, ModelStarted(model: model, attempt: attempt))))
