@@ -50,10 +50,20 @@ public final class Projector: Service, Sendable {
             // Kept between catch-ups (its metrics and open runs are the store's, in memory), and
             // dropped when the store changes or a write fails: it is then read back from the store.
             var folder: (ProjectionFolder, ProjectionStore)?
+            var lastUpdate = ContinuousClock.now - Self.minimumUpdateInterval
+            var lastStoreCheck = lastUpdate
             while !Task.isCancelled {
+                // Under load, gather a few milliseconds of commits per update: each update writes
+                // the metrics and syncs the store, whatever its size.
+                let due = lastUpdate + Self.minimumUpdateInterval
+                if due > .now { try? await Task.sleep(until: due) }
+                lastUpdate = .now
                 let seen = self.applied.head
                 do {
-                    try self.switchIfRebuilt()
+                    if lastStoreCheck.duration(to: lastUpdate) >= Self.storeCheckInterval {
+                        lastStoreCheck = lastUpdate
+                        try self.switchIfRebuilt()
+                    }
                     guard let store = self.store else { break }
                     if folder == nil || folder?.1 !== store { folder = (try ProjectionFolder(store: store), store) }
                     try self.catchUp(&folder!.0, store: store)
@@ -68,6 +78,12 @@ public final class Projector: Service, Sendable {
             }
         }
     }
+
+    /// The shortest time between two updates of the store (bounds how long a read waits for a
+    /// finished run's record, and how many store commits a busy journal causes).
+    static let minimumUpdateInterval: Duration = .milliseconds(5)
+    /// How often the projector looks for a store swapped in by `tandem projections rebuild`.
+    static let storeCheckInterval: Duration = .milliseconds(200)
 
     // MARK: Internals
 

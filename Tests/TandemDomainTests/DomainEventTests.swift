@@ -72,3 +72,69 @@ struct DomainEventTests {
         #expect(try SchemaChecker.check(mode: "journal", file: bad).status == 1)
     }
 }
+
+@Suite("Hand-written canonical JSON")
+struct CanonicalWriterTests {
+    /// What Foundation's `JSONEncoder` (sorted keys, unescaped slashes) gives for the payload.
+    private func reference(_ event: DomainEvent) throws -> [UInt8] {
+        switch event {
+        case .runStarted(let payload): try CanonicalJSON.encode(payload)
+        case .modelStarted(_, let payload): try CanonicalJSON.encode(payload)
+        case .firstToken(_, let payload): try CanonicalJSON.encode(payload)
+        case .modelCompleted(_, let payload): try CanonicalJSON.encode(payload)
+        case .modelRetry(_, let payload): try CanonicalJSON.encode(payload)
+        case .modelTimeout(_, let payload): try CanonicalJSON.encode(payload)
+        case .modelFailed(_, let payload): try CanonicalJSON.encode(payload)
+        case .modelCancelled(_, let payload): try CanonicalJSON.encode(payload)
+        case .clientDisconnected(let payload): try CanonicalJSON.encode(payload)
+        case .runAborted(let payload): try CanonicalJSON.encode(payload)
+        case .done(let payload): try CanonicalJSON.encode(payload)
+        }
+    }
+
+    /// Strings and numbers at the edges of JSON escaping and number formatting.
+    static let awkwardStrings: [String] = [
+        "", "plain", String((0..<32).map { Character(Unicode.Scalar(UInt8($0))) }), #"quote " backslash \ slash /"#,
+        "é 😀 \u{7f} \u{2028} \u{FEFF}", "e\u{301}", "line\r\nbreak\ttab",
+    ]
+    static let awkwardNumbers: [Double] = [
+        0, -0.0, 1, -1, 12.5, 0.1, 1e-7, 2.5e-5, 123_456_789.25, 1e15, 1e16, 1e21, 100.0 / 3, 9_007_199_254_740_992,
+        9_007_199_254_740_994, -3.75, 0.001, 59_999.99, Double.leastNonzeroMagnitude, Double.greatestFiniteMagnitude,
+    ]
+
+    static var events: [DomainEvent] {
+        var events = SampleEvents.all
+        for (index, text) in awkwardStrings.enumerated() {
+            let number = awkwardNumbers[index % awkwardNumbers.count]
+            let context: JSONValue = .object([
+                text: .string(text), "n": .double(number), "i": .int(-42), "nested": .array([.null, .bool(true), .object(["é": .int(1), "e": .int(2), "\u{FEFF}": .int(3), "😀": .int(4), "\u{E000}": .int(5)])]),
+            ])
+            events.append(.runStarted(RunStarted(
+                query: text, context: context, client: ClientInfo(ip: text, userAgent: nil, keyID: "k"),
+                config: RunConfig(flashModel: text, proModel: "p", flashTimeoutS: number, proTimeoutS: 0.5, provider: "s", redaction: "off", onFlashFailure: "continue"),
+                requestDigest: text
+            )))
+            events.append(.modelFailed(.pro, ModelFailed(errorClass: text, message: text, httpStatus: index % 2 == 0 ? nil : 503, retryable: index % 3 == 0)))
+        }
+        for number in awkwardNumbers {
+            events.append(.modelCompleted(.flash, ModelCompleted(
+                model: "m", content: "c", usage: TokenUsage(inputTokens: 1, outputTokens: Int(number.magnitude.truncatingRemainder(dividingBy: 1e9))),
+                latencyMs: number, ttftMs: -number, finishReason: nil, providerRequestID: "r"
+            )))
+            events.append(.done(RunDone(status: .ok, durationMs: number)))
+        }
+        return events
+    }
+
+    @Test("Every payload is written byte for byte as JSONEncoder writes it", arguments: CanonicalWriterTests.events)
+    func sameBytesAsJSONEncoder(event: DomainEvent) throws {
+        let written = try event.encodedData()
+        #expect(String(decoding: written, as: UTF8.self) == String(decoding: try reference(event), as: UTF8.self))
+    }
+
+    @Test("A number JSON cannot hold is refused, as JSONEncoder refuses it")
+    func nonFinite() {
+        #expect(throws: (any Error).self) { try DomainEvent.firstToken(.flash, FirstToken(afterMs: .nan)).encodedData() }
+        #expect(throws: (any Error).self) { try DomainEvent.done(RunDone(status: .ok, durationMs: .infinity)).encodedData() }
+    }
+}

@@ -1,6 +1,8 @@
+import Foundation
 import TandemDomain
-import TandemRuns
 import Testing
+
+@testable import TandemRuns
 
 @Suite("Frames and redaction")
 struct FrameRendererTests {
@@ -34,5 +36,40 @@ struct FrameRendererTests {
         #expect(redactor.redact("On 2026-11-28 at 08:05 we sold 1500 units for 12.50") == "On 2026-11-28 at 08:05 we sold 1500 units for 12.50")
         #expect(Redactor(enabled: false).redact("bob@example.com") == "bob@example.com")
         #expect(redactor.redact(.object(["k": .array([.string("x@y.io")])])) == .object(["k": .array([.string("[REDACTED_EMAIL]")])]))
+    }
+
+    @Test("Frame payloads are written byte for byte as JSONEncoder writes them")
+    func framePayloadBytes() throws {
+        for text in ["", #"a "quoted" \ / é 😀"#, String((0..<32).map { Character(Unicode.Scalar(UInt8($0))) })] {
+            for latency in [0, 12.5, 1e-7, 100.0 / 3, 1e16] {
+                let response = ResponsePayload(
+                    model: text, content: text, latencyMs: latency, isPreliminary: latency == 0, confidence: "high",
+                    usage: TokenUsage(inputTokens: 3, outputTokens: 4), reasoningSteps: latency == 0 ? nil : [text, "b"]
+                )
+                let payloads: [any Encodable & CanonicalWritable] = [
+                    AnswerPayload(response: response, message: text, traceID: text),
+                    ErrorPayload(error: text, code: "c", type: "t", retryable: true, model: latency == 0 ? nil : .pro, traceID: text),
+                    DonePayload(traceID: text, status: "ok", reason: latency == 0 ? nil : text),
+                ]
+                for payload in payloads {
+                    #expect(String(decoding: payload.canonicalJSON, as: UTF8.self) == String(decoding: try CanonicalJSON.encode(payload), as: UTF8.self))
+                }
+            }
+        }
+    }
+
+    @Test("Reasoning steps: the first five paragraphs, as splitting the whole text would give them")
+    func reasoningSteps() {
+        func reference(_ content: String) -> [String] {
+            Array(content.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n")
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }.prefix(5))
+        }
+        let samples = [
+            "", "one", "a\n\nb", "a\r\n\r\nb\r\nc", "\n\n\n", "a\n\n\nb", "  \n\n x \n\n\n\n y\t\n\n",
+            (1...9).map { "step \($0) é" }.joined(separator: "\n\n"), "ends with\n\n", "\u{2003}wide space\u{2003}\n\nnext",
+        ]
+        for sample in samples {
+            #expect(FrameRenderer.reasoningSteps(sample) == reference(sample), "\(sample.debugDescription)")
+        }
     }
 }

@@ -35,8 +35,8 @@ struct ServeBench: AsyncParsableCommand {
     private func measure(_ client: HTTPClient) async throws {
 
         print("# tandem serve benchmark (scripted provider, sync durability, loopback, load generator in a second process)")
-        print("model latency (flash/pro) | clients | runs/s | p50 added ms | p99 added ms")
-        print("------------------------- | ------- | ------ | ------------ | ------------")
+        print("model latency (flash/pro) | clients | runs/s | p50 added ms | p99 added ms | server CPU µs/run | load generator CPU µs/run")
+        print("------------------------- | ------- | ------ | ------------ | ------------ | ----------------- | -------------------------")
         for (flash, pro) in streamsOnly ? [] : [(0, 0), (20, 50)] {
             let server = try ServerProcess.start(tandem, port: port, environment: [
                 "TANDEM_SCRIPTED_FLASH_MS": "\(flash)", "TANDEM_SCRIPTED_PRO_MS": "\(pro)",
@@ -45,9 +45,13 @@ struct ServeBench: AsyncParsableCommand {
             defer { server.stop() }
             try await server.waitUntilHealthy(client)
             for concurrency in clients {
+                let serverCPU = server.cpuSeconds()
+                let ownCPU = Statistics.processCPUSeconds()
                 let result = try await load(client, concurrency: concurrency, modelLatencyMs: Double(pro))
+                let perRun = { (seconds: Double) in Statistics.format(seconds / Double(result.runs) * 1e6) }
                 print("\(flash) ms / \(pro) ms | \(concurrency) | \(Statistics.format(result.runsPerSecond)) | "
-                    + "\(Statistics.format(result.p50, 2)) | \(Statistics.format(result.p99, 2))")
+                    + "\(Statistics.format(result.p50, 2)) | \(Statistics.format(result.p99, 2)) | "
+                    + "\(perRun(server.cpuSeconds() - serverCPU)) | \(perRun(Statistics.processCPUSeconds() - ownCPU))")
             }
         }
         print("(added = client-observed time to `done` minus the Pro model's simulated latency)")
@@ -68,6 +72,7 @@ struct ServeBench: AsyncParsableCommand {
     }
 
     private struct LoadResult {
+        var runs: Int
         var runsPerSecond: Double
         var p50: Double
         var p99: Double
@@ -92,7 +97,7 @@ struct ServeBench: AsyncParsableCommand {
         }
         let elapsed = started.duration(to: .now).seconds
         return LoadResult(
-            runsPerSecond: Double(latencies.count) / elapsed,
+            runs: latencies.count, runsPerSecond: Double(latencies.count) / elapsed,
             p50: Statistics.percentile(latencies, 50), p99: Statistics.percentile(latencies, 99)
         )
     }
@@ -189,6 +194,16 @@ final class ServerProcess {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw ValidationError("tandem serve did not become healthy")
+    }
+
+    /// CPU time (user + system) the server process has used, in seconds.
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// VmHWM of the server process.

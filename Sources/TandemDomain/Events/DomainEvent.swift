@@ -55,23 +55,6 @@ public enum DomainEvent: Sendable, Equatable {
         }
     }
 
-    /// The canonical JSON of the payload (the journal line's `data`).
-    public func encodedData() throws -> [UInt8] {
-        switch self {
-        case .runStarted(let payload): try CanonicalJSON.encode(payload)
-        case .modelStarted(_, let payload): try CanonicalJSON.encode(payload)
-        case .firstToken(_, let payload): try CanonicalJSON.encode(payload)
-        case .modelCompleted(_, let payload): try CanonicalJSON.encode(payload)
-        case .modelRetry(_, let payload): try CanonicalJSON.encode(payload)
-        case .modelTimeout(_, let payload): try CanonicalJSON.encode(payload)
-        case .modelFailed(_, let payload): try CanonicalJSON.encode(payload)
-        case .modelCancelled(_, let payload): try CanonicalJSON.encode(payload)
-        case .clientDisconnected(let payload): try CanonicalJSON.encode(payload)
-        case .runAborted(let payload): try CanonicalJSON.encode(payload)
-        case .done(let payload): try CanonicalJSON.encode(payload)
-        }
-    }
-
     /// The event as an entry ready to append for `run`.
     /// - Throws: ``DomainEventError`` when the payload cannot be encoded.
     public func pendingEntry(for run: RunID) throws -> PendingEntry {

@@ -1,3 +1,4 @@
+import TandemDomain
 /// One model's part of a run, as audited.
 public struct ModelTrace: Sendable, Equatable {
     /// The configured model id.

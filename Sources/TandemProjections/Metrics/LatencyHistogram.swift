@@ -1,3 +1,4 @@
+import TandemDomain
 import Histogram
 
 /// Latencies of one model: an HDR histogram (microseconds, 3 significant digits) for exact

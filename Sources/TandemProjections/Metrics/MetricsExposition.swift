@@ -1,3 +1,4 @@
+import TandemDomain
 import Foundation
 
 /// Renders the metrics projection as Prometheus text exposition (format 0.0.4) and as the JSON of

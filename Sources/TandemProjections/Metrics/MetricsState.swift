@@ -1,3 +1,4 @@
+import TandemDomain
 import TandemJournal
 
 /// The metrics projection (SPEC §4): latency and first-token histograms per model, and counters of

@@ -17,7 +17,7 @@ public final class RunCoordinator: Service, Sendable {
         var request: RunRequest
         var control: RunControl
         var started: @Sendable (JournalError?) -> Void
-        var emit: @Sendable (SSEFrame) -> Void
+        var emit: @Sendable ([SSEFrame]) -> Void
     }
 
     private struct Registry {
@@ -88,9 +88,9 @@ public final class RunCoordinator: Service, Sendable {
             let job = Job(
                 request: request, control: control,
                 started: { error in continuation.resume(returning: error) },
-                emit: { frame in
-                    sink.yield(.frame(frame))
-                    if frame.isTerminal { sink.finish() }
+                emit: { frames in
+                    sink.yield(.frames(frames))
+                    if frames.contains(where: \.isTerminal) { sink.finish() }
                 }
             )
             if case .terminated = jobSink.yield(job) {

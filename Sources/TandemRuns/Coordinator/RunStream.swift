@@ -1,6 +1,7 @@
 /// What an SSE response writes: frames of a run, and keep-alive pings.
 public enum StreamItem: Sendable, Equatable {
-    case frame(SSEFrame)
+    /// Frames that became durable together (one journal commit), written in one go.
+    case frames([SSEFrame])
     case ping
 }
 

@@ -66,3 +66,61 @@ struct DonePayload: Encodable {
         case traceID = "trace_id"
     }
 }
+
+// The frames' canonical JSON, written by hand (the bytes `CanonicalJSON.encode` gives; a test
+// holds them equal): frames are rendered for every event of every stream and replay.
+
+extension ResponsePayload: CanonicalWritable {
+    func write(_ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.key("confidence", confidence)
+        writer.key("content", content)
+        writer.key("is_preliminary", isPreliminary)
+        writer.key("latency_ms", latencyMs)
+        writer.key("model", model)
+        if let reasoningSteps {
+            writer.key("reasoning_steps")
+            writer.beginArray()
+            for step in reasoningSteps { writer.string(step) }
+            writer.endArray()
+        }
+        writer.key("usage")
+        usage.write(&writer)
+        writer.endObject()
+    }
+}
+
+extension AnswerPayload: CanonicalWritable {
+    func write(_ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.key("message", message)
+        writer.key("response")
+        response.write(&writer)
+        writer.key("trace_id", traceID)
+        writer.endObject()
+    }
+}
+
+extension ErrorPayload: CanonicalWritable {
+    func write(_ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.key("code", code)
+        writer.key("error", error)
+        writer.key("model")
+        if let model { writer.string(model.rawValue) } else { writer.null() }
+        writer.key("retryable", retryable)
+        writer.key("trace_id", traceID)
+        writer.key("type", type)
+        writer.endObject()
+    }
+}
+
+extension DonePayload: CanonicalWritable {
+    func write(_ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.keyIfPresent("reason", reason)
+        writer.key("status", status)
+        writer.key("trace_id", traceID)
+        writer.endObject()
+    }
+}

@@ -60,15 +60,30 @@ public struct FrameRenderer: Sendable {
         ]
     }
 
-    /// The first five blank-line-separated paragraphs of `content`.
+    /// The first five blank-line-separated paragraphs of `content` (split at each `\n\n` after
+    /// `\r\n` became `\n`, trimmed, empty ones skipped). Walks the bytes once and stops after five:
+    /// answers are long and every `final` frame of every stream and replay needs this.
     static func reasoningSteps(_ content: String) -> [String] {
-        content
-            .replacingOccurrences(of: "\r\n", with: "\n")
-            .components(separatedBy: "\n\n")
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            .filter { !$0.isEmpty }
-            .prefix(5)
-            .map { $0 }
+        let text = content.utf8.contains(UInt8(ascii: "\r")) ? content.replacingOccurrences(of: "\r\n", with: "\n") : content
+        let bytes = Array(text.utf8)
+        var steps: [String] = []
+        var start = 0
+        var index = 0
+        func take(_ end: Int) {
+            let step = String(decoding: bytes[start..<end], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !step.isEmpty { steps.append(step) }
+        }
+        while index + 1 < bytes.count, steps.count < 5 {
+            if bytes[index] == UInt8(ascii: "\n"), bytes[index + 1] == UInt8(ascii: "\n") {
+                take(index)
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        if steps.count < 5 { take(bytes.count) }
+        return steps
     }
 
     private static func name(_ role: ModelRole) -> String { role == .flash ? "Flash" : "Pro" }
@@ -77,9 +92,8 @@ public struct FrameRenderer: Sendable {
         make(seq, "error", ErrorPayload(error: message, code: code, type: type, retryable: retryable, model: model, traceID: traceID))
     }
 
-    private func make(_ seq: UInt64?, _ event: String, _ payload: some Encodable) -> SSEFrame {
-        // Payloads hold only strings, numbers and booleans already journaled: encoding cannot fail.
-        let data = (try? CanonicalJSON.encode(payload)) ?? Array(#"{"trace_id":"\#(traceID)"}"#.utf8)
-        return SSEFrame(id: seq, event: event, data: data)
+    private func make(_ seq: UInt64?, _ event: String, _ payload: some CanonicalWritable) -> SSEFrame {
+        // Payloads hold only strings, finite numbers and booleans already journaled.
+        SSEFrame(id: seq, event: event, data: payload.canonicalJSON)
     }
 }

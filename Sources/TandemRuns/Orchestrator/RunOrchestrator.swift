@@ -47,12 +47,13 @@ public struct RunOrchestrator: Sendable {
     ///   - control: how the caller steers the run (client gone, shutdown).
     ///   - started: called once `run_started` is durable (`nil`), or with the journal's error (the run
     ///     then does not happen).
-    ///   - emit: receives each frame, in order, after its event is durable; the last is `done`.
+    ///   - emit: receives the frames of each commit, in order, once their events are durable; the
+    ///     last is `done`.
     public func run(
         _ request: RunRequest,
         control: RunControl,
         started: @Sendable (JournalError?) -> Void,
-        emit: @escaping @Sendable (SSEFrame) -> Void
+        emit: @escaping @Sendable ([SSEFrame]) -> Void
     ) async {
         let run = request.runID
         var logger = logger
@@ -90,12 +91,11 @@ public struct RunOrchestrator: Sendable {
                 if !events.isEmpty {
                     do {
                         let committed = try await journal.append(events, for: run)
-                        for entry in committed {
-                            if let frame = renderer.frame(for: entry.event, seq: entry.seq) { emit(frame) }
-                        }
+                        let frames = committed.compactMap { renderer.frame(for: $0.event, seq: $0.seq) }
+                        if !frames.isEmpty { emit(frames) }
                     } catch {
                         logger.error("journal append failed mid-run; ending the stream", metadata: ["error": "\(error)"])
-                        for frame in renderer.streamFailureFrames(message: "the audit journal is unavailable") { emit(frame) }
+                        emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
                         control.stopFlash.fire()
                         control.stopPro.fire()
                         finished = true

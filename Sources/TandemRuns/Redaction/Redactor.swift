@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 public import TandemDomain
 
@@ -74,14 +77,34 @@ public struct Redactor: Sendable {
         case substrings([String])
         case digits(Int)
 
+        /// Byte searches over the UTF-8 (answers are kilobytes long and every one is redacted).
         func mayMatch(_ text: String, digits: Int) -> Bool {
             switch self {
             case .always:
-                return text.count >= 8 && (text.contains(":") || text.contains("="))
+                return text.utf8.count >= 8 && (Self.contains(text, ":") || Self.contains(text, "="))
             case .substrings(let needles):
-                return needles.contains { text.contains($0) }
+                return needles.contains { Self.contains(text, $0) }
             case .digits(let minimum):
                 return digits >= minimum
+            }
+        }
+
+        private static func contains(_ text: String, _ needle: String) -> Bool {
+            var text = text
+            var needle = needle
+            return text.withUTF8 { haystack in
+                needle.withUTF8 { needle in
+                    guard let base = haystack.baseAddress, let pattern = needle.baseAddress, needle.count <= haystack.count else { return false }
+                    // Jump between occurrences of the first byte with memchr, compare the rest.
+                    var offset = 0
+                    let last = haystack.count - needle.count
+                    while offset <= last, let hit = memchr(base + offset, Int32(pattern[0]), last - offset + 1) {
+                        let position = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                        if memcmp(base + position, pattern, needle.count) == 0 { return true }
+                        offset = position + 1
+                    }
+                    return false
+                }
             }
         }
     }

@@ -68,7 +68,7 @@ struct SSEResponse {
                 group.addTask {
                     do {
                         for try await frame in follower {
-                            sink.yield(.frame(frame))
+                            sink.yield(.frames([frame]))
                             if frame.isTerminal { break }
                         }
                     } catch {
@@ -87,9 +87,11 @@ struct SSEResponse {
                 switch item {
                 case .ping:
                     try await writer.write(ByteBuffer(bytes: SSEFrame.ping))
-                case .frame(let frame):
-                    try await writer.write(ByteBuffer(bytes: frame.encoded))
-                    if frame.isTerminal {
+                case .frames(let frames):
+                    var buffer = ByteBuffer()
+                    for frame in frames { buffer.writeBytes(frame.encoded) }
+                    try await writer.write(buffer)
+                    if frames.contains(where: \.isTerminal) {
                         group.cancelAll()
                         return
                     }

@@ -1,7 +1,11 @@
-/// Writes canonical JSON by hand (keys in sorted order, no spaces) for projection state, which is
-/// stored and hashed byte for byte: the same state must always give the same bytes.
-struct CanonicalWriter {
-    private(set) var bytes: [UInt8] = []
+/// Writes canonical JSON by hand — keys in the order the caller writes them (sorted), no spaces,
+/// strings escaped exactly as ``CanonicalJSON`` (Foundation's `JSONEncoder`) escapes them — for
+/// what is written often and hashed or compared byte for byte: journal payloads, SSE frames,
+/// projection state. No intermediate tree, no reflection.
+package struct CanonicalWriter {
+    package private(set) var bytes: [UInt8] = []
+    /// A number JSON cannot hold (NaN, infinity) was written: the bytes are not valid JSON.
+    package private(set) var hasInvalidNumber = false
     /// Per open container (bit n for depth n, up to 64 deep): whether its next element is its
     /// first (no comma before it).
     private var first: UInt64 = 0
@@ -9,14 +13,14 @@ struct CanonicalWriter {
     /// A key was just written: its value takes no comma.
     private var afterKey = false
 
-    init(capacity: Int = 1_024) {
+    package init(capacity: Int = 1_024) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func beginObject() { open(UInt8(ascii: "{")) }
-    mutating func endObject() { close(UInt8(ascii: "}")) }
-    mutating func beginArray() { open(UInt8(ascii: "[")) }
-    mutating func endArray() { close(UInt8(ascii: "]")) }
+    package mutating func beginObject() { open(UInt8(ascii: "{")) }
+    package mutating func endObject() { close(UInt8(ascii: "}")) }
+    package mutating func beginArray() { open(UInt8(ascii: "[")) }
+    package mutating func endArray() { close(UInt8(ascii: "]")) }
 
     private mutating func open(_ bracket: UInt8) {
         separate()
@@ -32,7 +36,7 @@ struct CanonicalWriter {
 
     /// Writes `"key":`; the next value belongs to it. Keys must be written in sorted order, and a
     /// literal key must need no escaping (it is copied as is).
-    mutating func key(_ key: StaticString) {
+    package mutating func key(_ key: StaticString) {
         separate()
         let length = key.utf8CodeUnitCount
         bytes.reserveCapacity(bytes.count + length + 3)
@@ -44,7 +48,7 @@ struct CanonicalWriter {
     }
 
     /// Writes `"key":` for a key known only at run time (escaped as a string).
-    mutating func key(escaping key: String) {
+    package mutating func key(escaping key: String) {
         separate()
         appendString(key)
         bytes.append(UInt8(ascii: ":"))
@@ -62,39 +66,56 @@ struct CanonicalWriter {
         first &= ~bit
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         separate()
         appendString(value)
     }
 
-    mutating func raw(_ json: some Collection<UInt8>) {
+    package mutating func raw(_ json: some Collection<UInt8>) {
         separate()
         bytes += json
     }
 
-    mutating func null() {
+    package mutating func null() {
         separate()
         append("null")
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         separate()
         append(value ? "true" : "false")
     }
 
-    mutating func int(_ value: Int) {
+    package mutating func int(_ value: Int) {
         separate()
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         appendDecimal(value.magnitude)
     }
 
-    mutating func uint(_ value: UInt64) {
+    package mutating func uint(_ value: UInt64) {
         separate()
         appendDecimal(value)
     }
 
+    /// A number as `JSONEncoder` writes it: integral values up to 2^53 as integers, others in
+    /// their shortest form (`12.5`, `1e-07`). NaN and infinity are written as `null` and flagged.
+    package mutating func double(_ value: Double) {
+        separate()
+        guard value.isFinite else {
+            hasInvalidNumber = true
+            append("null")
+            return
+        }
+        if value == value.rounded(), abs(value) <= 9_007_199_254_740_992 {
+            if value < 0 || (value == 0 && value.sign == .minus) { bytes.append(UInt8(ascii: "-")) }
+            appendDecimal(UInt64(abs(value)))
+        } else {
+            bytes += Array(value.description.utf8)
+        }
+    }
+
     /// A number with at most 3 decimals, written the shortest way (`12.5`, `400`).
-    mutating func number(_ value: Double) {
+    package mutating func number(_ value: Double) {
         separate()
         guard value.isFinite else {
             bytes += Array("null".utf8)
@@ -110,17 +131,17 @@ struct CanonicalWriter {
         }
     }
 
-    mutating func field(_ name: StaticString, _ value: String?) {
+    package mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { string(value) } else { null() }
     }
 
-    mutating func field(_ name: StaticString, _ value: Double?) {
+    package mutating func field(_ name: StaticString, _ value: Double?) {
         key(name)
         if let value { number(value) } else { null() }
     }
 
-    mutating func field(_ name: StaticString, _ value: Int?) {
+    package mutating func field(_ name: StaticString, _ value: Int?) {
         key(name)
         if let value { int(value) } else { null() }
     }
@@ -164,6 +185,8 @@ struct CanonicalWriter {
                 case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
                 case 0x0D: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
                 case 0x09: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0x08: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+                case 0x0C: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
                 default:
                     let hex = Array("0123456789abcdef".utf8)
                     bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
