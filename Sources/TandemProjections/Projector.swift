@@ -53,7 +53,7 @@ public final class Projector: Service, Sendable {
             var lastUpdate = ContinuousClock.now - Self.minimumUpdateInterval
             var lastStoreCheck = lastUpdate
             while !Task.isCancelled {
-                // Under load, gather a few milliseconds of commits per update: each update writes
+                // Under load, gather some milliseconds of commits per update: each update writes
                 // the metrics and syncs the store, whatever its size.
                 let due = lastUpdate + Self.minimumUpdateInterval
                 if due > .now { try? await Task.sleep(until: due) }
@@ -81,7 +81,7 @@ public final class Projector: Service, Sendable {
 
     /// The shortest time between two updates of the store (bounds how long a read waits for a
     /// finished run's record, and how many store commits a busy journal causes).
-    static let minimumUpdateInterval: Duration = .milliseconds(5)
+    static let minimumUpdateInterval: Duration = .milliseconds(10)
     /// How often the projector looks for a store swapped in by `tandem projections rebuild`.
     static let storeCheckInterval: Duration = .milliseconds(200)
 

@@ -14,8 +14,10 @@ struct LatencyHistogram: Equatable {
     static let bucketBounds: [Double] = (0...13).map { 0.01 * Double(1 << $0) }
 
     private(set) var hdr = Histogram<UInt64>(highestTrackableValue: LatencyHistogram.highestMicros, numberOfSignificantValueDigits: .three)
-    /// Lowest equivalent value of each non-empty HDR bucket → its count.
-    private var nonEmpty: [UInt64: UInt64] = [:]
+    /// Lowest equivalent value of each non-empty HDR bucket, ascending, and its count: a new
+    /// bucket is inserted in place (rare once the distribution has filled in), so encoding is a walk.
+    private var bucketValues: [UInt64] = []
+    private var bucketCounts: [UInt64] = []
     private static let highestMicros: UInt64 = 3_600_000_000
     private(set) var buckets = [UInt64](repeating: 0, count: LatencyHistogram.bucketBounds.count)
     private(set) var count: UInt64 = 0
@@ -23,7 +25,7 @@ struct LatencyHistogram: Equatable {
     private(set) var sumMicros: UInt64 = 0
 
     static func == (lhs: LatencyHistogram, rhs: LatencyHistogram) -> Bool {
-        lhs.nonEmpty == rhs.nonEmpty && lhs.buckets == rhs.buckets && lhs.count == rhs.count && lhs.sumMicros == rhs.sumMicros
+        lhs.bucketValues == rhs.bucketValues && lhs.bucketCounts == rhs.bucketCounts && lhs.buckets == rhs.buckets && lhs.count == rhs.count && lhs.sumMicros == rhs.sumMicros
     }
 
     mutating func record(milliseconds: Double) {
@@ -37,13 +39,13 @@ struct LatencyHistogram: Equatable {
 
     private mutating func recordHDR(_ micros: UInt64, count: UInt64) {
         _ = hdr.record(micros, count: count)
-        nonEmpty[hdr.lowestEquivalentForValue(micros), default: 0] += count
+        addToBucket(hdr.lowestEquivalentForValue(micros), count)
     }
 
     /// Adds `other`'s recorded values.
     mutating func merge(_ other: LatencyHistogram) {
         hdr.add(other.hdr)
-        nonEmpty.merge(other.nonEmpty, uniquingKeysWith: +)
+        for (value, count) in zip(other.bucketValues, other.bucketCounts) { addToBucket(value, count) }
         for index in buckets.indices { buckets[index] += other.buckets[index] }
         count += other.count
         sumMicros += other.sumMicros
@@ -57,9 +59,19 @@ struct LatencyHistogram: Equatable {
     var meanMilliseconds: Double { count == 0 ? 0 : Double(sumMicros) / Double(count) / 1000 }
     var maxMilliseconds: Double { count == 0 ? 0 : Double(hdr.max) / 1000 }
 
-    /// Non-empty HDR buckets as (lowest equivalent value, count) pairs, in value order.
-    var encodedBuckets: [(UInt64, UInt64)] {
-        nonEmpty.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    private mutating func addToBucket(_ value: UInt64, _ count: UInt64) {
+        var low = 0
+        var high = bucketValues.count
+        while low < high {
+            let middle = (low + high) / 2
+            if bucketValues[middle] < value { low = middle + 1 } else { high = middle }
+        }
+        if low < bucketValues.count, bucketValues[low] == value {
+            bucketCounts[low] += count
+        } else {
+            bucketValues.insert(value, at: low)
+            bucketCounts.insert(count, at: low)
+        }
     }
 
     func write(_ writer: inout CanonicalWriter) {
@@ -72,7 +84,7 @@ struct LatencyHistogram: Equatable {
         writer.uint(count)
         writer.key("hdr")
         writer.beginArray()
-        for (value, count) in encodedBuckets {
+        for (value, count) in zip(bucketValues, bucketCounts) {
             writer.beginArray()
             writer.uint(value)
             writer.uint(count)
