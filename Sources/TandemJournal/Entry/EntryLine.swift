@@ -20,13 +20,14 @@ enum EntryLine {
         var prev: Range<Int>
     }
 
-    private static let seqPrefix = Array(#"{"seq":"#.utf8)
-    private static let tsPrefix = Array(#","ts":""#.utf8)
-    private static let runPrefix = Array(#"","run_id":""#.utf8)
-    private static let typePrefix = Array(#"","type":""#.utf8)
-    private static let dataPrefix = Array(#"","data":"#.utf8)
-    private static let prevPrefix = Array(#","prev":""#.utf8)
-    private static let suffix = Array(#""}"#.utf8)
+    // The envelope's fixed parts, as static text: reading them costs no reference counting.
+    private static let seqPrefix: StaticString = #"{"seq":"#
+    private static let tsPrefix: StaticString = #","ts":""#
+    private static let runPrefix: StaticString = #"","run_id":""#
+    private static let typePrefix: StaticString = #"","type":""#
+    private static let dataPrefix: StaticString = #"","data":"#
+    private static let prevPrefix: StaticString = #","prev":""#
+    private static let suffix: StaticString = #""}"#
     /// Length of `,"prev":"<64 hex>"}`.
     static let prevTailLength = 9 + 64 + 2
     static let timestampLength = 27
@@ -40,26 +41,26 @@ enum EntryLine {
         prev: [UInt8]
     ) -> Layout {
         line.reserveCapacity(entry.data.count + 200)
-        line.append(contentsOf: seqPrefix)
+        append(seqPrefix, to: &line)
         appendDecimal(seq, to: &line)
-        line.append(contentsOf: tsPrefix)
+        append(tsPrefix, to: &line)
         let ts = line.count..<(line.count + timestamp.count)
         line.append(contentsOf: timestamp)
-        line.append(contentsOf: runPrefix)
+        append(runPrefix, to: &line)
         let runStart = line.count
         line.append(contentsOf: entry.runID.rawValue.utf8)
         let runID = runStart..<line.count
-        line.append(contentsOf: typePrefix)
+        append(typePrefix, to: &line)
         let typeStart = line.count
         line.append(contentsOf: entry.type.utf8)
         let type = typeStart..<line.count
-        line.append(contentsOf: dataPrefix)
+        append(dataPrefix, to: &line)
         let data = line.count..<(line.count + entry.data.count)
         line.append(contentsOf: entry.data)
-        line.append(contentsOf: prevPrefix)
+        append(prevPrefix, to: &line)
         let prevRange = line.count..<(line.count + prev.count)
         line.append(contentsOf: prev)
-        line.append(contentsOf: suffix)
+        append(suffix, to: &line)
         return Layout(seq: seq, ts: ts, runID: runID, type: type, data: data, prev: prevRange)
     }
 
@@ -67,10 +68,10 @@ enum EntryLine {
     /// - Throws: ``JournalError`` `.invalidEntry` naming what is wrong.
     static func parse(_ bytes: UnsafeRawBufferPointer) throws -> Layout {
         var index = 0
-        func expect(_ literal: [UInt8], _ what: String) throws {
-            guard bytes.count - index >= literal.count else { throw malformed("truncated before \(what)") }
+        func expect(_ literal: StaticString, _ what: String) throws {
+            guard bytes.count - index >= literal.utf8CodeUnitCount else { throw malformed("truncated before \(what)") }
             guard matches(literal, in: bytes, at: index) else { throw malformed("expected \(what) at byte \(index)") }
-            index += literal.count
+            index += literal.utf8CodeUnitCount
         }
         func scan(until terminator: UInt8, _ what: String, allowed: (UInt8) -> Bool) throws -> Range<Int> {
             let start = index
@@ -129,9 +130,9 @@ enum EntryLine {
     /// fixed shape without checking the rest: the same bytes give the same answer, but only
     /// ``parse(_:)`` says whether the line is valid. `nil` when the line is too short to tell.
     static func runIDField(of bytes: UnsafeRawBufferPointer) -> Range<Int>? {
-        var index = seqPrefix.count
+        var index = seqPrefix.utf8CodeUnitCount
         while index < bytes.count, index < 28, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
-        let start = index + tsPrefix.count + timestampLength + runPrefix.count
+        let start = index + tsPrefix.utf8CodeUnitCount + timestampLength + runPrefix.utf8CodeUnitCount
         guard start < bytes.count,
               let quote = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\"")), min(bytes.count, start + 65) - start)
         else { return nil }
@@ -139,9 +140,15 @@ enum EntryLine {
         return end > start ? start..<end : nil
     }
 
+    private static func append(_ literal: StaticString, to line: inout [UInt8]) {
+        line.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
     /// Whether `bytes` hold `literal` at `offset` (the caller checked there is room).
-    private static func matches(_ literal: [UInt8], in bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
-        literal.withUnsafeBytes { memcmp(bytes.baseAddress! + offset, $0.baseAddress!, $0.count) == 0 }
+    private static func matches(_ literal: StaticString, in bytes: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+        let start = literal.utf8Start
+        for index in 0..<literal.utf8CodeUnitCount where bytes[offset + index] != start[index] { return false }
+        return true
     }
 
     /// The `prev` hex digits of a line, found from its fixed-length tail; `nil` if the line is too short.
@@ -153,9 +160,8 @@ enum EntryLine {
 
     /// The `seq` written at the start of a line; `nil` if it is not there.
     static func seqField(of bytes: UnsafeRawBufferPointer) -> UInt64? {
-        guard bytes.count > seqPrefix.count else { return nil }
-        for (i, byte) in seqPrefix.enumerated() where bytes[i] != byte { return nil }
-        var index = seqPrefix.count
+        guard bytes.count > seqPrefix.utf8CodeUnitCount, matches(seqPrefix, in: bytes, at: 0) else { return nil }
+        var index = seqPrefix.utf8CodeUnitCount
         var seq: UInt64 = 0
         while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9"), index < 28 {
             seq = seq &* 10 &+ UInt64(bytes[index] - UInt8(ascii: "0"))

@@ -26,6 +26,11 @@ package struct ProjectionFolder {
             self.record = record
             self.stored = stored
         }
+
+        /// The record as the store takes it (read in place, not copied).
+        var change: ProjectionStore.Change {
+            ProjectionStore.Change(record, previous: stored)
+        }
     }
 
     /// Starts from what `store` holds.
@@ -86,7 +91,7 @@ package struct ProjectionFolder {
     private mutating func flush(to store: ProjectionStore, state: ProjectionStore.State?) throws {
         dirty.sort()
         let slots = dirty.map { working[$0]! }
-        try store.commit(slots.map { ProjectionStore.Change($0.record, previous: $0.stored) }, state: state)
+        try store.commit(slots.map(\.change), state: state)
         for (run, slot) in zip(dirty, slots) {
             written?.insert(run)
             if slot.record.isTerminal {

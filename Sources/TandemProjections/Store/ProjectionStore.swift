@@ -121,7 +121,7 @@ package final class ProjectionStore: @unchecked Sendable {
         package var json: [UInt8]
         package var previous: (status: String, startedAt: String)?
 
-        package init(_ record: DualRunRecord, previous: (status: String, startedAt: String)?) {
+        package init(_ record: borrowing DualRunRecord, previous: (status: String, startedAt: String)?) {
             runID = record.runID
             status = record.status
             startedAt = record.startedAt ?? ProjectionStore.epoch
