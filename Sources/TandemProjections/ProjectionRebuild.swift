@@ -37,11 +37,17 @@ package enum ProjectionRebuild {
         let parts = RunShard.split(into: min(max(1, shards), 16))
         let outcomes = Mutex<[Result<(metrics: MetricsState, events: UInt64), any Error>?]>(Array(repeating: nil, count: parts.count))
         let failed = Atomic<Bool>(false)
-        // Only shard 0 reports progress; its position in the scan is the whole rebuild's, nearly.
+        // Progress is the furthest seq any shard has folded (shards scan the same journal at about
+        // the same pace; a shard may own few runs), reported under a lock: one caller at a time.
+        let furthest = Mutex<UInt64>(0)
         DispatchQueue.concurrentPerform(iterations: parts.count) { index in
             let outcome = Result {
                 try fold(parts[index], of: journal, through: target, into: store, entriesPerCommit: entriesPerCommit, stop: failed) { seq in
-                    if index == 0 { progress(seq, target) }
+                    furthest.withLock { reported in
+                        guard seq > reported else { return }
+                        reported = seq
+                        progress(seq, target)
+                    }
                 }
             }
             if case .failure = outcome { failed.store(true, ordering: .relaxed) }
