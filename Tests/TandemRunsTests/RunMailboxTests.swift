@@ -1,0 +1,45 @@
+import TandemDomain
+import Testing
+
+@testable import TandemRuns
+
+@Suite("Run mailbox")
+struct RunMailboxTests {
+    @Test("Everything that arrived while the run was busy comes out together, in order")
+    func batches() async {
+        let mailbox = RunMailbox()
+        mailbox.yield(.stopped(.flash))
+        mailbox.yield(.clientDisconnected)
+        mailbox.yield(.shutdown)
+        #expect(await mailbox.next() == [.stopped(.flash), .clientDisconnected, .shutdown])
+        mailbox.yield(.stopped(.pro))
+        #expect(await mailbox.next() == [.stopped(.pro)])
+    }
+
+    @Test("A waiting reader is handed the first input at once")
+    func wakesWaiter() async {
+        let mailbox = RunMailbox()
+        async let batch = mailbox.next()
+        // The reader may or may not be waiting yet: either way it gets exactly this input.
+        mailbox.yield(.shutdown)
+        #expect(await batch == [.shutdown])
+    }
+
+    @Test("After finish, pending inputs are still delivered, new ones dropped, then nil")
+    func finish() async {
+        let mailbox = RunMailbox()
+        mailbox.yield(.clientDisconnected)
+        mailbox.finish()
+        mailbox.yield(.shutdown)
+        #expect(await mailbox.next() == [.clientDisconnected])
+        #expect(await mailbox.next() == nil)
+    }
+
+    @Test("A waiting reader whose task is cancelled gets nil")
+    func cancellation() async {
+        let mailbox = RunMailbox()
+        let reader = Task { await mailbox.next() }
+        reader.cancel()
+        #expect(await reader.value == nil)
+    }
+}
