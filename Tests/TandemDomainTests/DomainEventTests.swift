@@ -116,6 +116,14 @@ struct CanonicalWriterTests {
             )))
             events.append(.modelFailed(.pro, ModelFailed(errorClass: text, message: text, httpStatus: index % 2 == 0 ? nil : 503, retryable: index % 3 == 0)))
         }
+        // Deeper than the writer's 64 inline levels, with siblings at every level.
+        var deep: JSONValue = .array([.int(1), .int(2)])
+        for level in 0..<150 { deep = level % 2 == 0 ? .array([deep, .int(Int64(level))]) : .object(["a": .int(0), "b": deep, "c": .null]) }
+        events.append(.runStarted(RunStarted(
+            query: "deep", context: deep, client: ClientInfo(),
+            config: RunConfig(flashModel: "f", proModel: "p", flashTimeoutS: 1, proTimeoutS: 2, provider: "s", redaction: "off", onFlashFailure: "continue"),
+            requestDigest: "d"
+        )))
         for number in awkwardNumbers {
             events.append(.modelCompleted(.flash, ModelCompleted(
                 model: "m", content: "c", usage: TokenUsage(inputTokens: 1, outputTokens: Int(number.magnitude.truncatingRemainder(dividingBy: 1e9))),

@@ -6,9 +6,10 @@ package struct CanonicalWriter {
     package private(set) var bytes: [UInt8] = []
     /// A number JSON cannot hold (NaN, infinity) was written: the bytes are not valid JSON.
     package private(set) var hasInvalidNumber = false
-    /// Per open container (bit n for depth n, up to 64 deep): whether its next element is its
-    /// first (no comma before it).
+    /// Per open container: whether its next element is its first (no comma before it) — bit n
+    /// for depth n + 1 up to 64 deep, then `deeperFirst` (a client's context may nest deeper).
     private var first: UInt64 = 0
+    private var deeperFirst: [Bool] = []
     private var depth = 0
     /// A key was just written: its value takes no comma.
     private var afterKey = false
@@ -26,11 +27,12 @@ package struct CanonicalWriter {
         separate()
         bytes.append(bracket)
         depth += 1
-        first |= 1 << UInt64(depth - 1)
+        if depth <= 64 { first |= 1 << UInt64(depth - 1) } else { deeperFirst.append(true) }
     }
 
     private mutating func close(_ bracket: UInt8) {
         bytes.append(bracket)
+        if depth > 64 { deeperFirst.removeLast() }
         depth -= 1
     }
 
@@ -61,6 +63,11 @@ package struct CanonicalWriter {
             return
         }
         guard depth > 0 else { return }
+        if depth > 64 {
+            if !deeperFirst[deeperFirst.count - 1] { bytes.append(UInt8(ascii: ",")) }
+            deeperFirst[deeperFirst.count - 1] = false
+            return
+        }
         let bit: UInt64 = 1 << UInt64(depth - 1)
         if first & bit == 0 { bytes.append(UInt8(ascii: ",")) }
         first &= ~bit
