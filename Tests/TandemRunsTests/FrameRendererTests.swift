@@ -1,5 +1,6 @@
 import Foundation
 import TandemDomain
+import TandemJournal
 import Testing
 
 @testable import TandemRuns
@@ -70,6 +71,19 @@ struct FrameRendererTests {
         ]
         for sample in samples {
             #expect(FrameRenderer.reasoningSteps(sample) == reference(sample), "\(sample.debugDescription)")
+        }
+    }
+
+    @Test("A request's digest is the SHA-256 of its JSONEncoder-canonical form (digests of earlier runs still match)")
+    func requestDigest() throws {
+        struct Canonical: Encodable {
+            var query: String
+            var context: JSONValue?
+        }
+        for context in [nil, JSONValue.object(["é": .string("x/y"), "n": .double(0.1), "list": .array([.null, .int(-3)])])] {
+            let request = RunRequest(runID: RunID("r")!, query: "what \"now\"?", context: context, client: ClientInfo(), clientChoseRunID: false)
+            let expected = ChainHash.hex(of: try CanonicalJSON.encode(Canonical(query: request.query, context: context)))
+            #expect(request.digest == expected)
         }
     }
 }

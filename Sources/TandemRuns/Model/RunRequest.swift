@@ -19,12 +19,17 @@ public struct RunRequest: Sendable, Equatable {
     }
 
     /// SHA-256 (hex) of the canonical `{"context":…,"query":…}`: equal for equal requests.
+    /// (Written by hand, byte for byte as `CanonicalJSON.encode` writes it, so digests of runs
+    /// journaled by earlier versions still match.)
     public var digest: String {
-        struct Canonical: Encodable {
-            var query: String
-            var context: JSONValue?
+        var writer = CanonicalWriter(capacity: 128)
+        writer.beginObject()
+        if let context {
+            writer.key("context")
+            context.write(&writer)
         }
-        let bytes = (try? CanonicalJSON.encode(Canonical(query: query, context: context))) ?? Array(query.utf8)
-        return ChainHash.hex(of: bytes)
+        writer.key("query", query)
+        writer.endObject()
+        return ChainHash.hex(of: writer.hasInvalidNumber ? Array(query.utf8) : writer.bytes)
     }
 }

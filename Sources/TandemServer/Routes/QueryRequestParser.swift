@@ -51,7 +51,9 @@ struct QueryRequestParser {
         case nil, .null?:
             contextValue = nil
         case .object(let members)?:
-            let size = (try? CanonicalJSON.encode(JSONValue.object(members)).count) ?? Int.max
+            var writer = CanonicalWriter()
+            JSONValue.object(members).write(&writer)
+            let size = writer.bytes.count
             guard size <= Self.maxContextBytes else {
                 throw .validation("context", "\"context\" must be at most \(Self.maxContextBytes) bytes of JSON (it has \(size)).")
             }
