@@ -79,6 +79,27 @@ struct JournalIntegrityTests {
         #expect(bad.stderr.contains("first bad seq: 6"))
     }
 
+    @Test("`tandem journal verify --payloads` names the first entry whose payload is not its type's")
+    func verifyPayloads() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory)
+        _ = try await journal.append((0..<5).map { try abortedEntry("p\($0)") })
+        // Chained and canonical, but not a `flash_started` payload (and one that is not JSON).
+        _ = try await journal.append(try PendingEntry(runID: RunID("p9")!, type: "flash_started", data: Array(#"{"nope":1}"#.utf8)))
+        _ = try await journal.append(try PendingEntry(runID: RunID("p9")!, type: "done", data: Array(#"{"status":"ok","duration_ms":1,}"#.utf8)))
+        journal.close()
+        let chain = try TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
+        #expect(chain.status == 0, "the chain itself is intact")
+        let full = try TandemExecutable.run(["journal", "verify", "--payloads", "--data-dir", directory.path])
+        #expect(full.status == 1)
+        #expect(full.stderr.contains("first bad seq: 6"))
+        #expect(full.stderr.contains("flash_started"))
+        let good = try await filledJournal(8)
+        let fine = try TandemExecutable.run(["journal", "verify", "--payloads", "--data-dir", good.path])
+        #expect(fine.status == 0)
+        #expect(fine.stdout.contains("payloads ok: 8 entries"))
+    }
+
     @Test("A journal of another format version is refused with a clear message")
     func formatMismatch() async throws {
         let directory = try await filledJournal(1)
