@@ -42,7 +42,7 @@ package enum ProjectionRebuild {
         let furthest = Mutex<UInt64>(0)
         DispatchQueue.concurrentPerform(iterations: parts.count) { index in
             let outcome = Result {
-                try fold(parts[index], of: journal, through: target, into: store, entriesPerCommit: entriesPerCommit, stop: failed) { seq in
+                try fold(parts[index], of: journal, through: target, into: store, entriesPerCommit: max(1, entriesPerCommit), stop: failed) { seq in
                     furthest.withLock { reported in
                         guard seq > reported else { return }
                         reported = seq

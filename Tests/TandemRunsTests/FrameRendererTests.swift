@@ -87,3 +87,71 @@ struct FrameRendererTests {
         }
     }
 }
+
+// The frames' shape as `Encodable`, the reference the hand-written frames are held to.
+
+extension ResponsePayload: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case model, content, confidence, usage
+        case latencyMs = "latency_ms"
+        case isPreliminary = "is_preliminary"
+        case reasoningSteps = "reasoning_steps"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try container.encode(content, forKey: .content)
+        try container.encode(confidence, forKey: .confidence)
+        try container.encode(usage, forKey: .usage)
+        try container.encode(latencyMs, forKey: .latencyMs)
+        try container.encode(isPreliminary, forKey: .isPreliminary)
+        try container.encodeIfPresent(reasoningSteps, forKey: .reasoningSteps)
+    }
+}
+
+extension AnswerPayload: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case response, message
+        case traceID = "trace_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(response, forKey: .response)
+        try container.encode(message, forKey: .message)
+        try container.encode(traceID, forKey: .traceID)
+    }
+}
+
+extension ErrorPayload: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case error, code, type, retryable, model
+        case traceID = "trace_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(error, forKey: .error)
+        try container.encode(code, forKey: .code)
+        try container.encode(type, forKey: .type)
+        try container.encode(retryable, forKey: .retryable)
+        try container.encode(model, forKey: .model)
+        try container.encode(traceID, forKey: .traceID)
+    }
+}
+
+extension DonePayload: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case status, reason
+        case traceID = "trace_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(status, forKey: .status)
+        try container.encodeIfPresent(reason, forKey: .reason)
+        try container.encode(traceID, forKey: .traceID)
+    }
+}
+

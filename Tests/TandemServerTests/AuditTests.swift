@@ -17,8 +17,10 @@ struct AuditTests {
         try await TestServer.with(provider: provider) { server in
             let stream = try await query(server)
             provider.flash.send(.fail(ProviderError(errorClass: "upstream_http_5xx", message: "x", httpStatus: 502, retryable: true)))
+            // Pro answers only once Flash's error is out: otherwise Pro may win and supersede Flash.
+            let first = try #require(try await stream.next())
             provider.pro.send(.complete("One.\n\nTwo."))
-            let frames = try await stream.rest()
+            let frames = [first] + (try await stream.rest())
             #expect(frames.names == ["error", "final", "done"])
             let run = try runID(of: stream)
             let entries = try server.journal.entries(of: run)
@@ -117,8 +119,10 @@ struct AuditTests {
             let requestID = try #require(stream.header("X-Request-ID"))
             #expect(requestID.count == 32 && requestID.allSatisfy { $0.isHexDigit && !$0.isUppercase })
             provider.flash.send(.complete("Flash says hi."))
+            // Pro fails only once Flash's frame is out: the two calls end in a known order.
+            let first = try #require(try await stream.next())
             provider.pro.send(.fail(ProviderError(errorClass: "upstream_http_5xx", message: "down", httpStatus: 503, retryable: true)))
-            let frames = try await stream.rest()
+            let frames = [first] + (try await stream.rest())
             #expect(frames.names == ["preliminary", "error", "done"])
             let preliminary = frames[0]
             #expect(preliminary.json["message"] as? String == "⚡ Quick preview - computing verified response...")

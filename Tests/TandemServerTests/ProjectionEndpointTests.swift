@@ -121,8 +121,11 @@ struct HTTPSchemaTests {
         try await TestServer.with(provider: provider) { server in
             var frames: [ClientFrame] = []
             provider.flash.send(.complete("quick"))
+            let answered = try await query(server, #"{"query":"a","run_id":"schema-1","context":{"k":"v"}}"#)
+            // Pro answers only once the preliminary frame is out, so that both answer frames occur.
+            frames += [try #require(try await answered.next())]
             provider.pro.send(.complete("one\n\ntwo"))
-            frames += try await query(server, #"{"query":"a","run_id":"schema-1","context":{"k":"v"}}"#).rest()
+            frames += try await answered.rest()
             provider.flash.send(.fail(ProviderError(errorClass: "upstream_http_5xx", message: "x", retryable: true)))
             provider.pro.send(.fail(ProviderError(errorClass: "upstream_http_5xx", message: "y", retryable: true)))
             frames += try await query(server, #"{"query":"b"}"#).rest()

@@ -14,6 +14,12 @@ struct JournalBench: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Concurrent appenders.") var concurrency: [Int] = [1, 16, 64, 256]
     @Option(help: "Entries for the replay+verify measurement.") var replayEvents: Int = 1_000_000
 
+    func validate() throws {
+        guard seconds > 0, concurrency.allSatisfy({ $0 > 0 }), replayEvents > 0 else {
+            throw ValidationError("--seconds must be positive, each of --concurrency and --replay-events at least 1")
+        }
+    }
+
     func run() async throws {
         let logger = Logger(label: "bench")
         // A mid-run event (most of a run's events neither open nor close it), ~300 bytes as a line.

@@ -23,6 +23,12 @@ struct ProjectionsBench: AsyncParsableCommand {
     @Option(help: "The tandem executable.") var tandem = ".build/release/tandem"
     @Option(help: "Port for the server under test.") var port = 18_282
 
+    func validate() throws {
+        guard events > 0, rounds > 0, lookupRuns > 0, lookups > 0 else {
+            throw ValidationError("--events, --rounds, --lookup-runs and --lookups must be at least 1")
+        }
+    }
+
     func run() async throws {
         let logger = Logger(label: "bench")
         let directory = Statistics.temporaryDirectory("projections")

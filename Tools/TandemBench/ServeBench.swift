@@ -18,6 +18,12 @@ struct ServeBench: AsyncParsableCommand {
     @Option(help: "Port for the server under test.") var port = 18_181
     @Flag(help: "Only measure the open streams.") var streamsOnly = false
 
+    func validate() throws {
+        guard seconds > 0, clients.allSatisfy({ $0 > 0 }), openStreams >= 0 else {
+            throw ValidationError("--seconds must be positive, each of --clients at least 1, --open-streams not negative")
+        }
+    }
+
     func run() async throws {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(openStreams, clients.max() ?? 1) + 64

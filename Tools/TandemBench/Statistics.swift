@@ -2,7 +2,6 @@ import Foundation
 
 /// Percentiles and formatting for benchmark tables.
 enum Statistics {
-    /// The `p`-th percentile (0–100) of `values` by nearest rank.
     /// CPU time (user + system) this process has used, in seconds: shows work done independently
     /// of how many cores were free.
     static func processCPUSeconds() -> Double {
@@ -12,6 +11,7 @@ enum Statistics {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
+    /// The `p`-th percentile (0–100) of `values` by nearest rank.
     static func percentile(_ values: [Double], _ p: Double) -> Double {
         guard !values.isEmpty else { return .nan }
         let sorted = values.sorted()

@@ -114,7 +114,7 @@ public enum DomainEvent: Sendable, Equatable {
 }
 
 /// The per-model event kinds: the part of the type after `flash_` / `pro_`.
-enum ModelEventKind: String, CaseIterable {
+package enum ModelEventKind: String, CaseIterable, Sendable {
     case started
     case firstToken = "first_token"
     case completed

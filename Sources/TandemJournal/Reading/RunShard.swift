@@ -25,11 +25,17 @@ public struct RunShard: Sendable, Hashable {
     /// Whether the run whose id is `bytes` belongs to this shard (FNV-1a of the id's bytes).
     func contains(runIDBytes bytes: UnsafeRawBufferPointer) -> Bool {
         guard count > 1 else { return true }
+        return Int(Self.hash(bytes) % UInt64(count)) == index
+    }
+
+    /// The 64-bit FNV-1a hash of `bytes`: stable across processes and versions (unlike `Hasher`),
+    /// which is what splitting runs into shards, or noting them in a filter, needs.
+    package static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
         }
-        return Int(hash % UInt64(count)) == index
+        return hash
     }
 
     /// Whether `run` belongs to this shard.

@@ -1,3 +1,4 @@
+import TandemDomain
 package import TandemJournal
 
 /// The fold rules of ``DualRunRecord``: how each journal event changes its run's record.
@@ -45,7 +46,7 @@ package enum RecordFold {
         }
     }
 
-    private static func applyModelEvent(_ kind: FoldedEvent.ModelEvent, _ data: JSONFields?, entry: JournalEntry, to trace: inout ModelTrace) {
+    private static func applyModelEvent(_ kind: ModelEventKind, _ data: JSONFields?, entry: JournalEntry, to trace: inout ModelTrace) {
         switch kind {
         case .started:
             if trace.startedAt == nil { trace.startedAt = entry.timestamp }

@@ -1,3 +1,5 @@
+import TandemJournal
+
 /// A Bloom filter of run ids: `mayContain` answers `false` only for a run never inserted.
 ///
 /// A rebuild's folder notes every run it writes, so the first entry of a run it never wrote
@@ -33,8 +35,8 @@ struct RunFilter {
 
     /// The first bit position and the step between the three (double hashing of one FNV-1a hash).
     private func hash(_ run: String) -> (UInt64, UInt64) {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in run.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        var run = run
+        let hash = run.withUTF8 { RunShard.hash(UnsafeRawBufferPointer($0)) }
         return (hash, (hash >> 32) | 1)
     }
 }

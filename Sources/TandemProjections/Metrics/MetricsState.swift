@@ -37,19 +37,19 @@ public struct MetricsState: Sendable, Equatable {
             guard let data = parsed else { return }
             switch kind {
             case .completed:
-                if let latency = data.double("latency_ms") { self.latency[model.label, default: LatencyHistogram()].record(milliseconds: latency) }
+                if let latency = data.double("latency_ms") { self.latency[model.rawValue, default: LatencyHistogram()].record(milliseconds: latency) }
                 if let usage = data.object("usage") {
                     tokens[model.inputTokensKey, default: 0] += UInt64(max(0, usage.int("input_tokens") ?? 0))
                     tokens[model.outputTokensKey, default: 0] += UInt64(max(0, usage.int("output_tokens") ?? 0))
                 }
             case .firstToken:
-                if let after = data.double("after_ms") { ttft[model.label, default: LatencyHistogram()].record(milliseconds: after) }
+                if let after = data.double("after_ms") { ttft[model.rawValue, default: LatencyHistogram()].record(milliseconds: after) }
             case .timeout:
-                timeouts["\(model.label)|\(data.string("phase") ?? "total")", default: 0] += 1
+                timeouts["\(model.rawValue)|\(data.string("phase") ?? "total")", default: 0] += 1
             case .failed:
-                errors["\(model.label)|\(data.string("error_class") ?? "unknown")", default: 0] += 1
+                errors["\(model.rawValue)|\(data.string("error_class") ?? "unknown")", default: 0] += 1
             case .cancelled:
-                cancellations["\(model.label)|\(data.string("reason") ?? "unknown")", default: 0] += 1
+                cancellations["\(model.rawValue)|\(data.string("reason") ?? "unknown")", default: 0] += 1
             case .started, .retry:
                 break
             }

@@ -1,7 +1,7 @@
 import TandemDomain
 
 /// The `R` object of `preliminary` and `final` frames.
-struct ResponsePayload: Encodable {
+struct ResponsePayload {
     var model: String
     var content: String
     var latencyMs: Double
@@ -9,66 +9,34 @@ struct ResponsePayload: Encodable {
     var confidence: String
     var usage: TokenUsage
     var reasoningSteps: [String]?
-
-    enum CodingKeys: String, CodingKey {
-        case model, content, confidence, usage
-        case latencyMs = "latency_ms"
-        case isPreliminary = "is_preliminary"
-        case reasoningSteps = "reasoning_steps"
-    }
 }
 
 /// `preliminary` and `final` payloads.
-struct AnswerPayload: Encodable {
+struct AnswerPayload {
     var response: ResponsePayload
     var message: String
     var traceID: String
-
-    enum CodingKeys: String, CodingKey {
-        case response, message
-        case traceID = "trace_id"
-    }
 }
 
-/// `error` payloads.
-struct ErrorPayload: Encodable {
+/// `error` payloads; `model` is written as `null` when the run, not a model, failed.
+struct ErrorPayload {
     var error: String
     var code: String
     var type: String
     var retryable: Bool
     var model: ModelRole?
     var traceID: String
-
-    enum CodingKeys: String, CodingKey {
-        case error, code, type, retryable, model
-        case traceID = "trace_id"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(error, forKey: .error)
-        try container.encode(code, forKey: .code)
-        try container.encode(type, forKey: .type)
-        try container.encode(retryable, forKey: .retryable)
-        try container.encode(model, forKey: .model)  // explicit null when the run, not a model, failed
-        try container.encode(traceID, forKey: .traceID)
-    }
 }
 
 /// `done` payloads.
-struct DonePayload: Encodable {
+struct DonePayload {
     var traceID: String
     var status: String
     var reason: String?
-
-    enum CodingKeys: String, CodingKey {
-        case status, reason
-        case traceID = "trace_id"
-    }
 }
 
-// The frames' canonical JSON, written by hand (the bytes `CanonicalJSON.encode` gives; a test
-// holds them equal): frames are rendered for every event of every stream and replay.
+// The frames' canonical JSON, written by hand — frames are rendered for every event of every
+// stream and replay. A test holds the bytes equal to JSONEncoder's (sorted keys) for the same shape.
 
 extension ResponsePayload: CanonicalWritable {
     func write(_ writer: inout CanonicalWriter) {
