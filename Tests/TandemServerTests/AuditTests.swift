@@ -194,10 +194,17 @@ struct AuditTests {
     @Test("The scripted provider serves a whole run with no API key, labelled as simulated")
     func scriptedProvider() async throws {
         let clock = ManualClock()
-        let provider = ScriptedProvider(flash: .init(latency: .zero), pro: .init(latency: .zero), clock: clock)
+        // Flash answers at once; Pro's four paragraphs arrive 200 ms apart on the provider's clock,
+        // moved only once the preliminary frame is out (with both at zero latency they raced).
+        let provider = ScriptedProvider(flash: .init(latency: .zero), pro: .init(latency: .seconds(1)), clock: clock)
         try await TestServer.with(provider: provider) { server in
             let stream = try await query(server)
-            let frames = try await stream.rest()
+            let preliminary = try #require(try await stream.next())
+            for _ in 0..<5 {
+                await clock.waitForSleepers(1)
+                clock.advance(by: .milliseconds(200))
+            }
+            let frames = [preliminary] + (try await stream.rest())
             #expect(frames.names == ["preliminary", "final", "done"])
             #expect((frames[0].response["content"] as? String)?.contains("[simulated") == true)
             guard case .runStarted(let started) = try events(server, try runID(of: stream)).first else {
