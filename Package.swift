@@ -188,7 +188,9 @@ let package = Package(
             dependencies: [
                 "TandemServer", "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

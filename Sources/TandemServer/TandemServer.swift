@@ -14,6 +14,8 @@ public struct TandemServer: Sendable {
     let projector: Projector
     let clock: any MonotonicClock
     let logger: Logger
+    /// Which connections' clients have gone away; shared by the pipelines and the SSE responses.
+    let departures = ClientDepartures()
 
     public init(
         configuration: ServerConfiguration, journal: Journal, coordinator: RunCoordinator, projector: Projector,
@@ -31,7 +33,9 @@ public struct TandemServer: Sendable {
     public func makeRouter() -> Router<TandemRequestContext> {
         let router = Router(context: TandemRequestContext.self)
         router.add(middleware: APIKeyAuthenticator(keys: configuration.apiKeys))
-        let sse = SSEResponse(pingInterval: configuration.ssePingInterval, clock: clock, coordinator: coordinator, logger: logger)
+        let sse = SSEResponse(
+            pingInterval: configuration.ssePingInterval, clock: clock, coordinator: coordinator, departures: departures, logger: logger
+        )
         RunRoutes(
             journal: journal, coordinator: coordinator,
             parser: QueryRequestParser(maxBodyBytes: configuration.maxBodyBytes),
@@ -48,6 +52,7 @@ public struct TandemServer: Sendable {
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [departures.makeHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tandem"),
             services: [projector, coordinator],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -118,11 +118,16 @@ struct ServeBench: AsyncParsableCommand {
         guard response.status == .ok else { throw ValidationError("server answered \(response.status)") }
         let marker = Array("event: \(event)\n".utf8)
         var seen: [UInt8] = []
+        var found = false
         for try await chunk in response.body {
             seen += chunk.readableBytesView
-            if seen.count >= marker.count, contains(seen, marker) { return }
+            if !found, seen.count >= marker.count, contains(seen, marker) {
+                if event != "done" { return }
+                // The response ends right after `done`: read it to its end so the connection is reused.
+                found = true
+            }
         }
-        throw ValidationError("stream ended before \(event)")
+        if !found { throw ValidationError("stream ended before \(event)") }
     }
 
     private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

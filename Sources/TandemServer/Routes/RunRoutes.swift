@@ -40,10 +40,10 @@ struct RunRoutes {
         do {
             switch try await coordinator.admit(runRequest) {
             case .started(let stream):
-                return sse.response(runID: runRequest.runID.rawValue, source: .live(stream), request: request)
+                return sse.response(runID: runRequest.runID.rawValue, source: .live(stream), channel: context.channel)
             case .replay:
                 let follower = RunFollower(journal: journal, run: runRequest.runID)
-                return sse.response(runID: runRequest.runID.rawValue, source: .journal(follower), request: request)
+                return sse.response(runID: runRequest.runID.rawValue, source: .journal(follower), channel: context.channel)
             }
         } catch {
             switch error {
@@ -73,7 +73,7 @@ struct RunRoutes {
             after = seq
         }
         let follower = RunFollower(journal: journal, run: run, afterSeq: after)
-        return sse.response(runID: run.rawValue, source: .journal(follower), request: request)
+        return sse.response(runID: run.rawValue, source: .journal(follower), channel: context.channel)
     }
 
     // MARK: GET /api/runs/{run_id}/events

@@ -20,32 +20,38 @@ struct SSEResponse {
     let pingInterval: Duration
     let clock: any MonotonicClock
     let coordinator: RunCoordinator
+    let departures: ClientDepartures
     let logger: Logger
 
-    func response(runID: String, source: FrameSource, request: Request) -> Response {
+    func response(runID: String, source: FrameSource, channel: any Channel) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Request-ID")!] = runID
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        // Watching the request for the client going away consumes the connection's inbound side,
-        // so it closes after the stream: say so, so that clients do not try to reuse it.
-        headers[.connection] = "close"
-        let control: RunControl? = if case .live(let stream) = source { stream.control } else { nil }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let items: AsyncStream<StreamItem>
+            let sink: AsyncStream<StreamItem>.Continuation
+            switch source {
+            case .live(let stream):
+                (items, sink) = (stream.items, stream.pings)
+            case .journal:
+                (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
+            }
+            // A live run records its client leaving and ends with `done`; a read-back just stops.
+            departures.watch(channel) {
+                if case .live(let stream) = source { stream.control.clientDisconnected() } else { sink.finish() }
+            }
+            defer { departures.stopWatching(channel) }
             do {
-                try await request.body.consumeWithInboundCloseHandler { _ in
-                    try await withGracefulShutdownHandler {
-                        try await pump(source, into: &writer)
-                    } onGracefulShutdown: {
-                        coordinator.beginShutdown()
-                    }
-                } onInboundClosed: {
-                    control?.clientDisconnected()
+                try await withGracefulShutdownHandler {
+                    try await pump(source, items: items, sink: sink, into: &writer)
+                } onGracefulShutdown: {
+                    coordinator.beginShutdown()
                 }
             } catch {
                 // The client went away mid-write: the run goes on and records the disconnect.
-                control?.clientDisconnected()
+                if case .live(let stream) = source { stream.control.clientDisconnected() }
                 logger.debug("stream ended early", metadata: ["run_id": "\(runID)", "error": "\(error)"])
                 return
             }
@@ -54,15 +60,10 @@ struct SSEResponse {
     }
 
     /// Writes items until the terminal frame, merging in pings.
-    private func pump(_ source: FrameSource, into writer: inout any ResponseBodyWriter) async throws {
-        let items: AsyncStream<StreamItem>
-        let sink: AsyncStream<StreamItem>.Continuation
-        switch source {
-        case .live(let stream):
-            (items, sink) = (stream.items, stream.pings)
-        case .journal:
-            (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
-        }
+    private func pump(
+        _ source: FrameSource, items: AsyncStream<StreamItem>, sink: AsyncStream<StreamItem>.Continuation,
+        into writer: inout any ResponseBodyWriter
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             if case .journal(let follower) = source {
                 group.addTask {
