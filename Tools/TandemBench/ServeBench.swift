@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import TandemJournal
 
 /// `tandem-bench serve`: runs/s and added latency of `tandem serve` (scripted models, sync
@@ -17,6 +18,10 @@ struct ServeBench: AsyncParsableCommand {
     @Option(help: "Open streams for the memory measurement (0 skips it).") var openStreams = 10_000
     @Option(help: "Port for the server under test.") var port = 18_181
     @Flag(help: "Only measure the open streams.") var streamsOnly = false
+
+    /// The load generator's one event-loop thread.
+    private static let loadGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private var loadGroup: any EventLoopGroup { Self.loadGroup }
 
     func validate() throws {
         guard seconds > 0, clients.allSatisfy({ $0 > 0 }), openStreams >= 0 else {
@@ -53,7 +58,7 @@ struct ServeBench: AsyncParsableCommand {
             for concurrency in clients {
                 let serverCPU = server.cpuSeconds()
                 let ownCPU = Statistics.processCPUSeconds()
-                let result = try await load(client, concurrency: concurrency, modelLatencyMs: Double(pro))
+                let result = try await load(concurrency: concurrency, modelLatencyMs: Double(pro))
                 let perRun = { (seconds: Double) in Statistics.format(seconds / Double(result.runs) * 1e6) }
                 print("\(flash) ms / \(pro) ms | \(concurrency) | \(Statistics.format(result.runsPerSecond)) | "
                     + "\(Statistics.format(result.p50, 2)) | \(Statistics.format(result.p99, 2)) | "
@@ -84,50 +89,36 @@ struct ServeBench: AsyncParsableCommand {
         var p99: Double
     }
 
-    private func load(_ client: HTTPClient, concurrency: Int, modelLatencyMs: Double) async throws -> LoadResult {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        let started = ContinuousClock.now
-        let latencies: [Double] = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var latencies: [Double] = []
-                    while ContinuousClock.now < deadline {
-                        let t0 = ContinuousClock.now
-                        try await oneRun(client, untilEvent: "done")
-                        latencies.append(t0.duration(to: .now).seconds * 1000 - modelLatencyMs)
-                    }
-                    return latencies
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
-        let elapsed = started.duration(to: .now).seconds
+    private func load(concurrency: Int, modelLatencyMs: Double) async throws -> LoadResult {
+        let started = NIODeadline.now()
+        let generator = StreamingLoadGenerator(port: port, group: loadGroup)
+        let times = try await generator.run(
+            clients: concurrency, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#,
+            until: started + .milliseconds(Int64(seconds * 1000))
+        )
+        let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+        let latencies = times.map { $0 - modelLatencyMs }
         return LoadResult(
             runs: latencies.count, runsPerSecond: Double(latencies.count) / elapsed,
             p50: Statistics.percentile(latencies, 50), p99: Statistics.percentile(latencies, 99)
         )
     }
 
-    /// Posts a query and reads its stream until `event`.
-    private func oneRun(_ client: HTTPClient, untilEvent event: String) async throws {
+    /// Posts a query and reads its stream until its preliminary frame.
+    private func openUntilPreliminary(_ client: HTTPClient) async throws {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: #"{"query":"How far is the moon?","context":{"bench":true}}"#))
         let response = try await client.execute(request, timeout: .seconds(120))
         guard response.status == .ok else { throw ValidationError("server answered \(response.status)") }
-        let marker = Array("event: \(event)\n".utf8)
+        let marker = Array("event: preliminary\n".utf8)
         var seen: [UInt8] = []
-        var found = false
         for try await chunk in response.body {
             seen += chunk.readableBytesView
-            if !found, seen.count >= marker.count, contains(seen, marker) {
-                if event != "done" { return }
-                // The response ends right after `done`: read it to its end so the connection is reused.
-                found = true
-            }
+            if seen.count >= marker.count, contains(seen, marker) { return }
         }
-        if !found { throw ValidationError("stream ended before \(event)") }
+        throw ValidationError("stream ended before its preliminary frame")
     }
 
     private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
@@ -147,7 +138,7 @@ struct ServeBench: AsyncParsableCommand {
                 if index % 500 == 0 && index > 0 { try await Task.sleep(for: .milliseconds(100)) }
                 group.addTask {
                     do {
-                        try await oneRun(client, untilEvent: "preliminary")
+                        try await openUntilPreliminary(client)
                         sink.yield(true)
                         try await Task.sleep(for: .seconds(3_600))
                     } catch is CancellationError {

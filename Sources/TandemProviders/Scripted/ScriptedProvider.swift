@@ -32,11 +32,17 @@ public struct ScriptedProvider: ModelProvider {
         let behaviour = request.role == .flash ? flash : pro
         await observer.attemptStarted(1)
         let paragraphs = Self.answer(to: request)
+        // Each chunk is due at a fixed point of the call (not after the previous sleep), so timer
+        // slack does not add up: the answer is complete at the configured latency.
+        let start = clock.now
         let chunkDelay = behaviour.latency / (paragraphs.count + 1)
-        if behaviour.latency > .zero { try await clock.sleep(for: chunkDelay) } else { try Task.checkCancellation() }
-        for paragraph in paragraphs {
+        func thinkUntilChunk(_ index: Int) async throws {
+            if behaviour.latency > .zero { try await clock.sleep(until: start + chunkDelay * (index + 1)) } else { try Task.checkCancellation() }
+        }
+        try await thinkUntilChunk(0)
+        for (index, paragraph) in paragraphs.enumerated() {
             await observer.received(paragraph)
-            if behaviour.latency > .zero { try await clock.sleep(for: chunkDelay) } else { try Task.checkCancellation() }
+            try await thinkUntilChunk(index + 1)
         }
         let content = paragraphs.joined(separator: "\n\n")
         return ModelResponse(

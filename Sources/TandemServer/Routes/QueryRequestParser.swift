@@ -26,10 +26,14 @@ struct QueryRequestParser {
             throw .invalidJSON("the body could not be read (\(error))")
         }
         let body: JSONValue
-        do {
-            body = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw .invalidJSON(Self.describe(error))
+        if let parsed = buffer.withUnsafeReadableBytes({ JSONValue.parseCommonForm($0) }) {
+            body = parsed
+        } else {
+            do {
+                body = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+            } catch {
+                throw .invalidJSON(Self.describe(error))
+            }
         }
         guard case .object(let fields) = body else {
             throw .validation("body", "The request body must be a JSON object with a \"query\" string.")
@@ -40,10 +44,12 @@ struct QueryRequestParser {
         guard case .string(let query) = queryValue else {
             throw .validation("query", "\"query\" must be a string.")
         }
-        guard !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        // White_Space is the set `CharacterSet.whitespacesAndNewlines` holds.
+        guard query.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
             throw .validation("query", "\"query\" must not be empty.")
         }
-        guard query.count <= Self.maxQueryCharacters else {
+        // A character is at least one UTF-8 byte: count characters only when the bytes could exceed the limit.
+        guard query.utf8.count <= Self.maxQueryCharacters || query.count <= Self.maxQueryCharacters else {
             throw .validation("query", "\"query\" must be at most \(Self.maxQueryCharacters) characters (it has \(query.count)).")
         }
         var contextValue: JSONValue?
@@ -95,7 +101,18 @@ struct QueryRequestParser {
 
     /// 32 lowercase hex digits (a UUID4 without dashes), like the old service's ids.
     static func generatedRunID() -> RunID {
-        RunID(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())!
+        let hexDigits = Array("0123456789abcdef".utf8)
+        let id = withUnsafeBytes(of: UUID().uuid) { bytes in
+            String(unsafeUninitializedCapacity: 32) { hex in
+                for (offset, byte) in bytes.enumerated() {
+                    hex[2 * offset] = hexDigits[Int(byte >> 4)]
+                    hex[2 * offset + 1] = hexDigits[Int(byte & 0x0F)]
+                }
+                return 32
+            }
+        }
+        // 32 characters of [0-9a-f] always make a valid run id.
+        return RunID(id)!
     }
 
     private static func describe(_ error: any Error) -> String {
