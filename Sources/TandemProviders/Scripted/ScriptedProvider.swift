@@ -72,6 +72,13 @@ public struct ScriptedProvider: ModelProvider {
 
     /// A rough token count (words), as simulated usage.
     static func tokens(in text: String) -> Int {
-        text.split(whereSeparator: { $0 == " " || $0 == "\n" }).count
+        var words = 0
+        var inWord = false
+        for byte in text.utf8 {
+            let isSeparator = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n")
+            if !isSeparator, !inWord { words += 1 }
+            inWord = !isSeparator
+        }
+        return words
     }
 }

@@ -70,8 +70,11 @@ public struct FrameRenderer: Sendable {
         var start = 0
         var index = 0
         func take(_ end: Int) {
-            let step = String(decoding: bytes[start..<end], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if !step.isEmpty { steps.append(step) }
+            // Trimmed of Unicode White_Space, the set `CharacterSet.whitespacesAndNewlines` holds.
+            let scalars = String(decoding: bytes[start..<end], as: UTF8.self).unicodeScalars
+            guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+                  let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return }
+            steps.append(String(scalars[first...last]))
         }
         while index + 1 < bytes.count, steps.count < 5 {
             if bytes[index] == UInt8(ascii: "\n"), bytes[index + 1] == UInt8(ascii: "\n") {
