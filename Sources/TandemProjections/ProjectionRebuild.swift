@@ -61,7 +61,7 @@ package enum ProjectionRebuild {
             metrics.merge(part.metrics)
             events += part.events
         }
-        try store.commit([], state: ProjectionStore.State(metrics: metrics, checkpoint: target))
+        try store.commit([], state: ProjectionStore.State(metrics: .whole(metrics), checkpoint: target))
         try store.environment.sync()
         progress(target, target)
         return Outcome(store: store, events: events, seconds: started.duration(to: .now).seconds)

@@ -32,7 +32,8 @@ public final class Projector: Service, Sendable {
         let store = try openOrRebuild()
         current.withLock { $0 = store }
         var folder = try ProjectionFolder(store: store)
-        try catchUp(&folder, store: store)
+        var lastWholeMetrics = ContinuousClock.now - Self.wholeMetricsInterval
+        try catchUp(&folder, store: store, lastWholeMetrics: &lastWholeMetrics)
     }
 
     /// Returns once the projections include every entry up to `seq`, or after `timeout`.
@@ -52,6 +53,7 @@ public final class Projector: Service, Sendable {
             var folder: (ProjectionFolder, ProjectionStore)?
             var lastUpdate = ContinuousClock.now - Self.minimumUpdateInterval
             var lastStoreCheck = lastUpdate
+            var lastWholeMetrics = lastUpdate - Self.wholeMetricsInterval
             while !Task.isCancelled {
                 // Under load, gather some milliseconds of commits per update: each update writes
                 // the metrics and syncs the store, whatever its size.
@@ -66,7 +68,7 @@ public final class Projector: Service, Sendable {
                     }
                     guard let store = self.store else { break }
                     if folder == nil || folder?.1 !== store { folder = (try ProjectionFolder(store: store), store) }
-                    try self.catchUp(&folder!.0, store: store)
+                    try self.catchUp(&folder!.0, store: store, lastWholeMetrics: &lastWholeMetrics)
                 } catch {
                     folder = nil
                     self.logger.error("projection update failed; retrying", metadata: ["error": "\(error)", "seq": "\(seen)"])
@@ -82,6 +84,9 @@ public final class Projector: Service, Sendable {
     /// The shortest time between two updates of the store (bounds how long a read waits for a
     /// finished run's record, and how many store commits a busy journal causes).
     static let minimumUpdateInterval: Duration = .milliseconds(10)
+    /// How often the live projector stores the whole metrics state; the commits in between store
+    /// only what they add to it (the whole state is kilobytes of histograms).
+    static let wholeMetricsInterval: Duration = .seconds(1)
     /// How often the projector looks for a store swapped in by `tandem projections rebuild`.
     static let storeCheckInterval: Duration = .milliseconds(200)
 
@@ -111,13 +116,16 @@ public final class Projector: Service, Sendable {
     }
 
     /// Applies every journal entry past `folder`'s checkpoint, in batches.
-    private func catchUp(_ folder: inout ProjectionFolder, store: ProjectionStore) throws {
+    private func catchUp(_ folder: inout ProjectionFolder, store: ProjectionStore, lastWholeMetrics: inout ContinuousClock.Instant) throws {
         applied.publish(folder.applied)
         while true {
             let entries = try journal.entries(from: folder.applied + 1, limit: 4_096)
             guard !entries.isEmpty else { return }
             for entry in entries { try folder.apply(entry, store: store) }
-            try folder.flush(to: store)
+            let now = ContinuousClock.now
+            let whole = lastWholeMetrics.duration(to: now) >= Self.wholeMetricsInterval
+            try folder.flush(to: store, wholeMetrics: whole)
+            if whole { lastWholeMetrics = now }
             applied.publish(folder.applied)
         }
     }

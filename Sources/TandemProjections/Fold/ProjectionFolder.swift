@@ -6,6 +6,9 @@ package import TandemJournal
 /// the working set are loaded from the store the first time an entry of theirs arrives.
 package struct ProjectionFolder {
     package private(set) var metrics: MetricsState
+    /// What the entries applied since the metrics were last stored added to them (`nil` in a
+    /// rebuild's folder, which stores the whole state once at the end).
+    private var metricsAdded: MetricsState? = MetricsState()
     package private(set) var applied: UInt64
     /// Runs being folded: the record and where the store's indexes have it.
     private var working: [String: Slot] = [:]
@@ -44,6 +47,7 @@ package struct ProjectionFolder {
     package init(freshStore store: ProjectionStore, expectedRuns: Int) throws {
         try self.init(store: store)
         written = RunFilter(bits: expectedRuns * 10)
+        metricsAdded = nil
     }
 
     /// Applies `entry`; entries at or below the checkpoint are skipped (never counted twice).
@@ -73,13 +77,18 @@ package struct ProjectionFolder {
             dirty.append(run)
         }
         metrics.apply(event, data: data)
+        metricsAdded?.apply(event, data: data)
         applied = entry.seq
     }
 
     /// Writes what changed since the last flush, with the metrics and the checkpoint, in one
     /// transaction; then forgets finished runs.
-    package mutating func flush(to store: ProjectionStore) throws {
-        try flush(to: store, state: ProjectionStore.State(metrics: metrics, checkpoint: applied))
+    /// - Parameter wholeMetrics: store the whole metrics state; otherwise only what this flush
+    ///   adds to it (kilobytes less to write: the live projector stores the whole now and then).
+    package mutating func flush(to store: ProjectionStore, wholeMetrics: Bool = true) throws {
+        let stored: ProjectionStore.State.Metrics = if !wholeMetrics, let metricsAdded { .added(metricsAdded) } else { .whole(metrics) }
+        try flush(to: store, state: ProjectionStore.State(metrics: stored, checkpoint: applied))
+        if metricsAdded != nil { metricsAdded = MetricsState() }
     }
 
     /// Writes the records that changed since the last flush but not the metrics and checkpoint:

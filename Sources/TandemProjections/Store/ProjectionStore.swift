@@ -43,6 +43,8 @@ package final class ProjectionStore: @unchecked Sendable {
     private var byStatus: MDB_dbi { environment.database("by_status") }
     private static let checkpointKey = Array("checkpoint".utf8)
     private static let metricsKey = Array("metrics".utf8)
+    /// Keys of metrics additions: this prefix and the checkpoint they were stored with.
+    private static let metricsAdditionPrefix = Array("metrics+".utf8)
 
     // MARK: Reads
 
@@ -55,11 +57,19 @@ package final class ProjectionStore: @unchecked Sendable {
         return value.withUnsafeBytes { LMDB.seq(fromKey: $0) }
     }
 
+    /// The metrics as of the checkpoint: the whole stored state plus every addition stored since.
     package func metrics() throws -> MetricsState {
-        try environment.read { txn in
-            guard let value = try LMDB.get(txn, environment.meta, key: Self.metricsKey) else { return MetricsState() }
-            return MetricsState(json: value) ?? MetricsState()
+        try environment.read { txn in try Self.metrics(txn, environment) }
+    }
+
+    private static func metrics(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> MetricsState {
+        var metrics = try LMDB.get(txn, environment.meta, key: metricsKey).flatMap { MetricsState(json: $0) } ?? MetricsState()
+        try LMDB.walk(txn, environment.meta, from: metricsAdditionPrefix) { key, value in
+            guard key.starts(with: metricsAdditionPrefix) else { return false }
+            if let addition = MetricsState(json: Array(value)) { metrics.merge(addition) }
+            return true
         }
+        return metrics
     }
 
     /// The stored JSON of `run`'s record.
@@ -109,8 +119,17 @@ package final class ProjectionStore: @unchecked Sendable {
 
     /// The metrics and checkpoint stored with a commit: both or neither, so they always agree.
     package struct State {
-        package var metrics: MetricsState
+        package var metrics: Metrics
         package var checkpoint: UInt64
+
+        /// How the commit stores the metrics.
+        package enum Metrics {
+            /// The whole state, replacing what was stored (and every addition).
+            case whole(MetricsState)
+            /// What the entries since the last commit added: small, where the whole state is
+            /// kilobytes of histograms. Reads merge the additions into the whole.
+            case added(MetricsState)
+        }
     }
 
     /// A record to store: its JSON, its index position, and the one it had before (to move it).
@@ -133,7 +152,10 @@ package final class ProjectionStore: @unchecked Sendable {
     /// Stores `changes` and, when given, `state` in one transaction. A rebuild's shards commit
     /// records only; the merged state follows in the last commit, before the store is published.
     package func commit(_ changes: [Change], state: State?) throws {
-        let metricsJSON = state?.metrics.json
+        let metricsJSON: [UInt8]? = switch state?.metrics {
+        case .whole(let metrics)?, .added(let metrics)?: metrics.json
+        case nil: nil
+        }
         try write { txn in
             for change in changes {
                 let run = Array(change.runID.utf8)
@@ -152,7 +174,19 @@ package final class ProjectionStore: @unchecked Sendable {
                 try LMDB.put(txn, byStatus, key: Array(change.status.utf8) + [UInt8(ascii: "|")] + started + run, value: [])
             }
             if let state, let metricsJSON {
-                try LMDB.put(txn, environment.meta, key: Self.metricsKey, value: metricsJSON)
+                switch state.metrics {
+                case .whole:
+                    try LMDB.put(txn, environment.meta, key: Self.metricsKey, value: metricsJSON)
+                    var additions: [[UInt8]] = []
+                    try LMDB.walk(txn, environment.meta, from: Self.metricsAdditionPrefix) { key, _ in
+                        guard key.starts(with: Self.metricsAdditionPrefix) else { return false }
+                        additions.append(Array(key))
+                        return true
+                    }
+                    for key in additions { try LMDB.delete(txn, environment.meta, key: key) }
+                case .added:
+                    try LMDB.put(txn, environment.meta, key: Self.metricsAdditionPrefix + LMDB.key(state.checkpoint), value: metricsJSON)
+                }
                 try LMDB.put(txn, environment.meta, key: Self.checkpointKey, value: LMDB.key(state.checkpoint))
             }
         }
@@ -187,7 +221,8 @@ package final class ProjectionStore: @unchecked Sendable {
                 }
             }
             let checkpoint = try Self.checkpoint(txn, environment)
-            let metrics = try LMDB.get(txn, environment.meta, key: Self.metricsKey) ?? []
+            // The metrics as read (whole plus additions), so that how they were stored does not count.
+            let metrics = try Self.metrics(txn, environment).json
             metrics.withUnsafeBytes { add($0) }
             LMDB.key(checkpoint).withUnsafeBytes { add($0) }
             return (checkpoint, hasher.finalize().map { String(format: "%02x", $0) }.joined())
