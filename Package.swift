@@ -173,7 +173,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemProjectionsTests",
-            dependencies: ["TandemProjections", "TandemDomain", "TandemJournal", "TandemTestSupport"]
+            dependencies: [
+                "TandemProjections", "TandemDomain", "TandemJournal", "TandemTestSupport",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         .testTarget(
             name: "TandemProvidersTests",

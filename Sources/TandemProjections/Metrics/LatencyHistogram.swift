@@ -5,15 +5,17 @@ import Histogram
 /// percentiles, the fixed Prometheus buckets of SPEC §4 (0.01·2^k s up to 81.92 s), and exact
 /// count and sum.
 ///
-/// Its stored form lists the HDR histogram's non-empty buckets, so restoring and re-encoding gives
-/// the same bytes: the live projection and a rebuild agree to the byte. Those buckets are also kept
-/// in a small map as values are recorded, so encoding costs the non-empty buckets, not the HDR
-/// histogram's tens of thousands of counters.
+/// It keeps only the HDR histogram's non-empty buckets (its stored form lists them, so restoring
+/// and re-encoding gives the same bytes: the live projection and a rebuild agree to the byte). The
+/// HDR histogram itself — tens of thousands of counters — is built from them only to read
+/// percentiles, so that recording, merging and storing cost the non-empty buckets alone (the live
+/// projector makes a small histogram of what each commit adds).
 struct LatencyHistogram: Equatable {
     /// Upper bounds of the Prometheus buckets, in seconds.
     static let bucketBounds: [Double] = (0...13).map { 0.01 * Double(1 << $0) }
 
-    private(set) var hdr = Histogram<UInt64>(highestTrackableValue: LatencyHistogram.highestMicros, numberOfSignificantValueDigits: .three)
+    /// An empty HDR histogram of the shape used: its bucket arithmetic places values.
+    private static let shape = Histogram<UInt64>(highestTrackableValue: LatencyHistogram.highestMicros, numberOfSignificantValueDigits: .three)
     /// Lowest equivalent value of each non-empty HDR bucket, ascending, and its count: a new
     /// bucket is inserted in place (rare once the distribution has filled in), so encoding is a walk.
     private var bucketValues: [UInt64] = []
@@ -30,34 +32,37 @@ struct LatencyHistogram: Equatable {
 
     mutating func record(milliseconds: Double) {
         let micros = UInt64(max(0, (milliseconds * 1000).rounded()))
-        recordHDR(min(micros, Self.highestMicros), count: 1)
+        addToHDRBucket(min(micros, Self.highestMicros), count: 1)
         count += 1
         sumMicros += micros
         let seconds = Double(micros) / 1e6
         if let index = Self.bucketBounds.firstIndex(where: { seconds <= $0 }) { buckets[index] += 1 }
     }
 
-    private mutating func recordHDR(_ micros: UInt64, count: UInt64) {
-        _ = hdr.record(micros, count: count)
-        addToBucket(hdr.lowestEquivalentForValue(micros), count)
+    private mutating func addToHDRBucket(_ micros: UInt64, count: UInt64) {
+        addToBucket(Self.shape.lowestEquivalentForValue(micros), count)
     }
 
     /// Adds `other`'s recorded values.
     mutating func merge(_ other: LatencyHistogram) {
-        hdr.add(other.hdr)
         for (value, count) in zip(other.bucketValues, other.bucketCounts) { addToBucket(value, count) }
         for index in buckets.indices { buckets[index] += other.buckets[index] }
         count += other.count
         sumMicros += other.sumMicros
     }
 
-    /// The value at `percentile` (0–100) in milliseconds.
-    func percentile(_ percentile: Double) -> Double {
-        count == 0 ? 0 : Double(hdr.valueAtPercentile(percentile)) / 1000
+    /// The values at `percentiles` (each 0–100) in milliseconds, read from the HDR histogram of
+    /// the recorded buckets.
+    func percentiles(_ percentiles: [Double]) -> [Double] {
+        guard count > 0 else { return percentiles.map { _ in 0 } }
+        var hdr = Self.shape
+        for (value, count) in zip(bucketValues, bucketCounts) { _ = hdr.record(value, count: count) }
+        return percentiles.map { Double(hdr.valueAtPercentile($0)) / 1000 }
     }
 
     var meanMilliseconds: Double { count == 0 ? 0 : Double(sumMicros) / Double(count) / 1000 }
-    var maxMilliseconds: Double { count == 0 ? 0 : Double(hdr.max) / 1000 }
+    /// The highest value of the highest non-empty bucket (what the HDR histogram calls its max).
+    var maxMilliseconds: Double { bucketValues.last.map { Double(Self.shape.highestEquivalentForValue($0)) / 1000 } ?? 0 }
 
     private mutating func addToBucket(_ value: UInt64, _ count: UInt64) {
         var low = 0
@@ -110,7 +115,7 @@ struct LatencyHistogram: Equatable {
             let flat = Self.integers(raw)
             var index = 0
             while index + 1 < flat.count {
-                recordHDR(min(flat[index], Self.highestMicros), count: flat[index + 1])
+                addToHDRBucket(min(flat[index], Self.highestMicros), count: flat[index + 1])
                 index += 2
             }
         }

@@ -84,9 +84,10 @@ public struct MetricsState: Sendable, Equatable {
     public func ttftSummary(_ model: String) -> Summary { Self.summary(ttft[model] ?? LatencyHistogram()) }
 
     private static func summary(_ histogram: LatencyHistogram) -> Summary {
-        Summary(
-            count: histogram.count, mean: histogram.meanMilliseconds, p50: histogram.percentile(50), p90: histogram.percentile(90),
-            p95: histogram.percentile(95), p99: histogram.percentile(99), max: histogram.maxMilliseconds
+        let values = histogram.percentiles([50, 90, 95, 99])
+        return Summary(
+            count: histogram.count, mean: histogram.meanMilliseconds, p50: values[0], p90: values[1],
+            p95: values[2], p99: values[3], max: histogram.maxMilliseconds
         )
     }
 
