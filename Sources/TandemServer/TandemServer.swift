@@ -16,6 +16,8 @@ public struct TandemServer: Sendable {
     let logger: Logger
     /// Which connections' clients have gone away; shared by the pipelines and the SSE responses.
     let departures = ClientDepartures()
+    /// The `: ping` timer of every open stream.
+    let pings: PingTicker
 
     public init(
         configuration: ServerConfiguration, journal: Journal, coordinator: RunCoordinator, projector: Projector,
@@ -27,15 +29,14 @@ public struct TandemServer: Sendable {
         self.projector = projector
         self.clock = clock
         self.logger = logger
+        pings = PingTicker(interval: configuration.ssePingInterval, clock: clock)
     }
 
     /// The router with every route and middleware.
     public func makeRouter() -> Router<TandemRequestContext> {
         let router = Router(context: TandemRequestContext.self)
         router.add(middleware: APIKeyAuthenticator(keys: configuration.apiKeys))
-        let sse = SSEResponse(
-            pingInterval: configuration.ssePingInterval, clock: clock, coordinator: coordinator, departures: departures, logger: logger
-        )
+        let sse = SSEResponse(pings: pings, coordinator: coordinator, departures: departures, logger: logger)
         RunRoutes(
             journal: journal, coordinator: coordinator,
             parser: QueryRequestParser(maxBodyBytes: configuration.maxBodyBytes),
@@ -54,7 +55,7 @@ public struct TandemServer: Sendable {
             router: makeRouter(),
             server: .http1(configuration: .init(additionalChannelHandlers: [departures.makeHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tandem"),
-            services: [projector, coordinator],
+            services: [pings, projector, coordinator],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )

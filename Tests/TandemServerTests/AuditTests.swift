@@ -194,8 +194,9 @@ struct AuditTests {
     @Test("The scripted provider serves a whole run with no API key, labelled as simulated")
     func scriptedProvider() async throws {
         let clock = ManualClock()
-        // Flash answers at once; Pro's four paragraphs arrive 200 ms apart on the provider's clock,
-        // moved only once the preliminary frame is out (with both at zero latency they raced).
+        // Flash answers at once; Pro's first paragraph comes at 200 ms on the provider's clock and
+        // the rest at 1 s; the clock moves only once the preliminary frame is out (with both at
+        // zero latency they raced).
         let provider = ScriptedProvider(flash: .init(latency: .zero), pro: .init(latency: .seconds(1)), clock: clock)
         try await TestServer.with(provider: provider) { server in
             let stream = try await query(server)
@@ -207,6 +208,8 @@ struct AuditTests {
             let frames = [preliminary] + (try await stream.rest())
             #expect(frames.names == ["preliminary", "final", "done"])
             #expect((frames[0].response["content"] as? String)?.contains("[simulated") == true)
+            #expect((frames[1].response["content"] as? String)?.contains("Step 3:") == true, "Pro's whole answer")
+            #expect(clock.now == .seconds(1), "Pro answered when its latency was up")
             guard case .runStarted(let started) = try events(server, try runID(of: stream)).first else {
                 Issue.record("no run_started")
                 return

@@ -3,8 +3,8 @@ public import TandemDomain
 /// Built-in simulated models for demos, tests and load tests (`TANDEM_PROVIDER=scripted`).
 ///
 /// Answers are made up from the question and labelled as simulated; each model "thinks" for its
-/// configured latency on the injected clock, streams its answer in a few chunks, and stops at once
-/// when cancelled. Nothing here talks to a network.
+/// configured latency on the injected clock (its first chunk comes after a share of it, the rest
+/// at its end), and stops at once when cancelled. Nothing here talks to a network.
 public struct ScriptedProvider: ModelProvider {
     /// How one simulated model behaves.
     public struct Behaviour: Sendable {
@@ -32,18 +32,18 @@ public struct ScriptedProvider: ModelProvider {
         let behaviour = request.role == .flash ? flash : pro
         await observer.attemptStarted(1)
         let paragraphs = Self.answer(to: request)
-        // Each chunk is due at a fixed point of the call (not after the previous sleep), so timer
-        // slack does not add up: the answer is complete at the configured latency.
+        // The first chunk after its share of the latency, the rest when the latency is up: two
+        // timers per call, due at fixed points of the call so that timer slack does not add up.
+        // (The stream's frames are the whole answers; chunks in between would change nothing a
+        // client sees, and a simulated model's timers are not the server's cost to measure.)
         let start = clock.now
-        let chunkDelay = behaviour.latency / (paragraphs.count + 1)
-        func thinkUntilChunk(_ index: Int) async throws {
-            if behaviour.latency > .zero { try await clock.sleep(until: start + chunkDelay * (index + 1)) } else { try Task.checkCancellation() }
+        func think(until deadline: Duration) async throws {
+            if behaviour.latency > .zero { try await clock.sleep(until: start + deadline) } else { try Task.checkCancellation() }
         }
-        try await thinkUntilChunk(0)
-        for (index, paragraph) in paragraphs.enumerated() {
-            await observer.received(paragraph)
-            try await thinkUntilChunk(index + 1)
-        }
+        try await think(until: behaviour.latency / (paragraphs.count + 1))
+        await observer.received(paragraphs[0])
+        try await think(until: behaviour.latency)
+        for paragraph in paragraphs.dropFirst() { await observer.received(paragraph) }
         let content = paragraphs.joined(separator: "\n\n")
         return ModelResponse(
             servedModel: request.model,

@@ -17,8 +17,7 @@ enum FrameSource: Sendable {
 /// Builds `text/event-stream` responses: writes each frame as it comes, `: ping` while idle, and
 /// always ends after the terminal `done` frame.
 struct SSEResponse {
-    let pingInterval: Duration
-    let clock: any MonotonicClock
+    let pings: PingTicker
     let coordinator: RunCoordinator
     let departures: ClientDepartures
     let logger: Logger
@@ -29,15 +28,18 @@ struct SSEResponse {
         headers[.cacheControl] = "no-cache"
         headers[HTTPField.Name("X-Request-ID")!] = runID
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let items: AsyncStream<StreamItem>
+        let sink: AsyncStream<StreamItem>.Continuation
+        switch source {
+        case .live(let stream):
+            (items, sink) = (stream.items, stream.pings)
+        case .journal:
+            (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
+        }
+        // Registered before the head goes out: a client that has the head gets every tick's ping.
+        let pingRegistration = pings.register(sink)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            let items: AsyncStream<StreamItem>
-            let sink: AsyncStream<StreamItem>.Continuation
-            switch source {
-            case .live(let stream):
-                (items, sink) = (stream.items, stream.pings)
-            case .journal:
-                (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
-            }
+            defer { pings.unregister(pingRegistration) }
             // A live run records its client leaving and ends with `done`; a read-back just stops.
             departures.watch(channel) {
                 if case .live(let stream) = source { stream.control.clientDisconnected() } else { sink.finish() }
@@ -59,7 +61,8 @@ struct SSEResponse {
         })
     }
 
-    /// Writes items until the terminal frame, merging in pings.
+    /// Writes items (frames and the ticker's pings) until the terminal frame; a read-back's
+    /// frames are fed in from the journal alongside.
     private func pump(
         _ source: FrameSource, items: AsyncStream<StreamItem>, sink: AsyncStream<StreamItem>.Continuation,
         into writer: inout any ResponseBodyWriter
@@ -78,12 +81,7 @@ struct SSEResponse {
                     sink.finish()
                 }
             }
-            group.addTask {
-                while true {
-                    try await clock.sleep(for: pingInterval)
-                    sink.yield(.ping)
-                }
-            }
+            defer { group.cancelAll() }
             for await item in items {
                 switch item {
                 case .ping:
@@ -92,13 +90,9 @@ struct SSEResponse {
                     var buffer = ByteBuffer()
                     for frame in frames { buffer.writeBytes(frame.encoded) }
                     try await writer.write(buffer)
-                    if frames.contains(where: \.isTerminal) {
-                        group.cancelAll()
-                        return
-                    }
+                    if frames.contains(where: \.isTerminal) { return }
                 }
             }
-            group.cancelAll()
         }
     }
 }
