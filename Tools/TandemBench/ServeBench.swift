@@ -83,6 +83,7 @@ struct ServeBench: AsyncParsableCommand {
     }
 
     private struct LoadResult {
+        /// Runs sent, the warm-up's too (what the CPU time was spent on).
         var runs: Int
         var runsPerSecond: Double
         var p50: Double
@@ -90,16 +91,15 @@ struct ServeBench: AsyncParsableCommand {
     }
 
     private func load(concurrency: Int, modelLatencyMs: Double) async throws -> LoadResult {
-        let started = NIODeadline.now()
         let generator = StreamingLoadGenerator(port: port, group: loadGroup)
-        let times = try await generator.run(
+        let outcome = try await generator.run(
             clients: concurrency, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#,
-            until: started + .milliseconds(Int64(seconds * 1000))
+            stagger: .milliseconds(Int64(modelLatencyMs)), warmUp: .milliseconds(250),
+            until: .now() + .milliseconds(Int64(seconds * 1000))
         )
-        let elapsed = Double((NIODeadline.now() - started).nanoseconds) / 1e9
-        let latencies = times.map { $0 - modelLatencyMs }
+        let latencies = outcome.latencies.map { $0 - modelLatencyMs }
         return LoadResult(
-            runs: latencies.count, runsPerSecond: Double(latencies.count) / elapsed,
+            runs: outcome.allRuns, runsPerSecond: Double(latencies.count) / outcome.measuredSeconds,
             p50: Statistics.percentile(latencies, 50), p99: Statistics.percentile(latencies, 99)
         )
     }

@@ -14,20 +14,40 @@ struct StreamingLoadGenerator {
     let port: Int
     let group: any EventLoopGroup
 
-    /// Runs `clients` concurrent clients until `deadline`; returns each run's time to the end of
-    /// its stream, in milliseconds.
-    func run(clients: Int, body: String, until deadline: NIODeadline) async throws -> [Double] {
+    /// What a load level measured.
+    struct Outcome {
+        /// Time to the end of each measured run's stream, in milliseconds.
+        var latencies: [Double]
+        /// Runs sent, counting the warm-up's.
+        var allRuns: Int
+        /// From the end of the warm-up to the end of the last measured run.
+        var measuredSeconds: Double
+    }
+
+    /// Runs `clients` concurrent clients until `deadline`.
+    ///
+    /// - Parameters:
+    ///   - stagger: client `i` of `n` sends its first query `i/n` of this after the start, so that
+    ///     clients of a fixed-latency model do not run in lockstep (which would make every
+    ///     completion arrive in bursts of `n`).
+    ///   - warmUp: runs sent in this first stretch are not measured (connections and caches warm up).
+    func run(clients: Int, body: String, stagger: TimeAmount, warmUp: TimeAmount, until deadline: NIODeadline) async throws -> Outcome {
         let request = Self.request(body: body)
-        let results = try await withThrowingTaskGroup(of: [Double].self) { tasks in
-            for _ in 0..<clients {
+        let start = NIODeadline.now()
+        let measureFrom = start + max(warmUp, stagger)
+        let tallies = try await withThrowingTaskGroup(of: ClientTally.self) { tasks in
+            for index in 0..<clients {
+                let firstSend = start + .nanoseconds(stagger.nanoseconds * Int64(index) / Int64(clients))
                 tasks.addTask {
-                    let finished = group.next().makePromise(of: [Double].self)
+                    let finished = group.next().makePromise(of: ClientTally.self)
                     _ = try await ClientBootstrap(group: finished.futureResult.eventLoop)
                         .channelOption(.socketOption(.tcp_nodelay), value: 1)
                         .channelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
                                 try channel.pipeline.syncOperations.addHandler(
-                                    StreamingClient(request: request, deadline: deadline, finished: finished)
+                                    StreamingClient(
+                                        request: request, firstSend: firstSend, measureFrom: measureFrom, deadline: deadline, finished: finished
+                                    )
                                 )
                             }
                         }
@@ -35,9 +55,13 @@ struct StreamingLoadGenerator {
                     return try await finished.futureResult.get()
                 }
             }
-            return try await tasks.reduce(into: []) { $0 += $1 }
+            return try await tasks.reduce(into: []) { $0.append($1) }
         }
-        return results
+        let end = tallies.map(\.lastCompletion).max() ?? measureFrom
+        return Outcome(
+            latencies: tallies.flatMap(\.latencies), allRuns: tallies.map(\.runs).reduce(0, +),
+            measuredSeconds: Double((end - measureFrom).nanoseconds) / 1e9
+        )
     }
 
     private static func request(body: String) -> ByteBuffer {
@@ -61,6 +85,13 @@ enum StreamingClientError: Error, CustomStringConvertible {
     }
 }
 
+/// What one client of ``StreamingLoadGenerator`` measured.
+private struct ClientTally: Sendable {
+    var latencies: [Double] = []
+    var runs = 0
+    var lastCompletion = NIODeadline.uptimeNanoseconds(0)
+}
+
 /// One client connection of ``StreamingLoadGenerator``; lives on its channel's event loop.
 private final class StreamingClient: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -72,22 +103,26 @@ private final class StreamingClient: ChannelInboundHandler {
     private static let doneEvent = Array("event: done\n".utf8)
 
     private let request: ByteBuffer
+    private let firstSend: NIODeadline
+    private let measureFrom: NIODeadline
     private let deadline: NIODeadline
-    private let finished: EventLoopPromise<[Double]>
-    private var latencies: [Double] = []
+    private let finished: EventLoopPromise<ClientTally>
+    private var tally = ClientTally()
     private var response: [UInt8] = []
     private var sentAt = NIODeadline.now()
     private var isFinished = false
 
-    init(request: ByteBuffer, deadline: NIODeadline, finished: EventLoopPromise<[Double]>) {
+    init(request: ByteBuffer, firstSend: NIODeadline, measureFrom: NIODeadline, deadline: NIODeadline, finished: EventLoopPromise<ClientTally>) {
         self.request = request
+        self.firstSend = firstSend
+        self.measureFrom = measureFrom
         self.deadline = deadline
         self.finished = finished
         response.reserveCapacity(4_096)
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        send(context)
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: firstSend) { self.send(context) }
         context.fireChannelActive()
     }
 
@@ -102,8 +137,12 @@ private final class StreamingClient: ChannelInboundHandler {
         guard response.ends(with: Self.lastChunk) else { return }
         guard response.contains(Self.doneEvent) else { return finish(context, .failure(StreamingClientError.noDone)) }
         let now = NIODeadline.now()
-        latencies.append(Double((now - sentAt).nanoseconds) / 1e6)
-        if now < deadline { send(context) } else { finish(context, .success(latencies)) }
+        tally.runs += 1
+        if sentAt >= measureFrom {
+            tally.latencies.append(Double((now - sentAt).nanoseconds) / 1e6)
+            tally.lastCompletion = now
+        }
+        if now < deadline { send(context) } else { finish(context, .success(tally)) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -120,7 +159,7 @@ private final class StreamingClient: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(request), promise: nil)
     }
 
-    private func finish(_ context: ChannelHandlerContext, _ result: Result<[Double], any Error>) {
+    private func finish(_ context: ChannelHandlerContext, _ result: Result<ClientTally, any Error>) {
         guard !isFinished else { return }
         isFinished = true
         finished.completeWith(result)
