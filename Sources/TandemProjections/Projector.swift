@@ -15,12 +15,19 @@ public final class Projector: Service, Sendable {
     private let logger: Logger
     private let current: Mutex<ProjectionStore?> = Mutex(nil)
     private let applied: HeadSignal
+    /// The highest seq a reader waits for: an update due to it starts at once.
+    private let wanted: HeadSignal
 
-    public init(journal: Journal, dataDirectory: String, logger: Logger) {
+    private let updateInterval: Duration
+
+    /// - Parameter updateInterval: the shortest time between two updates no reader asked for.
+    public init(journal: Journal, dataDirectory: String, logger: Logger, updateInterval: Duration = Projector.updateInterval) {
         self.journal = journal
+        self.updateInterval = updateInterval
         self.location = ProjectionLocation(dataDirectory: dataDirectory)
         self.logger = logger
         self.applied = HeadSignal(head: 0)
+        self.wanted = HeadSignal(head: 0)
     }
 
     /// The store in use (opened by ``prepare()``).
@@ -39,6 +46,7 @@ public final class Projector: Service, Sendable {
     /// Returns once the projections include every entry up to `seq`, or after `timeout`.
     package func waitUntilApplied(_ seq: UInt64, timeout: Duration = .seconds(2)) async {
         guard applied.head < seq else { return }
+        wanted.publish(seq)
         let deadline = ContinuousClock.now + timeout
         while applied.head < seq, ContinuousClock.now < deadline {
             await applied.wait(beyond: seq - 1, timeout: .milliseconds(100))
@@ -51,14 +59,15 @@ public final class Projector: Service, Sendable {
             // Kept between catch-ups (its metrics and open runs are the store's, in memory), and
             // dropped when the store changes or a write fails: it is then read back from the store.
             var folder: (ProjectionFolder, ProjectionStore)?
-            var lastUpdate = ContinuousClock.now - Self.minimumUpdateInterval
+            var lastUpdate = ContinuousClock.now - self.updateInterval
             var lastStoreCheck = lastUpdate
             var lastWholeMetrics = lastUpdate - Self.wholeMetricsInterval
             while !Task.isCancelled {
-                // Under load, gather some milliseconds of commits per update: each update writes
-                // the metrics and syncs the store, whatever its size.
-                let due = lastUpdate + Self.minimumUpdateInterval
-                if due > .now { try? await Task.sleep(until: due) }
+                // Under load, gather some milliseconds of commits per update (each update is a
+                // store transaction, and rewrites the records of runs still going), unless a
+                // reader waits for an entry not applied yet.
+                let due = lastUpdate + self.updateInterval
+                if due > .now { await self.wanted.wait(beyond: self.applied.head, timeout: ContinuousClock.now.duration(to: due)) }
                 lastUpdate = .now
                 let seen = self.applied.head
                 do {
@@ -81,9 +90,10 @@ public final class Projector: Service, Sendable {
         }
     }
 
-    /// The shortest time between two updates of the store (bounds how long a read waits for a
-    /// finished run's record, and how many store commits a busy journal causes).
-    static let minimumUpdateInterval: Duration = .milliseconds(10)
+    /// The shortest time between two updates of the store that no reader asked for (bounds how
+    /// many store commits a busy journal causes); a read of an entry not applied yet starts an
+    /// update at once.
+    public static let updateInterval: Duration = .milliseconds(50)
     /// How often the live projector stores the whole metrics state; the commits in between store
     /// only what they add to it (the whole state is kilobytes of histograms).
     static let wholeMetricsInterval: Duration = .seconds(1)

@@ -140,6 +140,28 @@ struct ProjectionTests {
         #expect(!replay.hasUnflushedChanges)
     }
 
+    @Test("A read of an entry not projected yet starts an update at once, whatever the update interval")
+    func readerWakesProjector() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        defer { journal.close() }
+        let projector = Projector(journal: journal, dataDirectory: directory.path, logger: Logger(label: "test"), updateInterval: .seconds(3_600))
+        try projector.prepare()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await projector.run() }
+            // A first batch is projected by the first update; the second waits for the next one,
+            // an hour away, unless the read asks for it.
+            for batch in 0..<2 {
+                _ = try await Workload.append(runs: 3, to: journal, concurrent: 1, firstRun: batch * 3)
+                await projector.waitUntilApplied(try journal.head().seq, timeout: .seconds(30))
+                let store = try #require(projector.store)
+                #expect(try store.checkpoint() == journal.head().seq)
+                #expect(try store.record("run-\(batch * 3 + 2)")?.lastSeq == journal.head().seq)
+            }
+            group.cancelAll()
+        }
+    }
+
     @Test("An entry for a run whose record a rebuild already wrote and forgot is folded onto it")
     func lateEntryAfterFlush() async throws {
         let directory = try TemporaryDirectory()
