@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 public import TandemDomain
 public import TandemJournal
 public import TandemProviders
@@ -109,7 +110,7 @@ public struct RunOrchestrator: Sendable {
     // MARK: One model call
 
     /// How a call ended.
-    private enum CallOutcome: Sendable {
+    fileprivate enum CallOutcome: Sendable {
         case completed(ModelResponse)
         case failed(ProviderError)
         case timedOut(DeadlineTracker.Deadline)
@@ -126,37 +127,27 @@ public struct RunOrchestrator: Sendable {
             role: role, model: settings.model(role), query: request.query, context: request.context,
             settings: settings.generation(role), runID: request.runID.rawValue, deadline: start + deadlines.total
         )
-        let stop = control.stopSignal(role)
-        let outcome: CallOutcome = await withTaskGroup(of: CallOutcome?.self) { group in
+        // Three racers decide the call: the provider, the watchdog, and the run's stop signal
+        // (which needs no task of its own: it hands its outcome in when fired).
+        let first = FirstOutcome()
+        control.stopSignal(role).onFire { first.offer(.stopped) }
+        let outcome: CallOutcome = await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
-                    return .completed(try await provider.generate(modelRequest, observer: observer))
+                    first.offer(.completed(try await provider.generate(modelRequest, observer: observer)))
                 } catch let error as ProviderError {
-                    return .failed(error)
+                    first.offer(.failed(error))
                 } catch is CancellationError {
-                    return .stopped
+                    first.offer(.stopped)
                 } catch {
-                    return .failed(ProviderError(errorClass: "internal", message: "\(error)", retryable: false))
+                    first.offer(.failed(ProviderError(errorClass: "internal", message: "\(error)", retryable: false)))
                 }
             }
             group.addTask {
-                do {
-                    return .timedOut(try await tracker.expiry(on: clock))
-                } catch {
-                    return nil  // cancelled: another racer won
-                }
+                // Cancelled: another racer won.
+                if let expired = try? await tracker.expiry(on: clock) { first.offer(.timedOut(expired)) }
             }
-            group.addTask {
-                await stop.wait()
-                return Task.isCancelled ? nil : .stopped
-            }
-            var winner: CallOutcome = .stopped
-            while let next = await group.next() {
-                if let outcome = next {
-                    winner = outcome
-                    break
-                }
-            }
+            let winner = await first.outcome()
             group.cancelAll()
             return winner
         }
@@ -225,5 +216,38 @@ extension JournalError {
     /// Wraps an unexpected error from the journal path.
     static func unavailable(_ error: any Error) -> JournalError {
         JournalError(.environment, "journal unavailable: \(error)")
+    }
+}
+
+/// The outcome of the first racer of a model call to finish; later ones are dropped.
+private final class FirstOutcome: Sendable {
+    private struct State {
+        var outcome: RunOrchestrator.CallOutcome?
+        var waiter: CheckedContinuation<RunOrchestrator.CallOutcome, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func offer(_ outcome: RunOrchestrator.CallOutcome) {
+        let waiter = state.withLock { state -> CheckedContinuation<RunOrchestrator.CallOutcome, Never>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: outcome)
+    }
+
+    /// Waits for the first offer. The racers always offer one (the provider's call ends in an
+    /// outcome, cancelled or not), so this returns even when the run is cancelled.
+    func outcome() async -> RunOrchestrator.CallOutcome {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> RunOrchestrator.CallOutcome? in
+                if let outcome = state.outcome { return outcome }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
     }
 }
