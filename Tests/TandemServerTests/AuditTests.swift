@@ -118,6 +118,8 @@ struct AuditTests {
             #expect(stream.header("cache-control") == "no-cache")
             let requestID = try #require(stream.header("X-Request-ID"))
             #expect(requestID.count == 32 && requestID.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+            // A UUID4 without dashes: version nibble 4, variant 10xx.
+            #expect(Array(requestID)[12] == "4" && "89ab".contains(Array(requestID)[16]))
             provider.flash.send(.complete("Flash says hi."))
             // Pro fails only once Flash's frame is out: the two calls end in a known order.
             let first = try #require(try await stream.next())

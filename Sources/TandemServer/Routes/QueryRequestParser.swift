@@ -99,11 +99,17 @@ struct QueryRequestParser {
         return runID
     }
 
-    /// 32 lowercase hex digits (a UUID4 without dashes), like the old service's ids.
+    /// 32 lowercase hex digits (a UUID4 without dashes), like the old service's ids. The bits
+    /// come from the system's generator (`getrandom`): Foundation's `UUID()` opens and reads
+    /// `/dev/urandom` for each id.
     static func generatedRunID() -> RunID {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
         let hexDigits = Array("0123456789abcdef".utf8)
-        let id = withUnsafeBytes(of: UUID().uuid) { bytes in
-            String(unsafeUninitializedCapacity: 32) { hex in
+        let id = withUnsafeMutableBytes(of: &bytes) { bytes in
+            bytes[6] = bytes[6] & 0x0F | 0x40  // version 4
+            bytes[8] = bytes[8] & 0x3F | 0x80  // RFC 4122 variant
+            return String(unsafeUninitializedCapacity: 32) { hex in
                 for (offset, byte) in bytes.enumerated() {
                     hex[2 * offset] = hexDigits[Int(byte >> 4)]
                     hex[2 * offset + 1] = hexDigits[Int(byte & 0x0F)]
