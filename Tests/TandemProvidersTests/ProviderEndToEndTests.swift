@@ -54,7 +54,7 @@ struct ProviderEndToEndTests {
         try await TestServer.with(provider: gemini(upstream, clock), clock: clock) { server in
             let stream = try await SSEConnection.open(server.baseURL, "/api/reasoning/query", body: #"{"query":"stall"}"#)
             while upstream.requests.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
-            await server.clock.waitForSleepers(3)  // two watchdogs and the pinger
+            await server.clock.waitForSleepers(2)  // the deadline scheduler and the pinger
             let expiry = ContinuousClock.now
             server.clock.advance(to: .seconds(5))
             let error = try #require(try await stream.next())

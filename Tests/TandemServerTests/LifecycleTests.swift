@@ -56,7 +56,7 @@ struct LifecycleTests {
             #expect(refused.body.contains(#""code":"shutting_down""#))
             #expect(refused.headers.contains { $0.0.lowercased() == "retry-after" })
             // The grace period runs on the injected clock: let it pass.
-            await server.clock.waitForSleepers(3)  // grace timer, Pro's watchdog, the pinger
+            await server.clock.waitForSleepers(3)  // grace timer, the deadline scheduler (Pro's deadline), the pinger
             server.clock.advance(by: .seconds(30))
             let rest = try await stream.rest()
             #expect(rest.names == ["error", "done"])
@@ -190,7 +190,7 @@ struct LifecycleTests {
             await provider.flash.waitForCalls(1)
             await provider.pro.waitForCalls(1)
             for second in 1...3 {
-                await server.clock.waitForSleepers(3)
+                await server.clock.waitForSleepers(2)  // the deadline scheduler and the pinger
                 server.clock.advance(to: .seconds(second))
             }
             provider.flash.send(.complete("Quick."))

@@ -69,7 +69,7 @@ struct RunSemanticsTests {
             let stream = try await query(server)
             await provider.flash.waitForCalls(1)
             await provider.pro.waitForCalls(1)
-            await server.clock.waitForSleepers(3)  // two watchdogs and the pinger
+            await server.clock.waitForSleepers(2)  // the deadline scheduler and the pinger
             server.clock.advance(to: .seconds(5))
             let error = try #require(try await stream.next())
             #expect(error.event == "error")
@@ -95,7 +95,7 @@ struct RunSemanticsTests {
             await provider.pro.waitForCalls(1)
             provider.flash.send(.complete("Quick."))
             #expect(try await stream.next()?.event == "preliminary")
-            await server.clock.waitForSleepers(2)  // Pro's watchdog and the pinger
+            await server.clock.waitForSleepers(2)  // the deadline scheduler (Pro's deadline) and the pinger
             server.clock.advance(to: .seconds(45))
             let rest = try await stream.rest()
             #expect(rest.names == ["error", "done"])
@@ -112,7 +112,7 @@ struct RunSemanticsTests {
             let stream = try await query(server)
             await provider.flash.waitForCalls(1)
             await provider.pro.waitForCalls(1)
-            await server.clock.waitForSleepers(3)
+            await server.clock.waitForSleepers(2)  // the deadline scheduler and the pinger
             server.clock.advance(to: .seconds(5))
             #expect(try await stream.next()?.json["code"] as? String == "flash_timeout")
             await server.clock.waitForSleepers(2)
@@ -201,7 +201,7 @@ struct RunSemanticsTests {
             let stream = try await query(server)
             await provider.flash.waitForCalls(1)
             await provider.pro.waitForCalls(1)
-            await server.clock.waitForSleepers(3)
+            await server.clock.waitForSleepers(2)  // the deadline scheduler and the pinger
             server.clock.advance(to: .milliseconds(500))
             provider.pro.send(.chunk("Thinking…"))
             try await waitForEntry(server, try runID(of: stream), type: "pro_first_token")

@@ -128,6 +128,7 @@ public final class RunCoordinator: Service, Sendable {
     /// this task, so it too ends with the service.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
+            group.addTask { await self.orchestrator.deadlines.run() }
             group.addTask {
                 await withGracefulShutdownHandler {
                     await self.shutdownStarted.wait()
@@ -146,6 +147,8 @@ public final class RunCoordinator: Service, Sendable {
                     self.release(job.request.runID)
                 }
             }
+            // Every run is over (the jobs end after the drain): no deadline is left to watch.
+            self.orchestrator.deadlines.stop()
         }
     }
 

@@ -2,12 +2,12 @@ import Synchronization
 import TandemDomain
 
 /// The moving deadline of one model call: first-token, then idle-gap deadlines, always capped by
-/// the total deadline. Streamed text pushes it; a watchdog sleeps until it and reports the phase
-/// that expired if it has not moved meanwhile.
+/// the total deadline. Streamed text pushes it; the ``DeadlineScheduler`` fires at it, and the
+/// call has timed out in the phase it names if it has not moved meanwhile.
 ///
 /// The deadline never moves earlier — before the first token it is the earliest of the
 /// first-token, idle (measured from the start) and total deadlines; after a chunk it is
-/// `min(total, chunk + idle)` — so a watchdog asleep until the old deadline always wakes in time.
+/// `min(total, chunk + idle)` — so a deadline scheduled at the old place always fires in time.
 final class DeadlineTracker: Sendable {
     struct Deadline: Equatable {
         var at: Duration
@@ -51,16 +51,6 @@ final class DeadlineTracker: Sendable {
                 state.current = total
             }
             return isFirst
-        }
-    }
-
-    /// Sleeps until the deadline expires without having moved, then returns it.
-    /// - Throws: `CancellationError` when the calling task is cancelled first.
-    func expiry(on clock: any MonotonicClock) async throws -> Deadline {
-        while true {
-            let deadline = current
-            try await clock.sleep(until: deadline.at)
-            if current == deadline { return deadline }
         }
     }
 }

@@ -14,6 +14,8 @@ public struct RunOrchestrator: Sendable {
     let clock: any MonotonicClock
     let redactor: Redactor
     let logger: Logger
+    /// The deadlines of every call of every run (its loop runs in the coordinator's service).
+    let deadlines: DeadlineScheduler
 
     public init(journal: Journal, provider: any ModelProvider, settings: RunSettings, clock: any MonotonicClock, logger: Logger) {
         self.journal = journal
@@ -22,6 +24,7 @@ public struct RunOrchestrator: Sendable {
         self.clock = clock
         self.redactor = Redactor(enabled: settings.redact)
         self.logger = logger
+        self.deadlines = DeadlineScheduler(clock: clock)
     }
 
     /// The `run_started` event of `request` (redacted).
@@ -127,10 +130,13 @@ public struct RunOrchestrator: Sendable {
             role: role, model: settings.model(role), query: request.query, context: request.context,
             settings: settings.generation(role), runID: request.runID.rawValue, deadline: start + deadlines.total
         )
-        // Three racers decide the call: the provider, the watchdog, and the run's stop signal
-        // (which needs no task of its own: it hands its outcome in when fired).
+        // Three racers decide the call: the provider's call (a task), its deadline (in the shared
+        // scheduler) and the run's stop signal; the first to hand in an outcome wins.
         let first = FirstOutcome()
         control.stopSignal(role).onFire { first.offer(.stopped) }
+        let watch = CallWatch(tracker: tracker, scheduler: self.deadlines, first: first)
+        watch.arm()
+        defer { watch.disarm() }
         let outcome: CallOutcome = await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
@@ -142,10 +148,6 @@ public struct RunOrchestrator: Sendable {
                 } catch {
                     first.offer(.failed(ProviderError(errorClass: "internal", message: "\(error)", retryable: false)))
                 }
-            }
-            group.addTask {
-                // Cancelled: another racer won.
-                if let expired = try? await tracker.expiry(on: clock) { first.offer(.timedOut(expired)) }
             }
             let winner = await first.outcome()
             group.cancelAll()
@@ -216,6 +218,53 @@ extension JournalError {
     /// Wraps an unexpected error from the journal path.
     static func unavailable(_ error: any Error) -> JournalError {
         JournalError(.environment, "journal unavailable: \(error)")
+    }
+}
+
+/// A call's deadline in the shared scheduler: when it passes without having moved (streamed text
+/// moves it), the call has timed out; when it moved, it is scheduled again at its new place.
+private final class CallWatch: Sendable {
+    private struct State {
+        var token: DeadlineScheduler.Token?
+        var disarmed = false
+    }
+
+    private let tracker: DeadlineTracker
+    private let scheduler: DeadlineScheduler
+    private let first: FirstOutcome
+    private let state = Mutex(State())
+
+    init(tracker: DeadlineTracker, scheduler: DeadlineScheduler, first: FirstOutcome) {
+        self.tracker = tracker
+        self.scheduler = scheduler
+        self.first = first
+    }
+
+    func arm() {
+        schedule(tracker.current)
+    }
+
+    /// The call is over: its deadline no longer matters.
+    func disarm() {
+        let token = state.withLock { state in
+            state.disarmed = true
+            return state.token
+        }
+        if let token { scheduler.cancel(token) }
+    }
+
+    private func schedule(_ deadline: DeadlineTracker.Deadline) {
+        let token = scheduler.schedule(at: deadline.at) { self.passed(deadline) }
+        let cancelNow = state.withLock { state in
+            state.token = token
+            return state.disarmed
+        }
+        if cancelNow { scheduler.cancel(token) }
+    }
+
+    private func passed(_ deadline: DeadlineTracker.Deadline) {
+        let current = tracker.current
+        if current == deadline { first.offer(.timedOut(deadline)) } else { schedule(current) }
     }
 }
 
