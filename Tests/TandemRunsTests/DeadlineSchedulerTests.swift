@@ -43,4 +43,16 @@ struct DeadlineSchedulerTests {
         }
         clock.advance(to: .seconds(60))
     }
+
+    @Test("Cancellation ends the loop too")
+    func cancellationEnds() async {
+        let clock = ManualClock()
+        let scheduler = DeadlineScheduler(clock: clock)
+        _ = scheduler.schedule(at: .seconds(60)) {}
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await scheduler.run() }
+            await clock.waitForSleepers(1)
+            group.cancelAll()
+        }
+    }
 }

@@ -79,9 +79,9 @@ final class DeadlineScheduler: Sendable {
         wakes.publish(wake)
     }
 
-    /// Fires deadlines as they come, until ``stop()``.
+    /// Fires deadlines as they come, until ``stop()`` or cancellation.
     func run() async {
-        while true {
+        while !Task.isCancelled {
             let now = clock.now
             let (due, next, generation, stopped) = state.withLock { state in
                 var due: [@Sendable () -> Void] = []
