@@ -10,6 +10,9 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How often `: ping` is sent on an idle stream (`TANDEM_SSE_PING_S`).
     public var ssePingInterval: Duration
+    /// How long a kept-alive connection may wait for its next request before it is closed
+    /// (`TANDEM_IDLE_CONNECTION_S`); a stream in progress never counts as idle.
+    public var idleConnectionTimeout: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -17,7 +20,8 @@ public struct ServerConfiguration: Sendable {
         apiKeys: [String] = [],
         rateLimitPerMinute: Int = 0,
         maxBodyBytes: Int = 256 * 1024,
-        ssePingInterval: Duration = .seconds(15)
+        ssePingInterval: Duration = .seconds(15),
+        idleConnectionTimeout: Duration = .seconds(60)
     ) {
         self.host = host
         self.port = port
@@ -25,5 +29,6 @@ public struct ServerConfiguration: Sendable {
         self.rateLimitPerMinute = rateLimitPerMinute
         self.maxBodyBytes = maxBodyBytes
         self.ssePingInterval = ssePingInterval
+        self.idleConnectionTimeout = idleConnectionTimeout
     }
 }

@@ -1,4 +1,5 @@
 public import Hummingbird
+import NIOCore
 public import Logging
 public import TandemDomain
 public import TandemJournal
@@ -53,7 +54,10 @@ public struct TandemServer: Sendable {
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [departures.makeHandler()])),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [departures.makeHandler()],
+                idleTimeout: TimeAmount(configuration.idleConnectionTimeout)
+            )),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tandem"),
             services: [pings, projector, coordinator],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -12,6 +12,7 @@ struct ServeConfigurationTests {
         (["TANDEM_PROVIDER": "bogus"], "TANDEM_PROVIDER"),
         (["FLASH_TIMEOUT_S": "-1"], "FLASH_TIMEOUT_S"),
         (["TANDEM_DURABILITY": "sometimes"], "TANDEM_DURABILITY"),
+        (["TANDEM_IDLE_CONNECTION_S": "0"], "TANDEM_IDLE_CONNECTION_S"),
     ])
     func refused(environment: [String: String], named setting: String) throws {
         let directory = try TemporaryDirectory()

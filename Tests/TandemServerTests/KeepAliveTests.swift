@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import TandemDomain
 import TandemJournal
+import TandemServer
 import TandemTestSupport
 import Testing
 
@@ -46,6 +47,35 @@ struct KeepAliveTests {
             #expect(all.contains { if case .clientDisconnected = $0 { true } else { false } })
             let first = try #require(RunID("keep-1"))
             #expect(try server.journal.seqs(of: first).isEmpty == false)
+        }
+    }
+}
+
+extension KeepAliveTests {
+    @Test("An idle kept-alive connection is closed after TANDEM_IDLE_CONNECTION_S; a stream longer than that is not")
+    func idleConnectionsClose() async throws {
+        let provider = FakeProvider()
+        let configuration = ServerConfiguration(idleConnectionTimeout: .milliseconds(100))
+        try await TestServer.with(provider: provider, server: configuration) { server in
+            let connection = try await RawConnection.open(port: server.port)
+            try await connection.channel.executeThenClose { inbound, outbound in
+                var reader = RawConnection.Reader(inbound.makeAsyncIterator())
+                try await outbound.write(RawConnection.post(#"{"query":"Slow","run_id":"idle-1"}"#))
+                _ = try await reader.read(through: "\r\n\r\n")
+                // The stream stays open well past the idle timeout: a response in progress is not idle.
+                await provider.flash.waitForCalls(1)
+                try await Task.sleep(for: .milliseconds(300))
+                provider.flash.send(.complete("Quick."))
+                provider.pro.send(.complete("Verified."))
+                let body = try await reader.read(through: "\r\n0\r\n\r\n")
+                #expect(body.contains("event: done"))
+                // Then, with no next request, the server closes the connection.
+                do {
+                    _ = try await reader.read(through: "never sent")
+                    Issue.record("the server sent more bytes")
+                } catch is RawConnection.ConnectionClosed {
+                }
+            }
         }
     }
 }

@@ -94,7 +94,8 @@ struct ServeSettings {
             apiKeys: environment.list("TANDEM_API_KEYS"),
             rateLimitPerMinute: try environment.integer("RATE_LIMIT_PER_MINUTE", default: 0, range: 0...1_000_000),
             maxBodyBytes: try environment.integer("TANDEM_MAX_BODY_BYTES", default: 256 * 1024, range: 1_024...(64 << 20)),
-            ssePingInterval: try environment.seconds("TANDEM_SSE_PING_S", default: 15)!
+            ssePingInterval: try environment.seconds("TANDEM_SSE_PING_S", default: 15)!,
+            idleConnectionTimeout: try environment.seconds("TANDEM_IDLE_CONNECTION_S", default: 60)!
         )
 
         runs = RunSettings(
@@ -209,6 +210,7 @@ struct ServeSettings {
             ("max_concurrent_runs", "\(runs.maxConcurrentRuns)"),
             ("shutdown_grace", "\(runs.shutdownGrace)"),
             ("sse_ping", "\(server.ssePingInterval)"),
+            ("idle_connection", "\(server.idleConnectionTimeout)"),
         ]
         switch provider {
         case .scripted(let flash, let pro):
