@@ -10,13 +10,16 @@ package import TandemJournal
 /// - `records`: run id → record JSON.
 /// - `by_time`: inverted `started_at` + run id → ∅ (forward order is newest first).
 /// - `by_status`: status + `|` + inverted `started_at` + run id → ∅.
-/// - `meta`: `format`, `checkpoint` (8 bytes), `metrics` (JSON).
+/// - `meta`: `format`, `checkpoint` (8 bytes), `metrics` (JSON), `metrics+<seq>` (JSON additions
+///   since the whole `metrics` was stored; reads merge them).
 ///
 /// `@unchecked Sendable`: its only state is the environment, which is thread-safe: reads run in
 /// their own transactions, and each write transaction begins and commits on one thread without
 /// suspending (the live projector, or a rebuild's shard threads, which LMDB's writer lock serializes).
 package final class ProjectionStore: @unchecked Sendable {
-    package static let format = "tandem-projections/1"
+    /// Version 2: metrics may be stored as additions (version 1 readers would miss them, so a
+    /// store of either version is rebuilt by the other at start-up).
+    package static let format = "tandem-projections/2"
     static let layout = LMDBEnvironment.Layout(
         what: "projection store", format: format,
         databases: [("records", 0), ("by_time", 0), ("by_status", 0)]
