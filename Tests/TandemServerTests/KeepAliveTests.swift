@@ -80,6 +80,33 @@ extension KeepAliveTests {
     }
 }
 
+extension KeepAliveTests {
+    @Test("A client following a run (GET …/stream) that leaves does not touch the run: its own client still gets every frame")
+    func followerLeaving() async throws {
+        let provider = FakeProvider()
+        try await TestServer.with(provider: provider) { server in
+            let stream = try await query(server, #"{"query":"Followed","run_id":"followed-1"}"#)
+            await provider.flash.waitForCalls(1)
+            let follower = try await RawConnection.open(port: server.port)
+            try await follower.channel.executeThenClose { inbound, outbound in
+                var reader = RawConnection.Reader(inbound.makeAsyncIterator())
+                try await outbound.write(ByteBuffer(string: "GET /api/runs/followed-1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+                let head = try await reader.read(through: "\r\n\r\n")
+                #expect(head.hasPrefix("HTTP/1.1 200"))
+            }
+            // The follower is gone; the run goes on for the client that started it.
+            provider.flash.send(.complete("Quick."))
+            #expect(try await stream.next()?.event == "preliminary")
+            provider.pro.send(.complete("Verified."))
+            let rest = try await stream.rest()
+            #expect(rest.names == ["final", "done"])
+            #expect(rest[1].json["status"] as? String == "ok")
+            let run = try #require(RunID("followed-1"))
+            #expect(try !events(server, run).contains { if case .clientDisconnected = $0 { true } else { false } })
+        }
+    }
+}
+
 /// One raw TCP connection to the test server.
 private struct RawConnection {
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
