@@ -78,8 +78,11 @@ public struct ModelRequest: Sendable, Equatable {
 
     /// The prompt sent upstream: the question, then the context as JSON when there is one.
     public var prompt: String {
-        guard let context, let json = try? CanonicalJSON.encode(context) else { return query }
-        return query + "\n\nContext (JSON): " + String(decoding: json, as: UTF8.self)
+        guard let context else { return query }
+        var json = CanonicalWriter()
+        context.write(&json)
+        guard !json.hasInvalidNumber else { return query }
+        return query + "\n\nContext (JSON): " + String(decoding: json.bytes, as: UTF8.self)
     }
 }
 

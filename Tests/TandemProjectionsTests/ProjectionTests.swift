@@ -267,3 +267,10 @@ struct ProjectionTests {
         #expect(try projector.store?.checkpoint() == journal.head().seq)
     }
 }
+
+extension MetricsState {
+    /// Applies one journal entry, as the folder does.
+    mutating func apply(_ entry: JournalEntry) {
+        apply(FoldedEvent(entry.typeUTF8), data: JSONFields(entry.data))
+    }
+}

@@ -33,6 +33,7 @@ struct FrameRendererTests {
         #expect(redactor.redact("call 415-555-0132 or +44 20 7946 0958") == "call [REDACTED_PHONE] or [REDACTED_PHONE]")
         #expect(redactor.redact("ssn 078-05-1120") == "ssn [REDACTED_SSN]")
         #expect(redactor.redact("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc") == "Authorization: [REDACTED_KEY]")
+        #expect(redactor.redact("authorization: BeArEr eyJhbGciOiJIUzI1NiJ9.abc") == "authorization: [REDACTED_KEY]")
         #expect(redactor.redact("api_key=supersecretvalue") == "api_key=[REDACTED_KEY]")
         // Each rule's cheap pre-check must let every form its expression matches through.
         #expect(redactor.redact("the API-KEY: 'abcdef123456' leaked") == "the API-KEY=[REDACTED_KEY]' leaked")

@@ -116,17 +116,9 @@ struct ServeBench: AsyncParsableCommand {
         var seen: [UInt8] = []
         for try await chunk in response.body {
             seen += chunk.readableBytesView
-            if seen.count >= marker.count, contains(seen, marker) { return }
+            if seen.contains(bytes: marker) { return }
         }
         throw ValidationError("stream ended before its preliminary frame")
-    }
-
-    private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard haystack.count >= needle.count else { return false }
-        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
-            if Array(haystack[start..<(start + needle.count)]) == needle { return true }
-        }
-        return false
     }
 
     /// Opens `streams` streams (each until its preliminary frame) and keeps them open while the

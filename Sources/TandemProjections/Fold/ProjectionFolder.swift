@@ -5,9 +5,10 @@ package import TandemJournal
 /// Used by both the live projector and rebuilds, so both apply exactly the same rules. Runs not in
 /// the working set are loaded from the store the first time an entry of theirs arrives.
 package struct ProjectionFolder {
+    /// The metrics as of the last flush — in a rebuild's folder, of every entry applied.
     package private(set) var metrics: MetricsState
-    /// What the entries applied since the metrics were last stored added to them (`nil` in a
-    /// rebuild's folder, which stores the whole state once at the end).
+    /// What the entries applied since the last flush add to ``metrics`` (`nil` in a rebuild's
+    /// folder, which stores the whole state once at the end and so applies entries to it directly).
     private var metricsAdded: MetricsState? = MetricsState()
     package private(set) var applied: UInt64
     /// Runs being folded: the record and where the store's indexes have it.
@@ -76,8 +77,11 @@ package struct ProjectionFolder {
             working[run] = slot
             dirty.append(run)
         }
-        metrics.apply(event, data: data)
-        metricsAdded?.apply(event, data: data)
+        if metricsAdded != nil {
+            metricsAdded!.apply(event, data: data)
+        } else {
+            metrics.apply(event, data: data)
+        }
         applied = entry.seq
     }
 
@@ -86,9 +90,14 @@ package struct ProjectionFolder {
     /// - Parameter wholeMetrics: store the whole metrics state; otherwise only what this flush
     ///   adds to it (kilobytes less to write: the live projector stores the whole now and then).
     package mutating func flush(to store: ProjectionStore, wholeMetrics: Bool = true) throws {
-        let stored: ProjectionStore.State.Metrics = if !wholeMetrics, let metricsAdded { .added(metricsAdded) } else { .whole(metrics) }
-        try flush(to: store, state: ProjectionStore.State(metrics: stored, checkpoint: applied))
-        if metricsAdded != nil { metricsAdded = MetricsState() }
+        guard let added = metricsAdded else {
+            return try flush(to: store, state: ProjectionStore.State(metrics: .whole(metrics), checkpoint: applied))
+        }
+        var merged = metrics
+        merged.merge(added)
+        try flush(to: store, state: ProjectionStore.State(metrics: wholeMetrics ? .whole(merged) : .added(added), checkpoint: applied))
+        metrics = merged
+        metricsAdded = MetricsState()
     }
 
     /// Writes the records that changed since the last flush but not the metrics and checkpoint:

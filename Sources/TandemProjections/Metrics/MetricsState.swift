@@ -1,5 +1,4 @@
 import TandemDomain
-import TandemJournal
 
 /// The metrics projection (SPEC §4): latency and first-token histograms per model, and counters of
 /// runs by status, timeouts, errors, cancellations and tokens. Derived only from the journal.
@@ -20,11 +19,6 @@ public struct MetricsState: Sendable, Equatable {
     public internal(set) var tokens: [String: UInt64] = [:]
 
     public init() {}
-
-    /// Applies one journal entry.
-    mutating func apply(_ entry: JournalEntry) {
-        apply(FoldedEvent(entry.typeUTF8), data: JSONFields(entry.data))
-    }
 
     /// Applies an entry whose type and payload fields the caller already read.
     mutating func apply(_ event: FoldedEvent, data parsed: JSONFields?) {

@@ -187,8 +187,11 @@ package final class ProjectionStore: @unchecked Sendable {
                         return true
                     }
                     for key in additions { try LMDB.delete(txn, environment.meta, key: key) }
-                case .added:
-                    try LMDB.put(txn, environment.meta, key: Self.metricsAdditionPrefix + LMDB.key(state.checkpoint), value: metricsJSON)
+                case .added(let added):
+                    // Entries that count nothing (starts, first frames) add no key to merge on reads.
+                    if added != MetricsState() {
+                        try LMDB.put(txn, environment.meta, key: Self.metricsAdditionPrefix + LMDB.key(state.checkpoint), value: metricsJSON)
+                    }
                 }
                 try LMDB.put(txn, environment.meta, key: Self.checkpointKey, value: LMDB.key(state.checkpoint))
             }

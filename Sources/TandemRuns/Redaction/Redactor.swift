@@ -26,13 +26,13 @@ public struct Redactor: Sendable {
         }
         phoneCandidates = try? NSRegularExpression(pattern: #"(?<![\w+])\+?\(?\d[\d\s().-]{7,22}\d(?![\w])"#)
         let patterns: [(String, String, Trigger)] = [
-            (#"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"#, "[REDACTED_KEY]", .substrings(["earer", "EARER"])),
+            (#"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"#, "[REDACTED_KEY]", .anyCase(["bearer"], alongWith: [])),
             (#"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}\b"#, "[REDACTED_KEY]", .substrings(["sk-", "pk-", "rk-"])),
             (#"\bAIza[0-9A-Za-z_-]{30,}\b"#, "[REDACTED_KEY]", .substrings(["AIza"])),
             (#"\b(?:ghp|gho|ghs|ghu|github_pat)_[A-Za-z0-9_]{20,}\b"#, "[REDACTED_KEY]", .substrings(["ghp_", "gho_", "ghs_", "ghu_", "github_pat_"])),
             (#"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"#, "[REDACTED_KEY]", .substrings(["xox"])),
             (#"\bAKIA[0-9A-Z]{16}\b"#, "[REDACTED_KEY]", .substrings(["AKIA"])),
-            (#"(?i)\b(api[_-]?key|token|secret|password)\s*[:=]\s*["']?[^\s"',;]{6,}"#, "$1=[REDACTED_KEY]", .assignment),
+            (#"(?i)\b(api[_-]?key|token|secret|password)\s*[:=]\s*["']?[^\s"',;]{6,}"#, "$1=[REDACTED_KEY]", .anyCase(["key", "token", "secret", "password"], alongWith: [":", "="])),
             (#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "[REDACTED_EMAIL]", .substrings(["@"])),
             (#"\b\d{3}-\d{2}-\d{4}\b"#, "[REDACTED_SSN]", .digits(9)),
         ]
@@ -73,29 +73,32 @@ public struct Redactor: Sendable {
 
     /// A cheap test that lets most text skip a rule's regular expression (they are the costly part).
     private enum Trigger {
-        /// A `key`/`token`/`secret`/`password` assignment: one of those words (any case) and a `:` or `=`.
-        case assignment
+        /// For a case-insensitive rule: one of `words` (lowercase ASCII bytes; `key` covers
+        /// `api_key`, `apikey`, `api-key`) in any case, and one of `alongWith` when that is not empty.
+        case wordsInAnyCase([[UInt8]], alongWith: [String])
         case substrings([String])
         case digits(Int)
+
+        /// A ``wordsInAnyCase(_:alongWith:)`` trigger, from the words as text.
+        static func anyCase(_ words: [String], alongWith marks: [String]) -> Trigger {
+            .wordsInAnyCase(words.map { Array($0.utf8) }, alongWith: marks)
+        }
 
         /// Byte searches over the UTF-8 (answers are kilobytes long and every one is redacted).
         func mayMatch(_ text: String, digits: Int) -> Bool {
             switch self {
-            case .assignment:
-                guard text.utf8.count >= 8, Self.contains(text, ":") || Self.contains(text, "=") else { return false }
+            case .wordsInAnyCase(let words, let marks):
+                guard marks.isEmpty || marks.contains(where: { Self.contains(text, $0) }) else { return false }
                 // Unicode case folding lets non-ASCII letters match too (the Kelvin sign is a `k`):
                 // only all-ASCII text can be ruled out by an ASCII search.
                 guard text.utf8.allSatisfy({ $0 < 0x80 }) else { return true }
-                return Self.assignmentWords.contains { Self.containsIgnoringASCIICase(text, $0) }
+                return words.contains { Self.containsIgnoringASCIICase(text, $0) }
             case .substrings(let needles):
                 return needles.contains { Self.contains(text, $0) }
             case .digits(let minimum):
                 return digits >= minimum
             }
         }
-
-        /// The words of the assignment rule, lowercased (`key` covers `api_key`, `apikey`, `api-key`).
-        private static let assignmentWords: [[UInt8]] = ["key", "token", "secret", "password"].map { Array($0.utf8) }
 
         /// Whether `text` holds `word` (lowercase ASCII letters) in any ASCII case.
         private static func containsIgnoringASCIICase(_ text: String, _ word: [UInt8]) -> Bool {

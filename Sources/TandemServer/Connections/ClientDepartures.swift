@@ -25,7 +25,7 @@ final class ClientDepartures: Sendable {
     func watch(_ channel: any Channel, onDeparture: @escaping @Sendable () -> Void) {
         let id = ObjectIdentifier(channel)
         let alreadyGone = connections.withLock { connections -> Bool in
-            guard connections[id] != nil, connections[id]?.departed == false else { return true }
+            guard connections[id]?.departed == false else { return true }
             connections[id]?.onDeparture = onDeparture
             return false
         }
