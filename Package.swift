@@ -98,7 +98,9 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The console's sources; embedded as Swift by Tools/embed_console.py (docs/DESIGN.md).
+            exclude: ["Console/Assets"]
         ),
         // MARK: Command line
         .target(
