@@ -16,7 +16,6 @@ struct ConsoleRoutes {
 
     func register(on router: Router<TandemRequestContext>) {
         router.get("/console") { _, _ in file("index.html") }
-        router.get("/console/") { _, _ in file("index.html") }
         router.get("/console/**") { _, context in
             file(context.parameters.getCatchAll().joined(separator: "/"))
         }

@@ -56,37 +56,6 @@ struct JournalRoutes {
 
     // MARK: GET /api/journal
 
-    private struct VerifyResult: Encodable {
-        var ok: Bool
-        var entries: UInt64
-        var headSeq: UInt64
-        var headHash: String
-        var brokenAt: UInt64?
-        var reason: String?
-        var finishedAt: String
-        var durationMs: Double
-
-        init(_ outcome: JournalVerifications.Outcome) {
-            ok = outcome.ok
-            entries = outcome.entries
-            headSeq = outcome.headSeq
-            headHash = outcome.headHash
-            brokenAt = outcome.brokenAt
-            reason = outcome.reason
-            finishedAt = outcome.finishedAt
-            durationMs = outcome.durationMs
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case ok, entries, reason
-            case headSeq = "head_seq"
-            case headHash = "head_hash"
-            case brokenAt = "broken_at"
-            case finishedAt = "finished_at"
-            case durationMs = "duration_ms"
-        }
-    }
-
     private struct Summary: Encodable {
         var headSeq: UInt64
         var headHash: String
@@ -97,7 +66,7 @@ struct JournalRoutes {
         var lastTs: String?
         var openRuns: Int
         var verifyInProgress: Bool
-        var lastVerify: VerifyResult?
+        var lastVerify: JournalVerifications.Outcome?
 
         enum CodingKeys: String, CodingKey {
             case entries, bytes
@@ -123,7 +92,7 @@ struct JournalRoutes {
         return JSONBody.response(Summary(
             headSeq: stats.head.seq, headHash: stats.head.hashHex, entries: stats.entries, bytes: stats.lineBytes,
             fileBytes: stats.fileBytes, firstTs: stats.firstTimestamp, lastTs: stats.lastTimestamp, openRuns: stats.openRuns,
-            verifyInProgress: verifications.isRunning, lastVerify: verifications.last.map(VerifyResult.init)
+            verifyInProgress: verifications.isRunning, lastVerify: verifications.last
         ))
     }
 
@@ -153,6 +122,6 @@ struct JournalRoutes {
             durationMs: CanonicalJSON.milliseconds((clock.now - started).milliseconds)
         )
         verifications.finish(outcome)
-        return JSONBody.response(VerifyResult(outcome))
+        return JSONBody.response(outcome)
     }
 }

@@ -1,13 +1,12 @@
 import Synchronization
-import TandemJournal
 
 /// The whole-journal verifies started over HTTP: at most one at a time, and the last one's result.
 ///
 /// Kept in memory only: a verify result is an observation of this process, not audit state (the
 /// journal itself is what it checks), and `tandem journal verify` gives the same answer any time.
 final class JournalVerifications: Sendable {
-    /// What one verify found.
-    struct Outcome: Sendable, Equatable {
+    /// What one verify found; encoded as the body of `POST /api/journal/verify`.
+    struct Outcome: Sendable, Equatable, Encodable {
         var ok: Bool
         var entries: UInt64
         var headSeq: UInt64
@@ -18,6 +17,15 @@ final class JournalVerifications: Sendable {
         /// When it finished (journal timestamp format) and how long it took.
         var finishedAt: String
         var durationMs: Double
+
+        enum CodingKeys: String, CodingKey {
+            case ok, entries, reason
+            case headSeq = "head_seq"
+            case headHash = "head_hash"
+            case brokenAt = "broken_at"
+            case finishedAt = "finished_at"
+            case durationMs = "duration_ms"
+        }
     }
 
     private struct State {

@@ -35,9 +35,11 @@ struct APIKeyAuthenticator: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Paths served without a key.
+    /// Paths served without a key: `/health` and the console's files (never a path that could
+    /// step out of `/console/` with `..` or percent-encoding).
     static func isPublic(_ path: String) -> Bool {
-        path == "/health" || path == "/console" || path.hasPrefix("/console/")
+        path == "/health" || path == "/console"
+            || (path.hasPrefix("/console/") && !path.contains("..") && !path.contains("%"))
     }
 
     private static func presentedKey(_ request: Request) -> String? {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import TandemJournal
 import TandemTestSupport
 import Testing
@@ -63,12 +64,20 @@ struct ConsoleRoutesTests {
     @Test("With API keys on, the console's files need no key and the API calls it makes do")
     func authentication() async throws {
         try await TestServer.with(provider: FakeProvider(), server: .init(port: 0, apiKeys: ["sesame"])) { server in
-            #expect(try await HTTPTestClient.send(server.baseURL, "/console").status == 200)
-            #expect(try await HTTPTestClient.send(server.baseURL, "/console/js/api.js").status == 200)
-            #expect(try await HTTPTestClient.send(server.baseURL, "/consoles").status == 401)
-            #expect(try await HTTPTestClient.send(server.baseURL, "/api/journal").status == 401)
-            #expect(try await HTTPTestClient.send(server.baseURL, "/api/journal/verify", method: .POST).status == 401)
-            #expect(try await HTTPTestClient.send(server.baseURL, "/api/journal", headers: ["x-api-key": "sesame"]).status == 200)
+            let expected: [(path: String, method: HTTPMethod, headers: [String: String], status: UInt)] = [
+                ("/console", .GET, [:], 200),
+                ("/console/js/api.js", .GET, [:], 200),
+                ("/consoles", .GET, [:], 401),
+                ("/console/../api/journal", .GET, [:], 401),
+                ("/console/%2e%2e/api/journal", .GET, [:], 401),
+                ("/api/journal", .GET, [:], 401),
+                ("/api/journal/verify", .POST, [:], 401),
+                ("/api/journal", .GET, ["x-api-key": "sesame"], 200),
+            ]
+            for item in expected {
+                let response = try await HTTPTestClient.send(server.baseURL, item.path, method: item.method, headers: item.headers)
+                #expect(response.status == item.status, "\(item.method) \(item.path)")
+            }
         }
     }
 

@@ -62,7 +62,7 @@ export function formatBytes(bytes) {
 
 /** Each status has a symbol and a word as well as a colour. */
 const STATUS_SYMBOLS = {
-  ok: "✓", partial: "◐", timeout: "⏱", error: "✕", cancelled: "⊘", aborted: "!", running: "…",
+  ok: "✓", partial: "◐", timeout: "◷", error: "✕", cancelled: "⊘", aborted: "!", running: "…",
   completed: "✓", failed: "✕",
 };
 

@@ -10,10 +10,10 @@ function chainBadge(result) {
   if (!result) return h("span", { class: "badge chain-unknown", text: "chain: checking…" });
   if (result.ok) {
     return h("span", { class: "badge chain-ok", "data-ok": "true", title: `seq ${result.first_seq}–${result.last_seq}` },
-      h("span", { "aria-hidden": "true", text: "🔗 " }), `chain verified · ${result.entries} entries, seq ${result.first_seq}–${result.last_seq}`);
+      h("span", { "aria-hidden": "true", text: "✓" }), `chain verified · ${result.entries} entries, seq ${result.first_seq}–${result.last_seq}`);
   }
   return h("span", { class: "badge chain-broken", "data-ok": "false" },
-    h("span", { "aria-hidden": "true", text: "⛓ " }), `chain BROKEN at seq ${result.broken_at}: ${result.reason ?? "see tandem journal verify"}`);
+    h("span", { "aria-hidden": "true", text: "✕" }), `chain BROKEN at seq ${result.broken_at}: ${result.reason ?? "see tandem journal verify"}`);
 }
 
 function legend() {
