@@ -160,11 +160,11 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; max-height
 .answer-flash { border-top: 4px solid var(--flash); }
 .answer-pro { border-top: 4px solid var(--pro); }
 .answer-text { white-space: pre-wrap; overflow-wrap: anywhere; }
-.answer-error { color: var(--bad); }
+.answer-ending { color: var(--warn); }
+.answer-ending.ending-failed { color: var(--bad); }
 .answer[data-state="error"] .column-state { color: var(--bad); }
 .answer[data-state="answered"] .column-state { color: var(--ok); }
 .column-state { font-size: 0.9em; margin: 0 0 0.5rem; }
-.steps { margin: 0.5rem 0 0; padding-left: 1.25rem; }
 .usage { margin-top: 1rem; max-width: 44rem; }
 
 .ask-form { display: flex; flex-direction: column; gap: 0.4rem; max-width: 48rem; margin-bottom: 1rem; }
@@ -175,7 +175,8 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; max-height
 .chart { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 0.5rem 0.75rem; min-width: 0; }
 svg.histogram { width: 100%; height: auto; display: block; }
 svg.histogram .bar { fill: var(--accent); }
-svg.histogram text { fill: var(--muted); font-size: 10px; }
+svg.histogram text { fill: var(--muted); font-size: 12px; }
+svg.histogram .empty { font-size: 14px; }
 svg.histogram .bar-count { fill: var(--fg); }
 svg.histogram .baseline { stroke: var(--line); }
 .percentiles { display: flex; gap: 1rem; margin: 0.3rem 0 0; font-variant-numeric: tabular-nums; }
@@ -568,9 +569,7 @@ export async function renderAsk(main, { signal }) {
           if (frame.event === "preliminary") {
             show(flash, "answered", `answered in ${formatMs(payload.response?.latency_ms)} · ${payload.response?.model}`, payload.response?.content);
           } else if (frame.event === "final") {
-            const steps = payload.response?.reasoning_steps ?? [];
             show(pro, "answered", `answered in ${formatMs(payload.response?.latency_ms)} · ${payload.response?.model}`, payload.response?.content);
-            if (steps.length > 1) pro.body.append(h("ol", { class: "steps" }, steps.map((step) => h("li", { text: step }))));
           } else if (frame.event === "error") {
             const item = byModel[payload.model];
             if (item) show(item, "error", `${payload.error} (${payload.code})`);
@@ -685,16 +684,18 @@ function histogram(title, summary, bounds) {
     chart.append(svg("rect", { x: x + 1, y: base - barHeight, width: barWidth - 2, height: Math.max(barHeight, count ? 1 : 0), class: "bar" },
       svg("title", { text: `${labels[index]}: ${count}` })));
     if (count) chart.append(svg("text", { x: x + barWidth / 2, y: base - barHeight - 3, "text-anchor": "middle", class: "bar-count", text: count }));
-    if (index % 2 === 0 || index === counts.length - 1) {
+    if (index % 3 === 0 || index === counts.length - 1) {
       chart.append(svg("text", { x: x + barWidth / 2, y: base + 14, "text-anchor": "middle", class: "tick", text: labels[index] }));
     }
   });
   chart.append(svg("line", { x1: 10, x2: width - 10, y1: base, y2: base, class: "baseline" }));
+  if (summary.count === 0) chart.append(svg("text", { x: width / 2, y: base / 2, "text-anchor": "middle", class: "empty", text: "no calls yet" }));
   return h("figure", { class: "chart" },
     h("figcaption", {}, h("strong", { text: title }), ` · ${summary.count} calls`),
     chart,
     h("p", { class: "percentiles" },
-      ["p50", "p90", "p99"].map((name) => h("span", {}, h("abbr", { title: `${name.slice(1)}th percentile`, text: name }), ` ${formatMs(summary[name])}`))));
+      ["p50", "p90", "p99"].map((name) => h("span", {}, h("abbr", { title: `${name.slice(1)}th percentile`, text: name }),
+        ` ${summary.count ? formatMs(summary[name]) : "—"}`))));
 }
 
 /** A counter as a table: one row per label, its count. */
@@ -773,7 +774,7 @@ function answers(entries) {
     return h("section", { class: `answer answer-${model}`, "aria-labelledby": `answer-${model}` },
       h("h3", { id: `answer-${model}`, text: `${MODEL_NAMES[model]}${completed ? ` · ${completed.data.model}` : ""}` }),
       completed ? h("div", { class: "answer-text", text: completed.data.content }) : null,
-      endings.map((entry) => h("p", { class: "answer-error" },
+      endings.map((entry) => h("p", { class: `answer-ending ending-${entry.type.replace(`${model}_`, "")}` },
         h("strong", { text: MARK_KINDS[entry.type.replace(`${model}_`, "")] }), ": ",
         entry.data.reason ?? entry.data.message ?? `${entry.data.phase} deadline ${entry.data.timeout_s} s after ${formatMs(entry.data.elapsed_ms)}`,
         entry.data.error_class ? ` (${entry.data.error_class})` : "")),
@@ -993,7 +994,8 @@ export async function renderRuns(main, { signal }) {
   const searchInput = h("input", { id: "run-search", name: "run_id", type: "search", placeholder: "run id", autocomplete: "off", spellcheck: "false" });
   const searchResult = h("div", { class: "search-result" });
   const body = h("tbody");
-  const live = h("p", { class: "muted live-note", role: "status" });
+  // Not a live region: a refresh every 2 s is not worth announcing.
+  const live = h("p", { class: "muted live-note" });
   const older = h("button", { type: "button", text: "Older →" });
   const newer = h("button", { type: "button", text: "← Newer" });
   const pageNote = h("span", { class: "muted" });

@@ -70,9 +70,7 @@ export async function renderAsk(main, { signal }) {
           if (frame.event === "preliminary") {
             show(flash, "answered", `answered in ${formatMs(payload.response?.latency_ms)} · ${payload.response?.model}`, payload.response?.content);
           } else if (frame.event === "final") {
-            const steps = payload.response?.reasoning_steps ?? [];
             show(pro, "answered", `answered in ${formatMs(payload.response?.latency_ms)} · ${payload.response?.model}`, payload.response?.content);
-            if (steps.length > 1) pro.body.append(h("ol", { class: "steps" }, steps.map((step) => h("li", { text: step }))));
           } else if (frame.event === "error") {
             const item = byModel[payload.model];
             if (item) show(item, "error", `${payload.error} (${payload.code})`);

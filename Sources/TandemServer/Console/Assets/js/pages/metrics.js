@@ -30,16 +30,18 @@ function histogram(title, summary, bounds) {
     chart.append(svg("rect", { x: x + 1, y: base - barHeight, width: barWidth - 2, height: Math.max(barHeight, count ? 1 : 0), class: "bar" },
       svg("title", { text: `${labels[index]}: ${count}` })));
     if (count) chart.append(svg("text", { x: x + barWidth / 2, y: base - barHeight - 3, "text-anchor": "middle", class: "bar-count", text: count }));
-    if (index % 2 === 0 || index === counts.length - 1) {
+    if (index % 3 === 0 || index === counts.length - 1) {
       chart.append(svg("text", { x: x + barWidth / 2, y: base + 14, "text-anchor": "middle", class: "tick", text: labels[index] }));
     }
   });
   chart.append(svg("line", { x1: 10, x2: width - 10, y1: base, y2: base, class: "baseline" }));
+  if (summary.count === 0) chart.append(svg("text", { x: width / 2, y: base / 2, "text-anchor": "middle", class: "empty", text: "no calls yet" }));
   return h("figure", { class: "chart" },
     h("figcaption", {}, h("strong", { text: title }), ` · ${summary.count} calls`),
     chart,
     h("p", { class: "percentiles" },
-      ["p50", "p90", "p99"].map((name) => h("span", {}, h("abbr", { title: `${name.slice(1)}th percentile`, text: name }), ` ${formatMs(summary[name])}`))));
+      ["p50", "p90", "p99"].map((name) => h("span", {}, h("abbr", { title: `${name.slice(1)}th percentile`, text: name }),
+        ` ${summary.count ? formatMs(summary[name]) : "—"}`))));
 }
 
 /** A counter as a table: one row per label, its count. */

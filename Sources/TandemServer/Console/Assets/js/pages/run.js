@@ -39,7 +39,7 @@ function answers(entries) {
     return h("section", { class: `answer answer-${model}`, "aria-labelledby": `answer-${model}` },
       h("h3", { id: `answer-${model}`, text: `${MODEL_NAMES[model]}${completed ? ` · ${completed.data.model}` : ""}` }),
       completed ? h("div", { class: "answer-text", text: completed.data.content }) : null,
-      endings.map((entry) => h("p", { class: "answer-error" },
+      endings.map((entry) => h("p", { class: `answer-ending ending-${entry.type.replace(`${model}_`, "")}` },
         h("strong", { text: MARK_KINDS[entry.type.replace(`${model}_`, "")] }), ": ",
         entry.data.reason ?? entry.data.message ?? `${entry.data.phase} deadline ${entry.data.timeout_s} s after ${formatMs(entry.data.elapsed_ms)}`,
         entry.data.error_class ? ` (${entry.data.error_class})` : "")),

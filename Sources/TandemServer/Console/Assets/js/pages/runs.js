@@ -43,7 +43,8 @@ export async function renderRuns(main, { signal }) {
   const searchInput = h("input", { id: "run-search", name: "run_id", type: "search", placeholder: "run id", autocomplete: "off", spellcheck: "false" });
   const searchResult = h("div", { class: "search-result" });
   const body = h("tbody");
-  const live = h("p", { class: "muted live-note", role: "status" });
+  // Not a live region: a refresh every 2 s is not worth announcing.
+  const live = h("p", { class: "muted live-note" });
   const older = h("button", { type: "button", text: "Older →" });
   const newer = h("button", { type: "button", text: "← Newer" });
   const pageNote = h("span", { class: "muted" });
