@@ -208,13 +208,21 @@ class Browser:
     def one(self, selector, timeout=15):
         return wait_for(lambda: (self.css(selector) or [None])[0], timeout, selector)
 
-    def screenshot(self, name):
+    def screenshot(self, name, dark=False):
+        """Saves the page at 1280 and 390 px wide (and, with `dark`, at 1280 in the dark scheme)."""
         os.makedirs(SCREENSHOTS, exist_ok=True)
         for width, height in ((1280, 1000), (390, 1700)):
             self.driver.set_window_size(width, height)
             time.sleep(0.4)  # the timeline redraws on resize; give it a frame
             self.driver.save_screenshot(os.path.join(SCREENSHOTS, f"{name}-{width}.png"))
         self.driver.set_window_size(1280, 900)
+        if dark:
+            scheme = lambda value: self.driver.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": value}]})
+            scheme("dark")
+            time.sleep(0.2)
+            self.driver.save_screenshot(os.path.join(SCREENSHOTS, f"{name}-dark-1280.png"))
+            scheme("light")
 
     def drain_logs(self, allowed=()):
         """Console errors (except `allowed` patterns) and every URL requested since the last drain."""
@@ -308,7 +316,7 @@ def test_flash_timeout_mark_sits_at_the_deadline(ctx):
     assert "Verified answer" in browser.one(".answer-pro").text
     assert "timed out" in browser.one(".answer-flash").text
     assert len(browser.css("table.entries tbody tr")) == len(server.events("flash-timeout"))
-    browser.screenshot("run-flash-timeout")
+    browser.screenshot("run-flash-timeout", dark=True)
     check_clean(browser, [server.origin])
 
 

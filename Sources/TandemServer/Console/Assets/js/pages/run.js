@@ -186,7 +186,7 @@ export async function renderRun(main, { signal, param: runId }) {
     const describe = (state, { reconnects, lastId }) => {
       streamNote.dataset.state = state;
       streamNote.dataset.reconnects = String(reconnects);
-      const resumed = reconnects ? ` · resumed ${reconnects}× from the last seen id${lastId ? ` (${lastId})` : ""}` : "";
+      const resumed = reconnects ? ` · the connection dropped ${reconnects}× and was resumed after the last frame seen` : "";
       streamNote.textContent = {
         connecting: "Following the run live…",
         open: `Following the run live${resumed}.`,
