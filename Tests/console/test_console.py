@@ -335,6 +335,28 @@ def test_pro_first_run_shows_flash_superseded(ctx):
     check_clean(browser, [server.origin])
 
 
+def test_client_disconnect_is_drawn_across_the_lanes(ctx):
+    server, browser = ctx["timeouts"], ctx["browser"]
+    body = json.dumps({"query": "Leaving early", "run_id": "client-left"}).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as client:
+        client.sendall(b"POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                       + f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        assert client.recv(1024).startswith(b"HTTP/1.1 200"), "the run did not start"
+        wait_for(lambda: any(event["type"] == "pro_started" for event in server.events("client-left") or []), 10, "both models to start")
+    wait_for(lambda: any(event["type"] == "done" for event in server.events("client-left") or []), 10, "the run to end")
+    browser.open(server.origin + "/console#/run/client-left")
+    browser.one('.chain-slot [data-ok="true"]')
+    left = browser.one('g.mark[data-type="client_disconnected"]')
+    assert browser.css("svg.timeline line.run-line-client_disconnected"), "no line across the lanes"
+    for model in ("flash", "pro"):
+        cancelled = marks(browser, f"{model}_cancelled")
+        assert cancelled and float(cancelled[0].get_attribute("data-ms")) >= float(left.get_attribute("data-ms")) - 1, model
+    assert "client_disconnected" in browser.one(".end-label.end-cancelled").text
+    assert "cancelled" in browser.one(".status-slot").text
+    browser.screenshot("run-client-left")
+    check_clean(browser, [server.origin])
+
+
 def test_live_run_updates_and_survives_a_dropped_connection(ctx):
     server, browser = ctx["timeouts"], ctx["browser"]
     proxy = DroppingProxy(server.port)
@@ -427,6 +449,7 @@ TESTS = [
     test_runs_page_lists_runs_and_updates_live,
     test_flash_timeout_mark_sits_at_the_deadline,
     test_pro_first_run_shows_flash_superseded,
+    test_client_disconnect_is_drawn_across_the_lanes,
     test_live_run_updates_and_survives_a_dropped_connection,
     test_metrics_and_journal_pages,
     test_ask_page_streams_with_api_keys_on,

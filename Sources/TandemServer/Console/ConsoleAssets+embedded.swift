@@ -1035,6 +1035,18 @@ export async function renderRuns(main, { signal }) {
   }
 
   let timer = null;
+  let shown = null;
+  /** Replaces the rows only when they changed, keeping the keyboard focus on the same run's link. */
+  function showRuns(runs) {
+    const key = JSON.stringify(runs);
+    if (key === shown) return;
+    shown = key;
+    const focused = document.activeElement?.closest?.("tr[data-run-id]")?.dataset.runId;
+    body.replaceChildren(...runs.map(row));
+    if (runs.length === 0) body.append(h("tr", {}, h("td", { colspan: "6", class: "muted", text: "No runs match." })));
+    if (focused) body.querySelector(`tr[data-run-id="${CSS.escape(focused)}"] a`)?.focus();
+  }
+
   async function load() {
     clearTimeout(timer);
     const parameters = new URLSearchParams({ limit: String(PAGE_SIZE) });
@@ -1045,8 +1057,7 @@ export async function renderRuns(main, { signal }) {
     try {
       const page = await api(`/api/runs?${parameters}`, { signal });
       errorSlot.replaceChildren();
-      body.replaceChildren(...page.runs.map(row));
-      if (page.runs.length === 0) body.append(h("tr", {}, h("td", { colspan: "6", class: "muted", text: "No runs match." })));
+      showRuns(page.runs);
       state.cursors[state.page + 1] = page.next_cursor;
       older.disabled = !page.next_cursor;
       newer.disabled = state.page === 0;
