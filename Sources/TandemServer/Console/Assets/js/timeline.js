@@ -3,7 +3,8 @@
 // Marks sit at the times the events themselves measured on the server's monotonic clock
 // (first_token.after_ms, completed.latency_ms, timeout.elapsed_ms, client_disconnected.elapsed_ms,
 // done.duration_ms); events that carry no time of their own (started, retry, failed, cancelled,
-// run_aborted) sit at their commit time (ts) minus run_started's.
+// run_aborted) sit at their commit time (ts) minus run_started's, but never after done: every
+// event of a run comes before its done, and a commit time includes the commit's own fsync.
 
 import { formatMs, svg, timestampMicros } from "./dom.js";
 
@@ -52,12 +53,12 @@ export function buildTimeline(entries) {
       case "run_started": runMarks.push({ kind: "run_started", ms: 0, entry }); continue;
       case "client_disconnected": runMarks.push({ kind: "client_disconnected", ms: data.elapsed_ms ?? offset(entry), entry }); continue;
       case "done": runMarks.push({ kind: "done", ms: data.duration_ms ?? offset(entry), entry }); finished = true; continue;
-      case "run_aborted": runMarks.push({ kind: "run_aborted", ms: offset(entry), entry }); finished = true; continue;
+      case "run_aborted": runMarks.push({ kind: "run_aborted", ms: offset(entry), entry, fromCommitTime: true }); finished = true; continue;
     }
     const match = /^(flash|pro)_(.+)$/.exec(entry.type);
     if (!match || !MARK_KINDS[match[2]]) continue;
     const [, model, kind] = match;
-    let ms = offset(entry);
+    let ms = null;
     if (kind === "first_token" && typeof data.after_ms === "number") ms = data.after_ms;
     if (kind === "completed" && typeof data.latency_ms === "number") ms = data.latency_ms;
     if (kind === "timeout" && typeof data.elapsed_ms === "number") {
@@ -66,8 +67,14 @@ export function buildTimeline(entries) {
       if (data.phase === "first_token") deadlines.push({ model, kind: "first_token", ms: data.timeout_s * 1000, seconds: data.timeout_s });
       if (data.phase === "idle") deadlines.push({ model, kind: "idle", ms: data.elapsed_ms, seconds: data.timeout_s });
     }
-    lanes[model].marks.push({ kind, ms, entry });
+    lanes[model].marks.push(ms === null ? { kind, ms: offset(entry), entry, fromCommitTime: true } : { kind, ms, entry });
     if (TERMINAL.has(kind)) lanes[model].outcome = kind;
+  }
+  const done = runMarks.find((mark) => mark.kind === "done");
+  if (done) {
+    for (const mark of [...lanes.flash.marks, ...lanes.pro.marks, ...runMarks]) {
+      if (mark.fromCommitTime) mark.ms = Math.min(mark.ms, done.ms);
+    }
   }
   const times = [...runMarks, ...lanes.flash.marks, ...lanes.pro.marks].map((mark) => mark.ms);
   return { lanes, runMarks, deadlines, endMs: Math.max(0, ...times), finished };
@@ -155,6 +162,14 @@ export function drawTimeline(model, width, onSelect) {
   }
   root.append(axis);
 
+  MODELS.forEach((name, index) => {
+    const laneTop = top + runRow + index * laneHeight;
+    root.append(
+      svg("rect", { x: 0, y: laneTop, width, height: laneHeight, class: `lane lane-${name}` }),
+      svg("text", { x: 6, y: laneTop + laneHeight / 2 + 10, class: "lane-label", text: MODEL_NAMES[name] }),
+    );
+  });
+
   // The run's own row: started, client disconnect, done (the latter two as lines across the lanes).
   const runY = top + runRow / 2;
   root.append(svg("text", { x: 6, y: runY + 4, class: "lane-label", text: "Run" }));
@@ -169,10 +184,6 @@ export function drawTimeline(model, width, onSelect) {
     const lane = model.lanes[name];
     const laneTop = top + runRow + index * laneHeight;
     const y = laneTop + laneHeight / 2 + 6;
-    root.append(
-      svg("rect", { x: 0, y: laneTop, width, height: laneHeight, class: `lane lane-${name}` }),
-      svg("text", { x: 6, y: y + 4, class: "lane-label", text: MODEL_NAMES[name] }),
-    );
     for (const deadline of visible.filter((item) => item.model === name)) {
       const dx = x(deadline.ms);
       root.append(svg("g", {
