@@ -39,8 +39,10 @@ API_KEY = "console-test-key"
 class Server:
     """`tandem serve` on a port it picks itself (`--port 0`), read from its `listening` log line."""
 
-    def __init__(self, binary, **environment):
+    def __init__(self, binary, prepare=None, **environment):
         self.directory = tempfile.mkdtemp(prefix="tandem-console-")
+        if prepare:
+            prepare(binary, self.directory)
         env = dict(os.environ)
         env.update({"TANDEM_PROVIDER": "scripted", "GEMINI_API_KEY": "", "LOG_LEVEL": "info", "TANDEM_API_KEYS": ""})
         env.update({key: str(value) for key, value in environment.items()})
@@ -335,6 +337,47 @@ def test_pro_first_run_shows_flash_superseded(ctx):
     check_clean(browser, [server.origin])
 
 
+# A run no scripted model makes: Flash retried, then timed out at a first-token deadline; Pro failed.
+HANDMADE_RUN = [
+    ("run_started", {"query": "handmade", "client": {}, "request_digest": "0" * 64, "config": {
+        "flash_model": "f", "pro_model": "p", "flash_timeout_s": 5, "pro_timeout_s": 45,
+        "provider": "handmade", "redaction": "off", "on_flash_failure": "continue"}}),
+    ("flash_started", {"model": "f", "attempt": 1}),
+    ("pro_started", {"model": "p", "attempt": 1}),
+    ("flash_retry", {"attempt": 1, "delay_ms": 100, "error_class": "upstream_http_5xx", "http_status": 503}),
+    ("flash_started", {"model": "f", "attempt": 2}),
+    ("flash_timeout", {"timeout_s": 2, "phase": "first_token", "elapsed_ms": 2000}),
+    ("pro_failed", {"error_class": "upstream_http_4xx", "message": "bad request", "http_status": 400, "retryable": False}),
+    ("done", {"status": "error", "duration_ms": 2100}),
+]
+
+
+def append_handmade_run(binary, directory):
+    """Writes HANDMADE_RUN with `tandem journal append` before the server opens the data dir."""
+    for type_, data in HANDMADE_RUN:
+        subprocess.run([binary, "journal", "append", "--data-dir", directory, "--run", "handmade",
+                        "--type", type_, "--data", json.dumps(data)], check=True, capture_output=True)
+
+
+def test_retries_failures_and_first_token_deadline(ctx):
+    server, browser = ctx["pro_first"], ctx["browser"]
+    browser.open(server.origin + "/console#/run/handmade")
+    browser.one('.chain-slot [data-ok="true"]')
+    assert len(marks(browser, "flash_started")) == 2 and marks(browser, "flash_retry"), "both attempts and the retry"
+    deadline = browser.one('g.deadline[data-model="flash"][data-kind="first_token"]')
+    timeout = marks(browser, "flash_timeout")[0]
+    assert float(deadline.get_attribute("data-ms")) == 2000.0
+    assert abs(float(timeout.get_attribute("data-x")) - float(deadline.get_attribute("data-x"))) < 1.0
+    assert "first-token deadline 2 s" in deadline.text
+    assert marks(browser, "pro_failed") and "failed" in browser.one(".end-label.end-failed").text
+    assert "bad request (upstream_http_4xx)" in browser.one(".answer-pro").text
+    assert "error" in browser.one(".status-slot").text
+    for mark in browser.css("svg.timeline g.mark"):
+        assert float(mark.get_attribute("data-ms")) <= 2100, "a mark after done"
+    browser.screenshot("run-handmade")
+    check_clean(browser, [server.origin])
+
+
 def test_client_disconnect_is_drawn_across_the_lanes(ctx):
     server, browser = ctx["timeouts"], ctx["browser"]
     body = json.dumps({"query": "Leaving early", "run_id": "client-left"}).encode()
@@ -450,6 +493,7 @@ TESTS = [
     test_flash_timeout_mark_sits_at_the_deadline,
     test_pro_first_run_shows_flash_superseded,
     test_client_disconnect_is_drawn_across_the_lanes,
+    test_retries_failures_and_first_token_deadline,
     test_live_run_updates_and_survives_a_dropped_connection,
     test_metrics_and_journal_pages,
     test_ask_page_streams_with_api_keys_on,
@@ -468,8 +512,8 @@ def main():
     try:
         # Flash times out at its 1 s deadline, Pro answers at 5 s: timeouts, partial runs, a run long enough to follow live.
         servers["timeouts"] = Server(binary, FLASH_TIMEOUT_S="1", TANDEM_SCRIPTED_FLASH_MS="8000", TANDEM_SCRIPTED_PRO_MS="5000")
-        # Pro answers before Flash: Flash is cancelled as superseded.
-        servers["pro_first"] = Server(binary, TANDEM_SCRIPTED_FLASH_MS="3000", TANDEM_SCRIPTED_PRO_MS="300")
+        # Pro answers before Flash: Flash is cancelled as superseded. Its journal starts with a handmade run.
+        servers["pro_first"] = Server(binary, prepare=append_handmade_run, TANDEM_SCRIPTED_FLASH_MS="3000", TANDEM_SCRIPTED_PRO_MS="300")
         # API keys on; Flash well before Pro, for the ask page.
         servers["keyed"] = Server(binary, TANDEM_API_KEYS=API_KEY, TANDEM_SCRIPTED_FLASH_MS="400", TANDEM_SCRIPTED_PRO_MS="2500")
         browser = Browser()

@@ -157,6 +157,7 @@ pre.json { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; max-height
 
 .answers { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 .answer { border: 1px solid var(--line); border-radius: 6px; padding: 0.75rem; min-width: 0; }
+.answer h2, .answer h3 { margin: 0 0 0.4rem; font-size: 1rem; }
 .answer-flash { border-top: 4px solid var(--flash); }
 .answer-pro { border-top: 4px solid var(--pro); }
 .answer-text { white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -776,7 +777,7 @@ function answers(entries) {
       completed ? h("div", { class: "answer-text", text: completed.data.content }) : null,
       endings.map((entry) => h("p", { class: `answer-ending ending-${entry.type.replace(`${model}_`, "")}` },
         h("strong", { text: MARK_KINDS[entry.type.replace(`${model}_`, "")] }), ": ",
-        entry.data.reason ?? entry.data.message ?? `${entry.data.phase} deadline ${entry.data.timeout_s} s after ${formatMs(entry.data.elapsed_ms)}`,
+        entry.data.reason ?? entry.data.message ?? `${String(entry.data.phase).replace("_", "-")} deadline ${entry.data.timeout_s} s after ${formatMs(entry.data.elapsed_ms)}`,
         entry.data.error_class ? ` (${entry.data.error_class})` : "")),
       !completed && endings.length === 0 ? h("p", { class: "muted", text: "No answer yet." }) : null);
   });

@@ -41,7 +41,7 @@ function answers(entries) {
       completed ? h("div", { class: "answer-text", text: completed.data.content }) : null,
       endings.map((entry) => h("p", { class: `answer-ending ending-${entry.type.replace(`${model}_`, "")}` },
         h("strong", { text: MARK_KINDS[entry.type.replace(`${model}_`, "")] }), ": ",
-        entry.data.reason ?? entry.data.message ?? `${entry.data.phase} deadline ${entry.data.timeout_s} s after ${formatMs(entry.data.elapsed_ms)}`,
+        entry.data.reason ?? entry.data.message ?? `${String(entry.data.phase).replace("_", "-")} deadline ${entry.data.timeout_s} s after ${formatMs(entry.data.elapsed_ms)}`,
         entry.data.error_class ? ` (${entry.data.error_class})` : "")),
       !completed && endings.length === 0 ? h("p", { class: "muted", text: "No answer yet." }) : null);
   });
