@@ -400,6 +400,30 @@ def test_client_disconnect_is_drawn_across_the_lanes(ctx):
     check_clean(browser, [server.origin])
 
 
+def test_runs_page_pages_with_the_cursor(ctx):
+    server, browser = ctx["pro_first"], ctx["browser"]
+    runners = [threading.Thread(target=server.run, args=("paging", f"page-{index:02}"), daemon=True) for index in range(26)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(30)
+    total = len(json.loads(server.request("/api/runs?limit=1000")[1])["runs"])
+    assert total > 26, total
+    browser.open(server.origin + "/console#/runs")
+    wait_for(lambda: len(browser.css("table.runs tbody tr[data-run-id]")) == 25, 10, "a full first page")
+    first_page = [row.get_attribute("data-run-id") for row in browser.css("table.runs tbody tr[data-run-id]")]
+    older = browser.driver.find_element(By.XPATH, "//button[contains(., 'Older')]")
+    assert older.is_enabled()
+    older.click()
+    wait_for(lambda: "page 2" in browser.one(".pager").text and len(browser.css("table.runs tbody tr[data-run-id]")) == total - 25, 10, "the second page")
+    second_page = [row.get_attribute("data-run-id") for row in browser.css("table.runs tbody tr[data-run-id]")]
+    assert not set(first_page) & set(second_page) and second_page[-1] == "handmade", second_page
+    assert not older.is_enabled(), "no third page"
+    browser.driver.find_element(By.XPATH, "//button[contains(., 'Newer')]").click()
+    wait_for(lambda: [row.get_attribute("data-run-id") for row in browser.css("table.runs tbody tr[data-run-id]")] == first_page, 10, "the first page again")
+    check_clean(browser, [server.origin])
+
+
 def test_live_run_updates_and_survives_a_dropped_connection(ctx):
     server, browser = ctx["timeouts"], ctx["browser"]
     proxy = DroppingProxy(server.port)
@@ -494,6 +518,7 @@ TESTS = [
     test_pro_first_run_shows_flash_superseded,
     test_client_disconnect_is_drawn_across_the_lanes,
     test_retries_failures_and_first_token_deadline,
+    test_runs_page_pages_with_the_cursor,
     test_live_run_updates_and_survives_a_dropped_connection,
     test_metrics_and_journal_pages,
     test_ask_page_streams_with_api_keys_on,
