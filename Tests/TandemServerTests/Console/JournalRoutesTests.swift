@@ -1,5 +1,8 @@
 import Foundation
+import Hummingbird
+import Logging
 import NIOHTTP1
+import ServiceLifecycle
 import TandemJournal
 import TandemTestSupport
 import Testing
@@ -111,6 +114,38 @@ struct JournalRoutesTests {
         #expect(verifications.begin())
         verifications.finish(nil)
         #expect(verifications.last == outcome)
+    }
+
+    @Test("POST /api/journal/verify while another verify runs: 409 verify_in_progress; afterwards it runs")
+    func conflict() async throws {
+        try await TestServer.with(provider: FakeProvider()) { server in
+            let verifications = JournalVerifications()
+            #expect(verifications.begin())  // a verify in progress
+            let router = Router(context: TandemRequestContext.self)
+            JournalRoutes(journal: server.journal, verifications: verifications, clock: server.clock).register(on: router)
+            let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+            let application = Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { portSink.yield($0.localAddress?.port ?? 0) }
+            )
+            let group = ServiceGroup(configuration: .init(services: [application], logger: Logger(label: "verify-conflict")))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                var iterator = ports.makeAsyncIterator()
+                let base = "http://127.0.0.1:\(try #require(await iterator.next()))"
+                let refused = try await HTTPTestClient.send(base, "/api/journal/verify", method: .POST)
+                #expect(refused.status == 409)
+                #expect(json(refused.body)["code"] as? String == "verify_in_progress")
+                let summary = json(try await HTTPTestClient.send(base, "/api/journal").body)
+                #expect(summary["verify_in_progress"] as? Bool == true)
+                verifications.finish(nil)
+                let verified = try await HTTPTestClient.send(base, "/api/journal/verify", method: .POST)
+                #expect(verified.status == 200)
+                #expect(json(verified.body)["ok"] as? Bool == true)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
     }
 
     @Test("GET /api/metrics carries each histogram's bucket counts next to its bounds")
