@@ -9,23 +9,8 @@ import Testing
 /// (issue 11, items 5, 9 and 15).
 @Suite("Hardening: serve as a process", .serialized, .timeLimit(.minutes(2)))
 struct HardeningProcessTests {
-    /// Starts `serve` on a free port; returns it once `/health` answers.
     private func startServe(_ directory: TemporaryDirectory, environment: [String: String] = [:]) async throws -> (RunningTandem, Int) {
-        let port = try ServeProcessTests.freePort()
-        var env = ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
-        for (key, value) in environment { env[key] = value }
-        let child = try RunningTandem(["serve", "--port", "\(port)", "--data-dir", directory.path], environment: env)
-        // Polling: the child reports nothing when it listens, /health is the only sign.
-        for _ in 0..<400 {
-            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
-                response.status == .ok
-            {
-                return (child, port)
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        child.send(SIGKILL)
-        throw SkipReason("serve did not become healthy: \(child.wait().stderr)")
+        try await ServeProcessTests.startServe(directory, environment: environment)
     }
 
     @Test("A second serve on the same data dir exits non-zero at once, naming the first one's pid")
