@@ -13,6 +13,11 @@ struct ServeConfigurationTests {
         (["FLASH_TIMEOUT_S": "-1"], "FLASH_TIMEOUT_S"),
         (["TANDEM_DURABILITY": "sometimes"], "TANDEM_DURABILITY"),
         (["TANDEM_IDLE_CONNECTION_S": "0"], "TANDEM_IDLE_CONNECTION_S"),
+        (["TANDEM_JOURNAL_MAX_MAP_BYTES": "4096"], "TANDEM_JOURNAL_MAX_MAP_BYTES"),
+        (["TANDEM_WRITE_TIMEOUT_S": "0"], "TANDEM_WRITE_TIMEOUT_S"),
+        (["TANDEM_REQUEST_BODY_TIMEOUT_S": "soon"], "TANDEM_REQUEST_BODY_TIMEOUT_S"),
+        (["TANDEM_MAX_FOLLOWERS": "0"], "TANDEM_MAX_FOLLOWERS"),
+        (["TANDEM_SHUTDOWN_HARD_LIMIT_S": "-3"], "TANDEM_SHUTDOWN_HARD_LIMIT_S"),
     ])
     func refused(environment: [String: String], named setting: String) throws {
         let directory = try TemporaryDirectory()

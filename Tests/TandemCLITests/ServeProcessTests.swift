@@ -73,7 +73,13 @@ struct ServeProcessTests {
         let directory = try TemporaryDirectory()
         let (child, port) = try await Self.startServe(directory)
         let loader = Task { await load(port: port, clients: 8) }
-        try await Task.sleep(for: .milliseconds(1_500))
+        // Killed once the load has committed a good many runs, not after a time that may be too
+        // short on a busy machine. Polling: the child appends and nothing tells this process.
+        do {
+            let reader = try Journal(JournalConfiguration(directory: directory.path, readOnly: true), logger: Logger(label: "test"))
+            while try reader.head().seq < 400 { try await Task.sleep(for: .milliseconds(20)) }
+            reader.close()
+        }
         child.send(SIGKILL)
         _ = child.wait()
         loader.cancel()

@@ -76,6 +76,13 @@ public final class SmallFileSystem: Sendable {
     /// Where it is mounted.
     public let path: String
 
+    /// Whether this process may mount a `tmpfs` (tried once): tests that need it are disabled,
+    /// and reported as skipped, where it cannot.
+    public static let canMount: Bool = {
+        if case .success = mount(megabytes: 1) { return true }
+        return false
+    }()
+
     /// Mounts a `tmpfs` of `megabytes`; `nil` (and the reason) when this process cannot mount.
     public static func mount(megabytes: Int) -> Result<SmallFileSystem, SkipReason> {
         guard getuid() == 0 else { return .failure(SkipReason("not running as root: cannot mount a tmpfs")) }

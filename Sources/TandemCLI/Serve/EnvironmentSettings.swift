@@ -247,10 +247,13 @@ struct ServeSettings {
 extension ServeSettings {
     /// `url` with any `user:password@` removed, for the log.
     static func withoutCredentials(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.user != nil || components.password != nil else { return url }
+        guard url.contains("@") else { return url }
+        guard var components = URLComponents(string: url), components.user != nil || components.password != nil else {
+            return "(a URL with an '@' that could not be read; not printed)"
+        }
         components.user = nil
         components.password = nil
-        return components.string ?? "(a URL with credentials)"
+        return components.string ?? "(a URL with credentials; not printed)"
     }
 }
 

@@ -141,9 +141,10 @@ package final class LMDBEnvironment: @unchecked Sendable {
     /// Frees the reader slots of processes that died inside a read transaction (a `journal
     /// replay | head` killed by SIGPIPE), which would otherwise pin old pages.
     /// - Returns: how many slots were freed.
-    package func clearStaleReaders() -> Int {
+    /// - Throws: ``JournalError`` when LMDB cannot read its reader table.
+    package func clearStaleReaders() throws -> Int {
         var dead: Int32 = 0
-        mdb_reader_check(env, &dead)
+        try Self.check(mdb_reader_check(env, &dead), "check for readers of dead processes")
         return Int(dead)
     }
 

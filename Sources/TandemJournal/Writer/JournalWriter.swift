@@ -156,6 +156,8 @@ final class JournalWriter: @unchecked Sendable {
         var count = 0
         var taken = 0
         for request in queue {
+            // A probe commits alone: if it does not fit, it must not fail appends that would.
+            if taken > 0 && (request.probe || queue[0].probe) { break }
             if taken > 0 && count + request.entries.count > configuration.maxBatchEntries { break }
             count += request.entries.count
             taken += 1
@@ -177,7 +179,13 @@ final class JournalWriter: @unchecked Sendable {
     private func clearStaleReadersIfDue() {
         guard ContinuousClock.now >= lastReaderCheck.advanced(by: configuration.staleReaderCheckInterval) else { return }
         lastReaderCheck = .now
-        let freed = environment.clearStaleReaders()
+        let freed: Int
+        do {
+            freed = try environment.clearStaleReaders()
+        } catch {
+            logger.warning("could not check for readers of dead processes", metadata: ["error": "\(error)"])
+            return
+        }
         if freed > 0 {
             staleReadersFreed.add(freed, ordering: .relaxed)
             logger.notice("freed reader slots of dead processes", metadata: ["slots": "\(freed)"])
@@ -190,12 +198,17 @@ final class JournalWriter: @unchecked Sendable {
         do {
             try environment.sync()
             dirtySince = nil
+            if syncFailure != nil { logger.notice("journal sync succeeds again") }
             syncFailure = nil
         } catch {
             let failure = error as? JournalError ?? JournalError(.io, "\(error)")
-            logger.error("journal sync failed: appends are refused until a sync succeeds", metadata: ["error": "\(failure)"])
+            if syncFailure == nil {
+                logger.error("journal sync failed: appends are refused until a sync succeeds", metadata: ["error": "\(failure)"])
+            }
             syncFailure = failure
             onFailure(failure)
+            // Retried after another interval, not at once: a failing device is not hammered.
+            dirtySince = .now
         }
     }
 
@@ -226,6 +239,7 @@ final class JournalWriter: @unchecked Sendable {
                 try environment.sync()
                 syncFailure = nil
                 dirtySince = nil
+                logger.notice("journal sync succeeds again")
             } catch {
                 fail(batch, with: failure)
                 return

@@ -38,8 +38,10 @@ final class RunSignals: Sendable {
     }
 
     private let state = Mutex(State())
-    /// Watches held across all runs; read by the writer after each commit (sequentially
-    /// consistent: a watch taken before a reader's read is seen by a commit after that read).
+    /// Watches held across all runs; read by the writer after each commit. Sequentially consistent
+    /// so that a watch taken before a follower's read is seen by the commit that read missed (with
+    /// LMDB's own locking as the other fence); were one missed anyway, the follower's poll
+    /// interval bounds the delay.
     private let watches = Atomic<Int>(0)
 
     /// Whether any run is watched (the writer then publishes its commits' runs).

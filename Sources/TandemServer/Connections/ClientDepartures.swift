@@ -95,8 +95,14 @@ final class DepartureHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed, let id {
-            departures.departed(id)
+        if let event = event as? ChannelEvent {
+            if event == .inputClosed, let id {
+                departures.departed(id)
+            } else if event == .outputClosed {
+                // The server has nothing more to send on this connection (after a 408, say):
+                // close it now rather than when the idle timeout notices.
+                context.close(promise: nil)
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -113,13 +119,32 @@ final class DepartureHandler: ChannelInboundHandler, RemovableChannelHandler {
             stalled?.cancel()
             stalled = nil
         } else if stalled == nil {
-            let channel = context.channel
-            stalled = context.eventLoop.scheduleTask(in: departures.writeTimeout) {
+            armStallTimer(context.channel, eventLoop: context.eventLoop)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Closes `channel` after the write timeout unless its client took bytes meanwhile. While the
+    /// channel is unwritable a response writer waits, so the buffered bytes only shrink as the
+    /// client reads: a smaller count when the timer fires is progress, and the timer starts over.
+    private func armStallTimer(_ channel: any Channel, eventLoop: any EventLoop) {
+        let buffered = Self.bufferedBytes(channel)
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        stalled = eventLoop.scheduleTask(in: departures.writeTimeout) {
+            let handler = handler.value
+            handler.stalled = nil
+            guard !channel.isWritable else { return }
+            if Self.bufferedBytes(channel) < buffered {
+                handler.armStallTimer(channel, eventLoop: eventLoop)
+            } else {
                 // Closing fails the pending write; the departure callback then ends the stream
                 // (a live run journals `client_disconnected`).
                 channel.close(promise: nil)
             }
         }
-        context.fireChannelWritabilityChanged()
+    }
+
+    private static func bufferedBytes(_ channel: any Channel) -> Int {
+        (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
     }
 }
