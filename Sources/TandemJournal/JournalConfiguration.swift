@@ -31,6 +31,9 @@ public struct JournalConfiguration: Sendable {
     public var readOnly: Bool
     /// How often the writer frees reader slots left by dead processes.
     public var staleReaderCheckInterval: Duration
+    /// Replaces the `async` durability's background sync (tests make it fail as a dying disk
+    /// would); `nil` syncs the environment.
+    package var syncOverride: (@Sendable () throws -> Void)?
 
     /// A configuration with the defaults used by `tandem serve`.
     public init(

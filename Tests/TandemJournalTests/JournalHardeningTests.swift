@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TandemDomain
 import TandemTestSupport
 import Testing
@@ -85,5 +86,45 @@ struct JournalHardeningTests {
         // Polling: the writer's check runs on its own thread every 50 ms, with nothing to await.
         while journal.staleReaderSlotsFreed == before { try await Task.sleep(for: .milliseconds(20)) }
         #expect(journal.staleReaderSlotsFreed > before)
+    }
+}
+
+extension JournalHardeningTests {
+    @Test("async durability: a failed background sync refuses appends (not only logs), is retried each interval, and clears once a sync succeeds")
+    func failedSyncRefusesAppends() async throws {
+        let directory = try TemporaryDirectory()
+        let failing = Shared(true)
+        let attempts = Shared(0)
+        let journal = try makeJournal(directory) {
+            $0.durability = .async
+            $0.syncInterval = .milliseconds(10)
+            $0.syncOverride = {
+                attempts.value.withLock { $0 += 1 }
+                if failing.value.withLock({ $0 }) { throw JournalError(.io, "EIO from the test's disk") }
+            }
+        }
+        defer { journal.close() }
+        _ = try await journal.append(try abortedEntry("before"))
+        // Polling: the background sync runs on the writer thread 10 ms after the commit.
+        while journal.lastAppendFailure == nil { try await Task.sleep(for: .milliseconds(5)) }
+        await #expect(throws: JournalError.self) { _ = try await journal.append(try abortedEntry("refused")) }
+        let seen = attempts.value.withLock { $0 }
+        try await Task.sleep(for: .milliseconds(200))
+        // Retried about every 10 ms, not in a tight loop (a spin made tens of thousands).
+        #expect(attempts.value.withLock { $0 } - seen < 200)
+
+        failing.value.withLock { $0 = false }
+        let committed = try await journal.append(try abortedEntry("after"))
+        #expect(committed.seq == 2)
+        #expect(journal.lastAppendFailure == nil)
+    }
+}
+
+/// A value shared with a `@Sendable` closure.
+private final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+
+    init(_ value: Value) {
+        self.value = Mutex(value)
     }
 }

@@ -176,6 +176,14 @@ final class JournalWriter: @unchecked Sendable {
         withMapGrowth("update the run index") { try indexer.flush() }
     }
 
+    private func syncToDisk() throws {
+        if let override = configuration.syncOverride {
+            try override()
+        } else {
+            try environment.sync()
+        }
+    }
+
     private func clearStaleReadersIfDue() {
         guard ContinuousClock.now >= lastReaderCheck.advanced(by: configuration.staleReaderCheckInterval) else { return }
         lastReaderCheck = .now
@@ -196,7 +204,7 @@ final class JournalWriter: @unchecked Sendable {
         guard configuration.durability == .async, let since = dirtySince else { return }
         guard force || ContinuousClock.now >= since.advanced(by: configuration.syncInterval) else { return }
         do {
-            try environment.sync()
+            try syncToDisk()
             dirtySince = nil
             if syncFailure != nil { logger.notice("journal sync succeeds again") }
             syncFailure = nil
@@ -236,7 +244,7 @@ final class JournalWriter: @unchecked Sendable {
             // What the failed sync should have made durable may not be: no new commit is
             // acknowledged until a sync succeeds (so `async` never hides a failing disk).
             do {
-                try environment.sync()
+                try syncToDisk()
                 syncFailure = nil
                 dirtySince = nil
                 logger.notice("journal sync succeeds again")
@@ -257,10 +265,14 @@ final class JournalWriter: @unchecked Sendable {
                         indexer.record(run: pending.runID, seq: committed.seq, lifecycle: pending.lifecycle)
                         if watching { lastSeqs[pending.runID] = committed.seq }
                     }
+                }
+                // The journal's state (head, no failure) is updated before any appender resumes,
+                // so what an appender reads next already reflects its commit.
+                onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
+                if watching { runSignals.publish(lastSeqs) }
+                for (request, entries) in zip(batch, results) {
                     request.continuation.resume(returning: entries)
                 }
-                if watching { runSignals.publish(lastSeqs) }
-                onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
                 return
             } catch let error as JournalError where error.code == .mapFull {
                 do {
