@@ -29,6 +29,9 @@ public final class FakeUpstream: Sendable {
         case blocked
         /// Waits `delay` of real time before answering (headers included) with `chunks`.
         case delayHeaders(Duration, chunks: [String])
+        /// Streams `chunks` with usage whose token counts are the given JSON number texts
+        /// (`"9223372036854775807"`, `"-5"`, `"1e30"`): what a broken or hostile upstream may send.
+        case answerWithUsage(chunks: [String], inputTokens: String, outputTokens: String)
     }
 
     private struct State {
@@ -185,6 +188,14 @@ public final class FakeUpstream: Sendable {
             return [#"data: {"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3}}"# + "\n\n"]
         case .answer(let chunks, let version):
             return wire == .gemini ? gemini(chunks, version) : openAI(chunks, version)
+        case .answerWithUsage(let chunks, let input, let output):
+            // The usage numbers are spliced in as text: JSONSerialization cannot write all of them.
+            let frames = wire == .gemini ? gemini(chunks, "fake-model-001") : openAI(chunks, "fake-model-001")
+            let (inputKey, outputKey) = wire == .gemini ? ("promptTokenCount", "candidatesTokenCount") : ("prompt_tokens", "completion_tokens")
+            return frames.map { frame in
+                frame.replacingOccurrences(of: #""\#(inputKey)":7"#, with: #""\#(inputKey)":\#(input)"#)
+                    .replacingOccurrences(of: #""\#(outputKey)":\#(chunks.count * 2)"#, with: #""\#(outputKey)":\#(output)"#)
+            }
         case .trickle(let chunks, _), .delayHeaders(_, let chunks):
             return wire == .gemini ? gemini(chunks, "fake-model-001") : openAI(chunks, "fake-model-001")
         case .cut:

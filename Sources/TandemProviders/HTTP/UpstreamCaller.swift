@@ -145,7 +145,7 @@ struct UpstreamCaller<P: UpstreamProtocol>: Sendable {
         } else if !body.isEmpty {
             message += ": \(body.prefix(200))"
         }
-        let retryAfter = response.headers.first(name: "retry-after").flatMap(Double.init).map { Duration.fractionalSeconds($0) }
+        let retryAfter = UpstreamNumbers.retryAfter(response.headers.first(name: "retry-after"))
         switch status {
         case 429:
             return ProviderError(errorClass: "upstream_rate_limited", message: message, httpStatus: status, retryable: true, retryAfter: retryAfter)
