@@ -204,7 +204,7 @@ struct ServeSettings {
             ("generation", "flash temperature \(runs.flashGeneration.temperature) max_output_tokens \(runs.flashGeneration.maxOutputTokens) top_p \(runs.flashGeneration.topP); "
                 + "pro temperature \(runs.proGeneration.temperature) max_output_tokens \(runs.proGeneration.maxOutputTokens) top_p \(runs.proGeneration.topP)"),
             ("on_flash_failure", runs.onFlashFailure.rawValue),
-            ("redaction", runs.redact ? "default-v1" : "off"),
+            ("redaction", Redactor(enabled: runs.redact).policy),
             ("api_keys", server.apiKeys.isEmpty ? "none (authentication off)" : "\(server.apiKeys.count) configured (\(server.apiKeys.map { String($0.prefix(3)) + "***" }.joined(separator: ", ")))"),
             ("rate_limit_per_minute", server.rateLimitPerMinute == 0 ? "off" : "\(server.rateLimitPerMinute)"),
             ("max_concurrent_runs", "\(runs.maxConcurrentRuns)"),
