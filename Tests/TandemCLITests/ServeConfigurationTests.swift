@@ -13,6 +13,8 @@ struct ServeConfigurationTests {
         (["FLASH_TIMEOUT_S": "-1"], "FLASH_TIMEOUT_S"),
         (["TANDEM_DURABILITY": "sometimes"], "TANDEM_DURABILITY"),
         (["TANDEM_IDLE_CONNECTION_S": "0"], "TANDEM_IDLE_CONNECTION_S"),
+        (["TANDEM_UPSTREAM_MAX_CONNECTIONS": "0"], "TANDEM_UPSTREAM_MAX_CONNECTIONS"),
+        (["TANDEM_UPSTREAM_MAX_CONNECTIONS": "many"], "TANDEM_UPSTREAM_MAX_CONNECTIONS"),
     ])
     func refused(environment: [String: String], named setting: String) throws {
         let directory = try TemporaryDirectory()

@@ -40,6 +40,8 @@ public final class FakeUpstream: Sendable {
         var requests: [(path: String, headers: [String: String], body: String)] = []
         var closes: [ContinuousClock.Instant] = []
         var tokenRequests: [String] = []
+        var inFlight = 0
+        var maxInFlight = 0
     }
 
     private let state = Mutex(State())
@@ -99,6 +101,10 @@ public final class FakeUpstream: Sendable {
     /// When the client closed connections whose response was still streaming.
     public var closes: [ContinuousClock.Instant] { state.withLock { $0.closes } }
 
+    /// The most model requests that were being answered at the same time (from receipt to the
+    /// end of the response).
+    public var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
+
     /// Bodies of the OAuth token requests received.
     public var tokenRequests: [String] { state.withLock { $0.tokenRequests } }
 
@@ -134,8 +140,11 @@ public final class FakeUpstream: Sendable {
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let behaviour = state.withLock { state -> Behaviour in
             state.requests.append((request.uri.path, headers, String(buffer: body)))
+            state.inFlight += 1
+            state.maxInFlight = max(state.maxInFlight, state.inFlight)
             return state.script.isEmpty ? state.fallback : state.script.removeFirst()
         }
+        let answered: @Sendable () -> Void = { [self] in state.withLock { $0.inFlight -= 1 } }
         var responseHeaders = HTTPFields()
         responseHeaders[.contentType] = "text/event-stream"
         // Watching for the client leaving consumes the connection: it closes after the stream.
@@ -146,6 +155,7 @@ public final class FakeUpstream: Sendable {
             var fields = HTTPFields()
             fields[.contentType] = "application/json"
             if let retryAfter { fields[.retryAfter] = "\(retryAfter)" }
+            answered()
             let json = #"{"error":{"code":\#(code),"message":"fake upstream says \#(code) for key AIzaFAKEKEY0123456789abcdefghijklmnopq"}}"#
             return Response(status: .init(code: code), headers: fields, body: .init(byteBuffer: ByteBuffer(string: json)))
         default:
@@ -176,6 +186,7 @@ public final class FakeUpstream: Sendable {
                 state.withLock { $0.closes.append(.now) }
                 clientGone.withLock { $0 = true }
             }
+            answered()
             try await writer.finish(nil)
         })
     }

@@ -67,6 +67,8 @@ struct ServeSettings {
     var server: ServerConfiguration
     var runs: RunSettings
     var provider: ProviderChoice
+    /// Connections kept per upstream host (`TANDEM_UPSTREAM_MAX_CONNECTIONS`).
+    var upstreamMaxConnections: Int
 
     /// Which model provider, and its settings.
     enum ProviderChoice {
@@ -113,6 +115,10 @@ struct ServeSettings {
             redact: try environment.flag("TANDEM_REDACT", default: true),
             maxConcurrentRuns: try environment.integer("TANDEM_MAX_CONCURRENT_RUNS", default: 10_000, range: 1...1_000_000),
             shutdownGrace: try environment.seconds("TANDEM_SHUTDOWN_GRACE_S", default: 30)!
+        )
+
+        upstreamMaxConnections = try environment.integer(
+            "TANDEM_UPSTREAM_MAX_CONNECTIONS", default: UpstreamHTTPClient.defaultMaxConnections, range: 1...65_536
         )
 
         runs.flashGeneration = try Self.generation("FLASH", default: .flash, environment)
@@ -211,6 +217,7 @@ struct ServeSettings {
             ("shutdown_grace", "\(runs.shutdownGrace)"),
             ("sse_ping", "\(server.ssePingInterval)"),
             ("idle_connection", "\(server.idleConnectionTimeout)"),
+            ("upstream_max_connections", "\(upstreamMaxConnections) per host (HTTP/2 where the upstream offers it)"),
         ]
         switch provider {
         case .scripted(let flash, let pro):

@@ -53,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
         try projector.prepare()
         let clock = SystemClock()
         let provider: any ModelProvider
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = UpstreamHTTPClient.make(maxConnections: settings.upstreamMaxConnections)
         let breakers: [ModelRole: CircuitBreaker] = [
             .flash: CircuitBreaker(clock: clock), .pro: CircuitBreaker(clock: clock),
         ]
