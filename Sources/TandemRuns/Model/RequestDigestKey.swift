@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Crypto
 import Foundation
-public import TandemJournal
+import TandemJournal
 
 /// The secret that keys `run_started.request_digest`: HMAC-SHA-256 with it, so that the digest of
 /// a request is not a function of its (unredacted) text alone — an SSN has 10^9 values, and an
