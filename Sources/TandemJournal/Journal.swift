@@ -12,6 +12,7 @@ public final class Journal: Sendable {
     let environment: LMDBEnvironment
     private let writer: JournalWriter?
     let signal: HeadSignal
+    let runSignals = RunSignals()
     private let counters = CommitCounters()
 
     /// Opens the journal in `configuration.directory`, creating it unless read-only.
@@ -34,7 +35,9 @@ public final class Journal: Sendable {
             writer = nil
         } else {
             let counters = self.counters
-            let writer = JournalWriter(environment: environment, configuration: configuration, logger: logger) { head, observation in
+            let writer = JournalWriter(
+                environment: environment, configuration: configuration, logger: logger, runSignals: runSignals
+            ) { head, observation in
                 counters.value.withLock { totals in
                     totals.last = observation
                     totals.commits += 1
@@ -75,6 +78,19 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Commits a write that appends nothing (64 KiB of fresh pages outside the journal's entries),
+    /// to learn whether the journal can take writes again after a failure; success clears
+    /// ``lastAppendFailure``.
+    /// - Throws: ``JournalError`` while the journal still cannot write.
+    public func probeWrite() async throws {
+        guard let writer else {
+            throw JournalError(.closed, "the journal was opened read-only")
+        }
+        _ = try await withUnsafeThrowingContinuation { continuation in
+            writer.submit([], probe: true, continuation: continuation)
+        }
+    }
+
     /// Appends one entry; see ``append(_:)-([PendingEntry])``.
     public func append(_ entry: PendingEntry) async throws -> JournalEntry {
         let committed = try await append([entry])
@@ -90,6 +106,12 @@ public final class Journal: Sendable {
     /// Why the last append failed, when no commit has succeeded since; `nil` while appends work.
     public var lastAppendFailure: JournalError? {
         counters.value.withLock { $0.lastFailure }
+    }
+
+    /// Reader slots of dead processes freed by this process's writer (checked every
+    /// ``JournalConfiguration/staleReaderCheckInterval``).
+    public var staleReaderSlotsFreed: Int {
+        writer?.staleReadersFreed.load(ordering: .relaxed) ?? 0
     }
 
     /// Commits and entries written by this process since the journal was opened.
@@ -183,10 +205,12 @@ public final class Journal: Sendable {
         try environment.read { txn in try runSeqs(run, txn) }
     }
 
-    /// Every entry of `run`, in order; empty when the run is unknown.
-    public func entries(of run: RunID) throws -> [JournalEntry] {
+    /// Every entry of `run` with a seq greater than `after`, in order; empty when the run is
+    /// unknown. Only the run's index past `after` and the journal's entries past both `after` and
+    /// the index checkpoint are read.
+    public func entries(of run: RunID, after: UInt64 = 0) throws -> [JournalEntry] {
         try environment.read { txn in
-            try runSeqs(run, txn).map { seq in
+            try RunIndex.seqs(of: run, after: after, txn, environment).map { seq in
                 guard let line = try LMDB.get(txn, environment.entries, key: LMDB.key(seq)) else {
                     throw JournalError(.corrupted, "the run index of \(run) names a missing entry", seq: seq)
                 }
@@ -216,6 +240,20 @@ public final class Journal: Sendable {
     /// by the caller re-reading after the timeout.
     public func waitForAppend(beyond seq: UInt64, timeout: Duration) async {
         await signal.wait(beyond: seq, timeout: timeout)
+    }
+
+    /// Suspends until an entry of `run` with a seq greater than `seq` is committed by this
+    /// process, or `timeout` passes, within a ``RunWatch`` of `run` begun before `seq` was read.
+    /// Commits of other runs do not wake the caller; appends by another process are noticed by
+    /// the caller re-reading after the timeout.
+    public func waitForAppend(to watch: RunWatch, beyond seq: UInt64, timeout: Duration) async {
+        await runSignals.wait(watch, beyond: seq, timeout: timeout)
+    }
+
+    /// Starts noting the commits of `run` for ``waitForAppend(to:beyond:timeout:)``; the watch
+    /// ends when the returned token is released.
+    public func watch(_ run: RunID) -> RunWatch {
+        runSignals.watch(run)
     }
 
     /// The entries from `seq` on: what is stored, then each new entry as it is committed, until

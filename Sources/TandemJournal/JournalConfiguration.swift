@@ -29,6 +29,8 @@ public struct JournalConfiguration: Sendable {
     public var clock: JournalClock
     /// Open without write access (CLI read commands while `serve` runs).
     public var readOnly: Bool
+    /// How often the writer frees reader slots left by dead processes.
+    public var staleReaderCheckInterval: Duration
 
     /// A configuration with the defaults used by `tandem serve`.
     public init(
@@ -41,7 +43,8 @@ public struct JournalConfiguration: Sendable {
         maxBatchEntries: Int = 4_096,
         maxReaders: UInt32 = 1_024,
         clock: JournalClock = .system,
-        readOnly: Bool = false
+        readOnly: Bool = false,
+        staleReaderCheckInterval: Duration = .seconds(10)
     ) {
         self.directory = directory
         self.durability = durability
@@ -53,6 +56,7 @@ public struct JournalConfiguration: Sendable {
         self.maxReaders = maxReaders
         self.clock = clock
         self.readOnly = readOnly
+        self.staleReaderCheckInterval = staleReaderCheckInterval
     }
 
     /// Where the LMDB environment lives inside the data directory.

@@ -16,6 +16,7 @@ public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible 
             case closed
             case corrupted
             case io
+            case locked
         }
 
         fileprivate let base: Base
@@ -38,6 +39,8 @@ public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let corrupted = Code(base: .corrupted)
         /// A file-system operation failed.
         public static let io = Code(base: .io)
+        /// Another process owns the data directory (a running `tandem serve`).
+        public static let locked = Code(base: .locked)
 
         public var description: String { base.rawValue }
     }

@@ -13,7 +13,15 @@ public final class Projector: Service, Sendable {
     private let journal: Journal
     private let location: ProjectionLocation
     private let logger: Logger
-    private let current: Mutex<ProjectionStore?> = Mutex(nil)
+    /// The store in use and the last seq applied to it, changed together (a switch to a rebuilt
+    /// store moves the applied seq back to that store's checkpoint).
+    private struct Current {
+        var store: ProjectionStore?
+        var applied: UInt64 = 0
+    }
+
+    private let current = Mutex(Current())
+    /// Wakes readers as ``Current/applied`` moves (reset, not only raised, on a switch).
     private let applied: HeadSignal
     /// The highest seq a reader waits for: an update due to it starts at once.
     private let wanted: HeadSignal
@@ -31,26 +39,53 @@ public final class Projector: Service, Sendable {
     }
 
     /// The store in use (opened by ``prepare()``).
-    package var store: ProjectionStore? { current.withLock { $0 } }
+    package var store: ProjectionStore? { current.withLock { $0.store } }
 
     /// Opens the current store (rebuilding it when missing or of another format) and catches up
     /// with the journal. Call before serving reads.
     public func prepare() throws {
         let store = try openOrRebuild()
-        current.withLock { $0 = store }
+        use(store, applied: try store.checkpoint())
         var folder = try ProjectionFolder(store: store)
         var lastWholeMetrics = ContinuousClock.now - Self.wholeMetricsInterval
         try catchUp(&folder, store: store, lastWholeMetrics: &lastWholeMetrics)
     }
 
-    /// Returns once the projections include every entry up to `seq`, or after `timeout`.
-    package func waitUntilApplied(_ seq: UInt64, timeout: Duration = .seconds(2)) async {
-        guard applied.head < seq else { return }
-        wanted.publish(seq)
+    /// The store in use once it includes every entry up to `seq` (read-your-writes), starting
+    /// an update at once if it does not yet.
+    /// - Throws: ``ProjectionError`` `.lagging` when the projections do not get there within
+    ///   `timeout` — never a store that is behind presented as current.
+    package func store(through seq: UInt64, timeout: Duration = .seconds(2)) async throws -> ProjectionStore {
         let deadline = ContinuousClock.now + timeout
-        while applied.head < seq, ContinuousClock.now < deadline {
-            await applied.wait(beyond: seq - 1, timeout: .milliseconds(100))
+        while true {
+            let (store, appliedSeq) = current.withLock { ($0.store, $0.applied) }
+            if let store, appliedSeq >= seq { return store }
+            let now = ContinuousClock.now
+            guard now < deadline else {
+                throw ProjectionError(
+                    .lagging,
+                    "the projections have applied the journal up to seq \(appliedSeq), not yet \(seq); retry shortly"
+                )
+            }
+            wanted.publish(seq)
+            await applied.wait(beyond: appliedSeq, timeout: min(.milliseconds(100), now.duration(to: deadline)))
         }
+    }
+
+    /// Makes `store` the one in use, at `applied`, and wakes readers (or makes them wait again).
+    private func use(_ store: ProjectionStore, applied seq: UInt64) {
+        current.withLock { $0 = Current(store: store, applied: seq) }
+        applied.reset(to: seq)
+    }
+
+    /// Records that `store` has applied the journal through `seq`, if it is still the one in use.
+    private func advance(_ store: ProjectionStore, to seq: UInt64) {
+        let inUse = current.withLock { current -> Bool in
+            guard current.store === store else { return false }
+            current.applied = seq
+            return true
+        }
+        if inUse { applied.publish(seq) }
     }
 
     public func run() async throws {
@@ -112,6 +147,8 @@ public final class Projector: Service, Sendable {
                 logger.notice("projection store has another format version; rebuilding it from the journal", metadata: ["error": "\(error.message)"])
             }
         }
+        let claim = try location.claimRebuild()
+        defer { withExtendedLifetime(claim) {} }
         let name = location.newName()
         let outcome = try ProjectionRebuild.rebuild(journal: journal, location: location, name: name)
         try location.publish(name)
@@ -134,17 +171,17 @@ public final class Projector: Service, Sendable {
         return actual == hash ? nil : "the journal entry at its checkpoint \(checkpoint.seq) is not the one it projected"
     }
 
-    private func switchIfRebuilt() throws {
+    func switchIfRebuilt() throws {
         guard let name = location.currentName(), name != store?.name else { return }
         let rebuilt = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false)
-        current.withLock { $0 = rebuilt }
         let checkpoint = try rebuilt.checkpoint()
+        use(rebuilt, applied: checkpoint)
         logger.notice("switched to a rebuilt projection store", metadata: ["store": "\(name)", "seq": "\(checkpoint)"])
     }
 
     /// Applies every journal entry past `folder`'s checkpoint, in batches.
     private func catchUp(_ folder: inout ProjectionFolder, store: ProjectionStore, lastWholeMetrics: inout ContinuousClock.Instant) throws {
-        applied.publish(folder.applied)
+        advance(store, to: folder.applied)
         while true {
             let entries = try journal.entries(from: folder.applied + 1, limit: 4_096)
             guard !entries.isEmpty else { return }
@@ -153,7 +190,7 @@ public final class Projector: Service, Sendable {
             let whole = lastWholeMetrics.duration(to: now) >= Self.wholeMetricsInterval
             try folder.flush(to: store, wholeMetrics: whole)
             if whole { lastWholeMetrics = now }
-            applied.publish(folder.applied)
+            advance(store, to: folder.applied)
         }
     }
 }

@@ -1,3 +1,5 @@
+import TandemJournal
+
 /// How the HTTP server listens and guards its endpoints.
 public struct ServerConfiguration: Sendable {
     public var host: String
@@ -13,6 +15,11 @@ public struct ServerConfiguration: Sendable {
     /// How long a kept-alive connection may wait for its next request before it is closed
     /// (`TANDEM_IDLE_CONNECTION_S`); a stream in progress never counts as idle.
     public var idleConnectionTimeout: Duration
+    /// How long a client may accept no bytes of a response before its connection is closed
+    /// (`TANDEM_WRITE_TIMEOUT_S`); a live run then records `client_disconnected`.
+    public var writeTimeout: Duration
+    /// How long a request body may take to arrive (`TANDEM_REQUEST_BODY_TIMEOUT_S`); 408 beyond.
+    public var requestBodyTimeout: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -21,7 +28,9 @@ public struct ServerConfiguration: Sendable {
         rateLimitPerMinute: Int = 0,
         maxBodyBytes: Int = 256 * 1024,
         ssePingInterval: Duration = .seconds(15),
-        idleConnectionTimeout: Duration = .seconds(60)
+        idleConnectionTimeout: Duration = .seconds(60),
+        writeTimeout: Duration = .seconds(30),
+        requestBodyTimeout: Duration = .seconds(10)
     ) {
         self.host = host
         self.port = port
@@ -30,5 +39,12 @@ public struct ServerConfiguration: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.ssePingInterval = ssePingInterval
         self.idleConnectionTimeout = idleConnectionTimeout
+        self.writeTimeout = writeTimeout
+        self.requestBodyTimeout = requestBodyTimeout
+    }
+
+    /// A short, non-reversible id of an API key (16 hex digits), safe to log and journal.
+    public static func keyID(of key: String) -> String {
+        String(ChainHash.hex(of: Array("tandem-key-id:\(key)".utf8)).prefix(16))
     }
 }

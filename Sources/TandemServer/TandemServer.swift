@@ -16,7 +16,7 @@ public struct TandemServer: Sendable {
     let clock: any MonotonicClock
     let logger: Logger
     /// Which connections' clients have gone away; shared by the pipelines and the SSE responses.
-    let departures = ClientDepartures()
+    let departures: ClientDepartures
     /// The `: ping` timer of every open stream.
     let pings: PingTicker
 
@@ -31,6 +31,7 @@ public struct TandemServer: Sendable {
         self.clock = clock
         self.logger = logger
         pings = PingTicker(interval: configuration.ssePingInterval, clock: clock)
+        departures = ClientDepartures(writeTimeout: TimeAmount(configuration.writeTimeout))
     }
 
     /// The router with every route and middleware.
@@ -40,7 +41,7 @@ public struct TandemServer: Sendable {
         let sse = SSEResponse(pings: pings, coordinator: coordinator, departures: departures, logger: logger)
         RunRoutes(
             journal: journal, coordinator: coordinator,
-            parser: QueryRequestParser(maxBodyBytes: configuration.maxBodyBytes),
+            parser: QueryRequestParser(maxBodyBytes: configuration.maxBodyBytes, bodyTimeout: configuration.requestBodyTimeout, clock: clock),
             limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute, clock: clock),
             sse: sse, logger: logger
         ).register(on: router)

@@ -153,8 +153,7 @@ struct ProjectionTests {
             // an hour away, unless the read asks for it.
             for batch in 0..<2 {
                 _ = try await Workload.append(runs: 3, to: journal, concurrent: 1, firstRun: batch * 3)
-                await projector.waitUntilApplied(try journal.head().seq, timeout: .seconds(30))
-                let store = try #require(projector.store)
+                let store = try await projector.store(through: try journal.head().seq, timeout: .seconds(30))
                 #expect(try store.checkpoint() == journal.head().seq)
                 #expect(try store.record("run-\(batch * 3 + 2)")?.lastSeq == journal.head().seq)
             }

@@ -23,7 +23,7 @@ func journaledTypes(_ server: TestServer, _ run: RunID) async throws -> [String]
 
 /// Waits until the journal holds the terminal event of `run`.
 func waitUntilDone(_ server: TestServer, _ run: RunID) async throws {
-    for try await frame in RunFollower(journal: server.journal, run: run) where frame.isTerminal { return }
+    for try await frame in try server.coordinator.follow(run) where frame.isTerminal { return }
 }
 
 /// The decoded events of `run`.

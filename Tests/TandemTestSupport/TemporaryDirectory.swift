@@ -6,9 +6,9 @@ public final class TemporaryDirectory: Sendable {
     public let path: String
 
     /// Creates a new, empty directory whose name starts with `prefix`.
-    public init(prefix: String = "tandem-test") throws {
-        let base = FileManager.default.temporaryDirectory.path
-        path = base + "/\(prefix)-\(UUID().uuidString.prefix(8))"
+    /// - Parameter base: the folder to create it in (the system temp folder by default).
+    public init(prefix: String = "tandem-test", in base: String? = nil) throws {
+        path = (base ?? FileManager.default.temporaryDirectory.path) + "/\(prefix)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 

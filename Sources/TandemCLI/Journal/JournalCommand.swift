@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import TandemJournal
+import TandemProjections
 
 /// `tandem journal …`: read, verify and inspect the journal (works while `serve` runs).
 struct JournalCommand: AsyncParsableCommand {
@@ -23,6 +24,9 @@ func failing<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as JournalError {
+        Output.error("error: \(error)")
+        throw ExitCode.failure
+    } catch let error as ProjectionError {
         Output.error("error: \(error)")
         throw ExitCode.failure
     }

@@ -54,6 +54,8 @@ struct RebuildCommand: AsyncParsableCommand {
                 Output.line("projections verify ok")
                 return
             }
+            let claim = try location.claimRebuild()
+            defer { withExtendedLifetime(claim) {} }
             let outcome = try ProjectionRebuild.rebuild(journal: journal, location: location, name: name, progress: progress.report)
             try location.publish(name)
             progress.finish(events: outcome.events, seconds: outcome.seconds)

@@ -69,6 +69,9 @@ struct ServeSettings {
     var provider: ProviderChoice
     /// Connections kept per upstream host (`TANDEM_UPSTREAM_MAX_CONNECTIONS`).
     var upstreamMaxConnections: Int
+    /// After the grace period, how long streams and connections get before they are closed
+    /// (`TANDEM_SHUTDOWN_HARD_LIMIT_S`): a shutdown never takes longer than grace + this.
+    var shutdownHardLimit: Duration
 
     /// Which model provider, and its settings.
     enum ProviderChoice {
@@ -88,6 +91,8 @@ struct ServeSettings {
         var journal = JournalConfiguration(directory: dataDirectory)
         journal.durability = try environment.choice("TANDEM_DURABILITY", default: JournalConfiguration.Durability.sync)
         journal.syncInterval = .milliseconds(try environment.integer("TANDEM_SYNC_INTERVAL_MS", default: 100, range: 1...60_000))
+        journal.maxMapBytes = try environment.integer("TANDEM_JOURNAL_MAX_MAP_BYTES", default: journal.maxMapBytes, range: (64 << 20)...(1 << 50))
+        journal.initialMapBytes = min(journal.initialMapBytes, journal.maxMapBytes)
         self.journal = journal
 
         server = ServerConfiguration(
@@ -97,8 +102,11 @@ struct ServeSettings {
             rateLimitPerMinute: try environment.integer("RATE_LIMIT_PER_MINUTE", default: 0, range: 0...1_000_000),
             maxBodyBytes: try environment.integer("TANDEM_MAX_BODY_BYTES", default: 256 * 1024, range: 1_024...(64 << 20)),
             ssePingInterval: try environment.seconds("TANDEM_SSE_PING_S", default: 15)!,
-            idleConnectionTimeout: try environment.seconds("TANDEM_IDLE_CONNECTION_S", default: 60)!
+            idleConnectionTimeout: try environment.seconds("TANDEM_IDLE_CONNECTION_S", default: 60)!,
+            writeTimeout: try environment.seconds("TANDEM_WRITE_TIMEOUT_S", default: 30)!,
+            requestBodyTimeout: try environment.seconds("TANDEM_REQUEST_BODY_TIMEOUT_S", default: 10)!
         )
+        shutdownHardLimit = try environment.seconds("TANDEM_SHUTDOWN_HARD_LIMIT_S", default: 10)!
 
         runs = RunSettings(
             flashDeadlines: ModelDeadlines(
@@ -114,7 +122,8 @@ struct ServeSettings {
             onFlashFailure: try environment.choice("TANDEM_ON_FLASH_FAILURE", default: FlashFailurePolicy.continue),
             redact: try environment.flag("TANDEM_REDACT", default: true),
             maxConcurrentRuns: try environment.integer("TANDEM_MAX_CONCURRENT_RUNS", default: 10_000, range: 1...1_000_000),
-            shutdownGrace: try environment.seconds("TANDEM_SHUTDOWN_GRACE_S", default: 30)!
+            shutdownGrace: try environment.seconds("TANDEM_SHUTDOWN_GRACE_S", default: 30)!,
+            maxFollowers: try environment.integer("TANDEM_MAX_FOLLOWERS", default: 10_000, range: 1...1_000_000)
         )
 
         upstreamMaxConnections = try environment.integer(
@@ -211,29 +220,44 @@ struct ServeSettings {
                 + "pro temperature \(runs.proGeneration.temperature) max_output_tokens \(runs.proGeneration.maxOutputTokens) top_p \(runs.proGeneration.topP)"),
             ("on_flash_failure", runs.onFlashFailure.rawValue),
             ("redaction", Redactor(enabled: runs.redact).policy),
-            ("api_keys", server.apiKeys.isEmpty ? "none (authentication off)" : "\(server.apiKeys.count) configured (\(server.apiKeys.map { String($0.prefix(3)) + "***" }.joined(separator: ", ")))"),
+            ("api_keys", server.apiKeys.isEmpty ? "none (authentication off)"
+                : "\(server.apiKeys.count) configured (key ids \(server.apiKeys.map(ServerConfiguration.keyID(of:)).joined(separator: ", ")))"),
             ("rate_limit_per_minute", server.rateLimitPerMinute == 0 ? "off" : "\(server.rateLimitPerMinute)"),
             ("max_concurrent_runs", "\(runs.maxConcurrentRuns)"),
-            ("shutdown_grace", "\(runs.shutdownGrace)"),
+            ("shutdown_grace", "\(runs.shutdownGrace) then hard limit \(shutdownHardLimit)"),
             ("sse_ping", "\(server.ssePingInterval)"),
             ("idle_connection", "\(server.idleConnectionTimeout)"),
+            ("write_timeout", "\(server.writeTimeout)"),
+            ("request_body_timeout", "\(server.requestBodyTimeout)"),
+            ("max_followers", "\(runs.maxFollowers)"),
+            ("journal_max_map_bytes", "\(journal.maxMapBytes)"),
             ("upstream_max_connections", "\(upstreamMaxConnections) per host (HTTP/2 where the upstream offers it)"),
         ]
         switch provider {
         case .scripted(let flash, let pro):
             lines.append(("provider", "scripted — SIMULATED models, no real model is called (flash \(flash), pro \(pro))"))
-        case .gemini(let key, let baseURL):
-            lines.append(("provider", "gemini at \(baseURL) (key \(key.prefix(4))***)"))
+        case .gemini(_, let baseURL):
+            lines.append(("provider", "gemini at \(Self.withoutCredentials(baseURL)) (GEMINI_API_KEY set)"))
         case .vertex(let project, let location, let baseURL, let token):
             let auth = switch token {
             case .accessToken: "GOOGLE_ACCESS_TOKEN (***)"
             case .serviceAccountFile(let file): "service account \(file)"
             }
-            lines.append(("provider", "vertex project \(project) in \(location)\(baseURL.map { " at \($0)" } ?? ""), \(auth)"))
+            lines.append(("provider", "vertex project \(project) in \(location)\(baseURL.map { " at \(Self.withoutCredentials($0))" } ?? ""), \(auth)"))
         case .openAI(let baseURL, let key):
-            lines.append(("provider", "openai-compatible at \(baseURL)" + (key.map { " (key \($0.prefix(3))***)" } ?? " (no key)")))
+            lines.append(("provider", "openai-compatible at \(Self.withoutCredentials(baseURL))" + (key == nil ? " (no key)" : " (OPENAI_API_KEY set)")))
         }
         return lines
+    }
+}
+
+extension ServeSettings {
+    /// `url` with any `user:password@` removed, for the log.
+    static func withoutCredentials(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.user != nil || components.password != nil else { return url }
+        components.user = nil
+        components.password = nil
+        return components.string ?? "(a URL with credentials)"
     }
 }
 

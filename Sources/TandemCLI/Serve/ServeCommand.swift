@@ -30,6 +30,17 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("setting", metadata: [key: "\(value)"])
         }
 
+        // One serve per data dir: a second one would abort the first one's live runs in crash
+        // recovery and fold the same entries into the metrics twice.
+        let ownership: DataDirectoryLock
+        do {
+            ownership = try DataDirectoryLock(directory: settings.journal.directory)
+        } catch {
+            Output.error("error: \(error)")
+            throw ExitCode.failure
+        }
+        defer { withExtendedLifetime(ownership) {} }
+
         let journal: Journal
         do {
             journal = try Journal(settings.journal, logger: logger)
@@ -92,9 +103,13 @@ struct ServeCommand: AsyncParsableCommand {
         let application = server.makeApplication { port in
             listenLogger.info("listening", metadata: ["address": "\(settings.server.host):\(port)"])
         }
-        let group = ServiceGroup(
-            configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
+        // Bounded shutdown: runs get the grace period, then everything still open (streams,
+        // connections) gets the hard limit before the server is cancelled and closes them.
+        groupConfiguration.maximumGracefulShutdownDuration = settings.runs.shutdownGrace + settings.shutdownHardLimit
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {

@@ -55,14 +55,24 @@ public enum DomainEvent: Sendable, Equatable {
         }
     }
 
+    /// Whether the event closes its run (`done`, or `run_aborted` by recovery): nothing of the run follows it.
+    public var endsRun: Bool {
+        switch self {
+        case .done, .runAborted: true
+        case .runStarted, .clientDisconnected, .modelStarted, .firstToken, .modelCompleted, .modelRetry,
+            .modelTimeout, .modelFailed, .modelCancelled:
+            false
+        }
+    }
+
     /// The event as an entry ready to append for `run`.
     /// - Throws: ``DomainEventError`` when the payload cannot be encoded.
     public func pendingEntry(for run: RunID) throws -> PendingEntry {
         let lifecycle: PendingEntry.Lifecycle
-        switch self {
-        case .runStarted: lifecycle = .opensRun
-        case .done, .runAborted: lifecycle = .closesRun
-        default: lifecycle = .none
+        if case .runStarted = self {
+            lifecycle = .opensRun
+        } else {
+            lifecycle = endsRun ? .closesRun : .none
         }
         do {
             return try PendingEntry(runID: run, type: type, data: try encodedData(), lifecycle: lifecycle)

@@ -138,6 +138,15 @@ package final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
+    /// Frees the reader slots of processes that died inside a read transaction (a `journal
+    /// replay | head` killed by SIGPIPE), which would otherwise pin old pages.
+    /// - Returns: how many slots were freed.
+    package func clearStaleReaders() -> Int {
+        var dead: Int32 = 0
+        mdb_reader_check(env, &dead)
+        return Int(dead)
+    }
+
     /// Forces buffered commits to disk (used in `async` durability).
     package func sync() throws {
         try Self.check(mdb_env_sync(env, 1), "sync")
@@ -316,9 +325,9 @@ package enum LMDB {
     }
 
     /// The seqs of the run whose anchor is `anchor`, from the `run_entries` keys that start with it.
-    package static func runSeqs(_ txn: OpaquePointer, _ dbi: MDB_dbi, anchor: UInt64) throws -> [UInt64] {
+    package static func runSeqs(_ txn: OpaquePointer, _ dbi: MDB_dbi, anchor: UInt64, after: UInt64 = 0) throws -> [UInt64] {
         var seqs: [UInt64] = []
-        try walk(txn, dbi, from: key(anchor) + key(0)) { keyBytes, _ in
+        try walk(txn, dbi, from: key(anchor) + key(after == .max ? after : after + 1)) { keyBytes, _ in
             guard keyBytes.count == 16, seq(fromKey: UnsafeRawBufferPointer(rebasing: keyBytes[0..<8])) == anchor else { return false }
             seqs.append(seq(fromKey: UnsafeRawBufferPointer(rebasing: keyBytes[8..<16])))
             return true

@@ -14,15 +14,18 @@ enum RunIndex {
         try LMDB.put(txn, environment.meta, key: checkpointKey, value: LMDB.key(seq))
     }
 
-    /// The seqs of `run`, in order: the indexed ones, then those past the checkpoint.
-    static func seqs(of run: RunID, _ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> [UInt64] {
+    /// The seqs of `run` greater than `after`, in order: the indexed ones, then those past the
+    /// checkpoint (only entries past both are scanned).
+    static func seqs(of run: RunID, after: UInt64 = 0, _ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> [UInt64] {
         let indexed = try indexedThrough(txn, environment)
         var seqs: [UInt64] = []
-        if let anchor = try LMDB.get(txn, environment.runStarts, key: Array(run.rawValue.utf8)) {
-            seqs = try LMDB.runSeqs(txn, environment.runEntries, anchor: anchor.withUnsafeBytes { LMDB.seq(fromKey: $0) })
+        if after < indexed, let anchor = try LMDB.get(txn, environment.runStarts, key: Array(run.rawValue.utf8)) {
+            seqs = try LMDB.runSeqs(txn, environment.runEntries, anchor: anchor.withUnsafeBytes { LMDB.seq(fromKey: $0) }, after: after)
         }
         let runBytes = Array(run.rawValue.utf8)
-        try LMDB.walk(txn, environment.entries, from: LMDB.key(indexed + 1)) { key, line in
+        let scanFrom = max(indexed, after)
+        guard scanFrom < .max else { return seqs }
+        try LMDB.walk(txn, environment.entries, from: LMDB.key(scanFrom + 1)) { key, line in
             let layout = try EntryLine.parse(line)
             if line[layout.runID].elementsEqual(runBytes) { seqs.append(LMDB.seq(fromKey: key)) }
             return true

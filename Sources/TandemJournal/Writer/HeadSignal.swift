@@ -38,6 +38,13 @@ package final class HeadSignal: Sendable {
         for continuation in ready { continuation.resume() }
     }
 
+    /// Sets the head to `head` even when lower (the projections moved to a store that is further
+    /// behind), waking the waiters it satisfies.
+    package func reset(to head: UInt64) {
+        state.withLock { $0.head = head }
+        publish(head)
+    }
+
     /// Returns once the head is beyond `seq`, or when the calling task is cancelled.
     package func wait(beyond seq: UInt64) async {
         let id = state.withLock { state in

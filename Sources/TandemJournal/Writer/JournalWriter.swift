@@ -1,6 +1,7 @@
 import CLMDB
 import Foundation
 import Logging
+import Synchronization
 
 /// The journal's single writer: one OS thread that owns every LMDB write transaction.
 ///
@@ -16,14 +17,22 @@ import Logging
 ///
 /// `@unchecked Sendable`: `queue`, `closed`, `stopped` and `writerWaiting` are read and written
 /// only while holding `condition`; `onFailure` is set before ``start()`` and only read after; every
-/// other mutable property (`lastMicros`, `timestamps`, `dirtySince`, `indexer`, `lastIndexFlush`)
-/// is touched only by the writer thread.
+/// other mutable property (`lastMicros`, `timestamps`, `dirtySince`, `syncFailure`, `indexer`,
+/// `lastIndexFlush`, `lastReaderCheck`) is touched only by the writer thread.
 final class JournalWriter: @unchecked Sendable {
     /// One caller's append: its entries and the continuation to resume after the commit.
     struct Request {
         var entries: [PendingEntry]
         var continuation: UnsafeContinuation<[JournalEntry], any Error>
+        /// A write probe: rewrites ``JournalWriter/probeValue`` instead of appending (see
+        /// ``Journal/probeWrite()``).
+        var probe = false
     }
+
+    /// What a probe writes: as many fresh pages as a large append needs, so that it fails
+    /// while such an append would (free pages inside the file can absorb a smaller write).
+    private static let probeValue = [UInt8](repeating: 0, count: 64 * 1024)
+    private static let probeKey = Array("write-probe".utf8)
 
     /// Size and duration of one group commit, for gauges and the benchmark.
     struct CommitObservation: Sendable {
@@ -35,6 +44,7 @@ final class JournalWriter: @unchecked Sendable {
     private let configuration: JournalConfiguration
     private let logger: Logger
     private let onCommit: @Sendable (_ head: UInt64, _ observation: CommitObservation) -> Void
+    private let runSignals: RunSignals
     /// Told of every failed commit (set before ``start()``).
     var onFailure: @Sendable (JournalError) -> Void = { _ in }
     private let condition = NSCondition()
@@ -45,15 +55,22 @@ final class JournalWriter: @unchecked Sendable {
     private var lastMicros: Int64 = 0
     private var timestamps = TimestampFormatter()
     private var dirtySince: ContinuousClock.Instant?
+    /// The last background sync's failure (`async` durability), until a sync succeeds.
+    private var syncFailure: JournalError?
     private var indexer: RunIndexer
     private var lastIndexFlush = ContinuousClock.now
+    private var lastReaderCheck = ContinuousClock.now
+    /// Reader slots of dead processes freed so far.
+    let staleReadersFreed = Atomic<Int>(0)
 
     init(
         environment: LMDBEnvironment,
         configuration: JournalConfiguration,
         logger: Logger,
+        runSignals: RunSignals,
         onCommit: @escaping @Sendable (UInt64, CommitObservation) -> Void
     ) {
+        self.runSignals = runSignals
         self.environment = environment
         self.configuration = configuration
         self.logger = logger
@@ -68,15 +85,15 @@ final class JournalWriter: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `entries`; `continuation` is resumed once they are committed (or failed).
-    func submit(_ entries: [PendingEntry], continuation: UnsafeContinuation<[JournalEntry], any Error>) {
+    /// Queues `entries` (or a write probe); `continuation` is resumed once they are committed (or failed).
+    func submit(_ entries: [PendingEntry], probe: Bool = false, continuation: UnsafeContinuation<[JournalEntry], any Error>) {
         condition.lock()
         if closed {
             condition.unlock()
             continuation.resume(throwing: JournalError(.closed, "the journal is closed; no more events can be appended"))
             return
         }
-        queue.append(Request(entries: entries, continuation: continuation))
+        queue.append(Request(entries: entries, continuation: continuation, probe: probe))
         // While the writer is committing it finds this request when it next looks: no wake-up needed.
         if writerWaiting { condition.signal() }
         condition.unlock()
@@ -116,6 +133,7 @@ final class JournalWriter: @unchecked Sendable {
             }
             flushIndexIfDue(force: finished)
             syncIfDue(force: finished)
+            clearStaleReadersIfDue()
             if finished { break }
         }
         condition.lock()
@@ -124,9 +142,10 @@ final class JournalWriter: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// When the thread must wake without a request: the next index flush or async sync.
+    /// When the thread must wake without a request: the next index flush, async sync or
+    /// stale-reader check.
     private func nextDeadline() -> ContinuousClock.Instant? {
-        var deadlines: [ContinuousClock.Instant] = []
+        var deadlines: [ContinuousClock.Instant] = [lastReaderCheck.advanced(by: configuration.staleReaderCheckInterval)]
         if indexer.hasPendingWork { deadlines.append(lastIndexFlush.advanced(by: configuration.indexInterval)) }
         if let dirtySince { deadlines.append(dirtySince.advanced(by: configuration.syncInterval)) }
         return deadlines.min()
@@ -155,14 +174,28 @@ final class JournalWriter: @unchecked Sendable {
         withMapGrowth("update the run index") { try indexer.flush() }
     }
 
+    private func clearStaleReadersIfDue() {
+        guard ContinuousClock.now >= lastReaderCheck.advanced(by: configuration.staleReaderCheckInterval) else { return }
+        lastReaderCheck = .now
+        let freed = environment.clearStaleReaders()
+        if freed > 0 {
+            staleReadersFreed.add(freed, ordering: .relaxed)
+            logger.notice("freed reader slots of dead processes", metadata: ["slots": "\(freed)"])
+        }
+    }
+
     private func syncIfDue(force: Bool) {
         guard configuration.durability == .async, let since = dirtySince else { return }
         guard force || ContinuousClock.now >= since.advanced(by: configuration.syncInterval) else { return }
         do {
             try environment.sync()
             dirtySince = nil
+            syncFailure = nil
         } catch {
-            logger.error("journal sync failed", metadata: ["error": "\(error)"])
+            let failure = error as? JournalError ?? JournalError(.io, "\(error)")
+            logger.error("journal sync failed: appends are refused until a sync succeeds", metadata: ["error": "\(failure)"])
+            syncFailure = failure
+            onFailure(failure)
         }
     }
 
@@ -186,17 +219,33 @@ final class JournalWriter: @unchecked Sendable {
 
     private func commit(_ batch: [Request]) {
         let started = ContinuousClock.now
+        if let failure = syncFailure {
+            // What the failed sync should have made durable may not be: no new commit is
+            // acknowledged until a sync succeeds (so `async` never hides a failing disk).
+            do {
+                try environment.sync()
+                syncFailure = nil
+                dirtySince = nil
+            } catch {
+                fail(batch, with: failure)
+                return
+            }
+        }
         while true {
             do {
                 let (results, head) = try environment.write { txn in try self.write(batch, in: txn) }
                 let seconds = started.duration(to: .now).seconds
                 if configuration.durability == .async, dirtySince == nil { dirtySince = .now }
+                let watching = runSignals.isWatching
+                var lastSeqs: [RunID: UInt64] = [:]
                 for (request, entries) in zip(batch, results) {
                     for (pending, committed) in zip(request.entries, entries) {
                         indexer.record(run: pending.runID, seq: committed.seq, lifecycle: pending.lifecycle)
+                        if watching { lastSeqs[pending.runID] = committed.seq }
                     }
                     request.continuation.resume(returning: entries)
                 }
+                if watching { runSignals.publish(lastSeqs) }
                 onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
                 return
             } catch let error as JournalError where error.code == .mapFull {
@@ -237,6 +286,7 @@ final class JournalWriter: @unchecked Sendable {
         var results: [[JournalEntry]] = []
         results.reserveCapacity(batch.count)
         for request in batch {
+            if request.probe { try LMDB.put(txn, environment.meta, key: Self.probeKey, value: Self.probeValue) }
             var committed: [JournalEntry] = []
             committed.reserveCapacity(request.entries.count)
             for entry in request.entries {

@@ -51,36 +51,30 @@ struct RunIndexer {
     /// Re-reads entries committed after the index checkpoint (a crash between a journal commit
     /// and the index flush) and indexes them.
     mutating func catchUp() throws {
-        let tail = try environment.read { txn -> [Pending] in
-            let from = try RunIndex.indexedThrough(txn, environment) + 1
-            var tail: [Pending] = []
-            try LMDB.walk(txn, environment.entries, from: LMDB.key(from)) { key, line in
-                let layout = try EntryLine.parse(line)
-                let run = RunID(validatedRawValue: String(decoding: UnsafeRawBufferPointer(rebasing: line[layout.runID]), as: UTF8.self))
-                tail.append(Pending(run: run, seq: LMDB.seq(fromKey: key), mark: nil))
-                return true
-            }
-            if let first = tail.first {
-                var index = 0
-                try LMDB.walk(txn, environment.marks, from: LMDB.key(first.seq)) { key, value in
-                    let seq = LMDB.seq(fromKey: key)
-                    while index < tail.count, tail[index].seq < seq { index += 1 }
-                    if index < tail.count, tail[index].seq == seq { tail[index].mark = value.first.flatMap(LifecycleMark.init(rawValue:)) }
-                    return true
-                }
-            }
-            return tail
+        let tail = try environment.read { txn in
+            try Self.readEntries(from: try RunIndex.indexedThrough(txn, environment) + 1, through: .max, txn, environment)
         }
         pending = tail + pending
         try flush()
     }
 
     /// Writes every pending entry into the index and advances the checkpoint, in one transaction.
+    ///
+    /// Another process may append to the same journal (`tandem journal append` beside `serve`)
+    /// and index its own entries: the checkpoint is read inside the transaction, entries it
+    /// already covers are skipped, entries this process did not write are read back from the
+    /// journal to close the gap, and the checkpoint never moves backwards.
     mutating func flush() throws {
         guard let last = pending.last?.seq else { return }
         do {
             try environment.write { txn in
-                for entry in pending {
+                let indexed = try RunIndex.indexedThrough(txn, environment)
+                guard last > indexed else { return }
+                var work = pending.drop { $0.seq <= indexed }
+                if let first = work.first, first.seq != indexed + 1 || last - first.seq != UInt64(work.count - 1) {
+                    work = try Self.readEntries(from: indexed + 1, through: last, txn, environment)[...]
+                }
+                for entry in work {
                     let anchor = try anchor(of: entry.run, firstSeq: entry.seq, in: txn)
                     let anchorKey = LMDB.key(anchor)
                     try LMDB.put(txn, environment.runEntries, key: anchorKey + LMDB.key(entry.seq), value: [])
@@ -100,6 +94,30 @@ struct RunIndexer {
             throw error
         }
         pending.removeAll(keepingCapacity: true)
+    }
+
+    /// The committed entries in `from...through` with their lifecycle marks, read from the journal.
+    private static func readEntries(from: UInt64, through: UInt64, _ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> [Pending] {
+        var entries: [Pending] = []
+        try LMDB.walk(txn, environment.entries, from: LMDB.key(from)) { key, line in
+            let seq = LMDB.seq(fromKey: key)
+            guard seq <= through else { return false }
+            let layout = try EntryLine.parse(line)
+            let run = RunID(validatedRawValue: String(decoding: UnsafeRawBufferPointer(rebasing: line[layout.runID]), as: UTF8.self))
+            entries.append(Pending(run: run, seq: seq, mark: nil))
+            return true
+        }
+        if let first = entries.first {
+            var index = 0
+            try LMDB.walk(txn, environment.marks, from: LMDB.key(first.seq)) { key, value in
+                let seq = LMDB.seq(fromKey: key)
+                guard seq <= through else { return false }
+                while index < entries.count, entries[index].seq < seq { index += 1 }
+                if index < entries.count, entries[index].seq == seq { entries[index].mark = value.first.flatMap(LifecycleMark.init(rawValue:)) }
+                return true
+            }
+        }
+        return entries
     }
 
     /// The anchor of `run`: its first seq, recorded in `run_starts` when the run is first indexed.

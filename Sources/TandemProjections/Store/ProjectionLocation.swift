@@ -23,6 +23,18 @@ package struct ProjectionLocation: Sendable {
 
     package func path(of name: String) -> String { directory + "/" + name }
 
+    /// Claims the right to build and publish a store: one rebuild at a time per data directory
+    /// (two at once would each delete the other's store when publishing). Held until released.
+    /// - Throws: ``ProjectionError`` `.rebuildInProgress` naming the holder, or the journal's
+    ///   error when the lock file cannot be used.
+    package func claimRebuild() throws -> DataDirectoryLock {
+        do {
+            return try DataDirectoryLock(directory: directory, for: .projectionsRebuild)
+        } catch let error as JournalError where error.code == .locked {
+            throw ProjectionError(.rebuildInProgress, error.message)
+        }
+    }
+
     /// A fresh, unused store name.
     package func newName() -> String {
         "store-\(Int64(Date().timeIntervalSince1970 * 1_000_000))-\(UUID().uuidString.prefix(4).lowercased())"

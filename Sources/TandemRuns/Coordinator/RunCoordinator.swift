@@ -34,6 +34,9 @@ public final class RunCoordinator: Service, Sendable {
     private let jobSink: AsyncStream<Job>.Continuation
     private let registry = Mutex(Registry())
     private let shutdownStarted = StopSignal()
+    /// Fired once a shutdown has drained every run: followers then end after a last read.
+    private let drained = StopSignal()
+    private let followers = Mutex(0)
 
     /// - Parameter digestKey: the data dir's secret that keys request digests
     ///   (``RequestDigestKey/loadOrCreate(inDataDirectory:)``).
@@ -55,6 +58,27 @@ public final class RunCoordinator: Service, Sendable {
 
     /// Whether a shutdown has started.
     public var isShuttingDown: Bool { registry.withLock { $0.shuttingDown } }
+
+    /// Streams read back from the journal right now.
+    public var activeFollowers: Int { followers.withLock { $0 } }
+
+    // MARK: Following
+
+    /// A reader of `run`'s frames from the journal (idempotent replay, `GET …/stream`, resume
+    /// after `afterSeq`), counted against ``RunSettings/maxFollowers`` while it exists; it ends
+    /// at the run's terminal frame, or once a shutdown has drained the runs.
+    /// - Throws: ``RunRefusal/overloaded`` at the limit.
+    public func follow(_ run: RunID, afterSeq: UInt64 = 0) throws(RunRefusal) -> RunFollower {
+        let limit = orchestrator.settings.maxFollowers
+        let admitted = followers.withLock { count -> Bool in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { throw .overloaded }
+        let lease = FollowerLease { self.followers.withLock { $0 -= 1 } }
+        return RunFollower(journal: journal, run: run, afterSeq: afterSeq, pollInterval: .seconds(1), stop: drained, lease: lease)
+    }
 
     // MARK: Admission
 
@@ -143,6 +167,7 @@ public final class RunCoordinator: Service, Sendable {
                     self.beginShutdown()
                 }
                 if self.isShuttingDown { await self.drain(grace: self.orchestrator.settings.shutdownGrace) }
+                self.drained.fire()
                 // A stream's handler may start the drain before this service is told to stop; a
                 // service must not return before then.
                 try? await gracefulShutdown()

@@ -40,6 +40,9 @@ public struct RunSettings: Sendable {
     public var maxConcurrentRuns: Int
     /// How long running runs may finish after a shutdown starts before they are cancelled.
     public var shutdownGrace: Duration
+    /// Streams read back from the journal (replays, resumes, follows) allowed at once; more get
+    /// 503 `overloaded` (`TANDEM_MAX_FOLLOWERS`).
+    public var maxFollowers: Int
 
     public init(
         flashModel: String = "gemini-2.5-flash",
@@ -51,7 +54,8 @@ public struct RunSettings: Sendable {
         onFlashFailure: FlashFailurePolicy = .continue,
         redact: Bool = true,
         maxConcurrentRuns: Int = 10_000,
-        shutdownGrace: Duration = .seconds(30)
+        shutdownGrace: Duration = .seconds(30),
+        maxFollowers: Int = 10_000
     ) {
         self.flashModel = flashModel
         self.proModel = proModel
@@ -63,6 +67,7 @@ public struct RunSettings: Sendable {
         self.redact = redact
         self.maxConcurrentRuns = maxConcurrentRuns
         self.shutdownGrace = shutdownGrace
+        self.maxFollowers = maxFollowers
     }
 
     func model(_ role: ModelRole) -> String { role == .flash ? flashModel : proModel }

@@ -5,6 +5,9 @@ public final class RunControl: Sendable {
     let mailbox = RunMailbox()
     let stopFlash = StopSignal()
     let stopPro = StopSignal()
+    /// Fired with ``shutdown()``: ends waits that outlive the mailbox (closing a run whose journal
+    /// append failed).
+    let shutdownRequested = StopSignal()
 
     public init() {}
 
@@ -16,6 +19,7 @@ public final class RunControl: Sendable {
     /// The server is shutting down and the grace period is over: cancel what still runs.
     public func shutdown() {
         mailbox.yield(.shutdown)
+        shutdownRequested.fire()
     }
 
     func stopSignal(_ role: ModelRole) -> StopSignal {

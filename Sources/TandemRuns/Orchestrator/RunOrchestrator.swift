@@ -80,6 +80,7 @@ public struct RunOrchestrator: Sendable {
 
         var machine = RunStateMachine(policy: settings.onFlashFailure)
         var renderer = FrameRenderer(traceID: run.rawValue)
+        var journalFailure: (any Error)?
         await withDiscardingTaskGroup { group in
             for role in ModelRole.allCases {
                 group.addTask { await self.call(role, request: request, start: startTime, control: control) }
@@ -108,11 +109,51 @@ public struct RunOrchestrator: Sendable {
                         emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
                         control.stopFlash.fire()
                         control.stopPro.fire()
+                        journalFailure = error
                         finished = true
                     }
                 }
                 if finished { control.mailbox.finish() }
             }
+        }
+        if let journalFailure {
+            await closeAfterJournalFailure(run, cause: journalFailure, control: control, logger: logger)
+        }
+    }
+
+    /// Ends in the journal a run whose append failed mid-run, as soon as the journal takes writes
+    /// again: until then the run has no closing entry, and its followers and same-`run_id` retries
+    /// would wait for one. Retried with backoff (250 ms doubling to 5 s) while the run stays
+    /// live; a shutdown stops the retries and start-up recovery closes the run instead.
+    private func closeAfterJournalFailure(_ run: RunID, cause: any Error, control: RunControl, logger: Logger) async {
+        let aborted = DomainEvent.runAborted(RunAborted(
+            reason: "the audit journal failed mid-run (\(cause)); the run was ended once the journal could write again"
+        ))
+        var delay = Duration.milliseconds(250)
+        while true {
+            do {
+                let committed = try await journal.append([aborted], for: run)
+                logger.notice("journal writable again: closed the run its failure interrupted", metadata: ["seq": "\(committed[0].seq)"])
+                return
+            } catch {
+                logger.debug("journal still unavailable; the run stays open", metadata: ["error": "\(error)"])
+            }
+            let pause = delay
+            let shutdown = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { (try? await self.clock.sleep(for: pause)) == nil }
+                group.addTask {
+                    await control.shutdownRequested.wait()
+                    return true
+                }
+                let first = await group.next() ?? true
+                group.cancelAll()
+                return first
+            }
+            if shutdown {
+                logger.warning("shutdown before the journal recovered: start-up recovery will close the run")
+                return
+            }
+            delay = min(delay * 2, .seconds(5))
         }
     }
 

@@ -11,6 +11,9 @@ final class StopSignal: Sendable {
 
     private let state = Mutex(State())
 
+    /// Whether ``fire()`` has been called.
+    var isFired: Bool { state.withLock { $0.fired } }
+
     func fire() {
         let (waiters, actions) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
             guard !state.fired else { return ([], []) }

@@ -16,6 +16,13 @@ final class ClientDepartures: Sendable {
     }
 
     private let connections = Mutex<[ObjectIdentifier: Connection]>([:])
+    /// How long a connection may stay unwritable (its client accepts no bytes) before it is
+    /// closed, which counts as the client leaving (`TANDEM_WRITE_TIMEOUT_S`).
+    let writeTimeout: TimeAmount
+
+    init(writeTimeout: TimeAmount = .seconds(30)) {
+        self.writeTimeout = writeTimeout
+    }
 
     /// The handler to put in one new connection's pipeline.
     func makeHandler() -> DepartureHandler { DepartureHandler(departures: self) }
@@ -56,14 +63,17 @@ final class ClientDepartures: Sendable {
     }
 }
 
-/// The per-connection half of ``ClientDepartures``: passes every request part on unchanged and
-/// reports the client's end of the connection closing.
+/// The per-connection half of ``ClientDepartures``: passes every request part on unchanged,
+/// reports the client's end of the connection closing, and closes a connection that stays
+/// unwritable for the write timeout — a client that stopped reading would otherwise hold its
+/// response's handler (and a shutdown) forever, since a write waits for the client to take bytes.
 final class DepartureHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     typealias InboundOut = NIOAny
 
     private let departures: ClientDepartures
     private var id: ObjectIdentifier?
+    private var stalled: Scheduled<Void>?
 
     fileprivate init(departures: ClientDepartures) {
         self.departures = departures
@@ -92,7 +102,24 @@ final class DepartureHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stalled?.cancel()
+        stalled = nil
         if let id { departures.departed(id) }
         context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stalled?.cancel()
+            stalled = nil
+        } else if stalled == nil {
+            let channel = context.channel
+            stalled = context.eventLoop.scheduleTask(in: departures.writeTimeout) {
+                // Closing fails the pending write; the departure callback then ends the stream
+                // (a live run journals `client_disconnected`).
+                channel.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 }

@@ -17,7 +17,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
 
     /// A short, non-reversible id of `key` (16 hex digits), safe to journal.
     static func keyID(of key: String) -> String {
-        String(ChainHash.hex(of: Array("tandem-key-id:\(key)".utf8)).prefix(16))
+        ServerConfiguration.keyID(of: key)
     }
 
     @concurrent

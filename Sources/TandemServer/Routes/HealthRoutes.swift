@@ -35,10 +35,13 @@ struct HealthRoutes {
     }
 
     func register(on router: Router<TandemRequestContext>) {
-        router.get("/health") { _, _ in health() }
+        router.get("/health") { _, _ in await health() }
     }
 
-    private func health() -> Response {
+    private func health() async -> Response {
+        // After a failure, find out whether the journal can write again instead of repeating it:
+        // a load balancer that only asks /health would otherwise never send traffic back.
+        if journal.lastAppendFailure != nil { try? await journal.probeWrite() }
         let failure = journal.lastAppendFailure
         let head = try? journal.head()
         let writable = head != nil && failure == nil

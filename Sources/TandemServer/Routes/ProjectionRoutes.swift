@@ -22,16 +22,22 @@ struct ProjectionRoutes {
         router.get("/metrics") { _, _ in await prometheus() }
     }
 
-    /// The store, caught up with the journal head as of now.
+    /// The store, caught up with the journal head as of now; 503 `projection_lagging` when it
+    /// cannot be brought there in time (never a stale answer presented as current).
     private func caughtUpStore() async throws(APIError) -> ProjectionStore {
+        let head: UInt64
         do {
-            let head = try journal.head().seq
-            await projector.waitUntilApplied(head)
+            head = try journal.head().seq
         } catch {
             throw .journalUnavailable("\(error)")
         }
-        guard let store = projector.store else { throw .journalUnavailable("the projections are not open yet") }
-        return store
+        do {
+            return try await projector.store(through: head)
+        } catch let error as ProjectionError {
+            throw .projectionLagging(error.message)
+        } catch {
+            throw .journalUnavailable("\(error)")
+        }
     }
 
     private func record(_ context: TandemRequestContext) async -> Response {

@@ -12,19 +12,15 @@ struct QueryRequestParser {
     static let maxContextBytes = 64 * 1024
 
     let maxBodyBytes: Int
+    /// The longest a body may take to arrive (a body trickled in would hold the connection).
+    let bodyTimeout: Duration
+    let clock: any MonotonicClock
 
     func parse(_ request: inout Request, context: TandemRequestContext) async throws(APIError) -> RunRequest {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             throw .payloadTooLarge(limit: maxBodyBytes)
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw .payloadTooLarge(limit: maxBodyBytes)
-        } catch {
-            throw .invalidJSON("the body could not be read (\(error))")
-        }
+        let buffer = try await collectBody(request.body)
         let body: JSONValue
         if let parsed = buffer.withUnsafeReadableBytes({ JSONValue.parseCommonForm($0) }) {
             body = parsed
@@ -77,6 +73,36 @@ struct QueryRequestParser {
             runID: runID ?? Self.generatedRunID(),
             query: query, context: contextValue, client: client, clientChoseRunID: runID != nil
         )
+    }
+
+    /// The whole body, read within ``bodyTimeout`` (the read is cancelled when it passes).
+    private func collectBody(_ body: RequestBody) async throws(APIError) -> ByteBuffer {
+        let (limit, timeout, clock) = (maxBodyBytes, bodyTimeout, clock)
+        let outcome: Result<ByteBuffer, any Error>? = await withTaskGroup(of: Result<ByteBuffer, any Error>?.self) { group in
+            group.addTask {
+                do {
+                    return .success(try await body.collect(upTo: limit))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            group.addTask {
+                try? await clock.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+        switch outcome {
+        case .success(let buffer)?:
+            return buffer
+        case .failure(is NIOTooManyBytesError)?:
+            throw .payloadTooLarge(limit: limit)
+        case .failure(let error)?:
+            throw .invalidJSON("the body could not be read (\(error))")
+        case nil:
+            throw .requestTimeout(seconds: Int(timeout.components.seconds))
+        }
     }
 
     private static func runID(_ field: JSONValue?, header: String?) throws(APIError) -> RunID? {

@@ -24,6 +24,10 @@ struct RunRoutes {
     // MARK: POST /api/reasoning/query
 
     private func query(_ request: Request, context: TandemRequestContext) async -> Response {
+        // Before the body is read: a limited client costs no body read, however slowly it sends.
+        if let retryAfter = limiter.acquire(context.keyID ?? context.remoteIP ?? "unknown") {
+            return APIError.rateLimited(retryAfter: retryAfter).response
+        }
         var request = request
         let runRequest: RunRequest
         do {
@@ -31,27 +35,18 @@ struct RunRoutes {
         } catch {
             return error.response
         }
-        if let retryAfter = limiter.acquire(context.keyID ?? context.remoteIP ?? "unknown") {
-            return APIError.rateLimited(retryAfter: retryAfter).response
-        }
-        if let failure = journal.lastAppendFailure {
-            return APIError.journalUnavailable(failure.message).response
-        }
+        // No refusal on an earlier journal failure: a replay needs no write, and a new run's
+        // `run_started` append is itself the probe (503 `journal_unavailable` if it fails).
         do {
             switch try await coordinator.admit(runRequest) {
             case .started(let stream):
                 return sse.response(runID: runRequest.runID.rawValue, source: .live(stream), channel: context.channel)
             case .replay:
-                let follower = RunFollower(journal: journal, run: runRequest.runID)
+                let follower = try coordinator.follow(runRequest.runID)
                 return sse.response(runID: runRequest.runID.rawValue, source: .journal(follower), channel: context.channel)
             }
         } catch {
-            switch error {
-            case .conflict: return APIError.conflict.response
-            case .overloaded: return APIError.overloaded.response
-            case .shuttingDown: return APIError.shuttingDown.response
-            case .journalUnavailable(let detail): return APIError.journalUnavailable(detail).response
-            }
+            return APIError.refused(error).response
         }
     }
 
@@ -72,8 +67,18 @@ struct RunRoutes {
             }
             after = seq
         }
-        let follower = RunFollower(journal: journal, run: run, afterSeq: after)
-        return sse.response(runID: run.rawValue, source: .journal(follower), channel: context.channel)
+        do {
+            // A resume at or after the run's end: 204 tells an `EventSource` to stop reconnecting.
+            if after > 0, let last = try journal.entries(of: run).last, last.seq <= after, try DomainEvent(last).endsRun {
+                return Response(status: .noContent)
+            }
+            let follower = try coordinator.follow(run, afterSeq: after)
+            return sse.response(runID: run.rawValue, source: .journal(follower), channel: context.channel)
+        } catch let refusal as RunRefusal {
+            return APIError.refused(refusal).response
+        } catch {
+            return APIError.journalUnavailable("\(error)").response
+        }
     }
 
     // MARK: GET /api/runs/{run_id}/events

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import TandemRuns
 
 /// A refusal: status, stable `code`, a human sentence, and where relevant the offending field and
 /// when to retry. Rendered as `{"error": "...", "code": "...", "field"?: "..."}`.
@@ -20,6 +21,14 @@ struct APIError: Error, Sendable {
 
     static func payloadTooLarge(limit: Int) -> APIError {
         APIError(status: .contentTooLarge, code: "payload_too_large", message: "The request body is larger than \(limit) bytes.")
+    }
+
+    /// The body did not arrive in time; the connection is closed (`Connection: close`).
+    static func requestTimeout(seconds: Int) -> APIError {
+        APIError(
+            status: .requestTimeout, code: "request_timeout",
+            message: "The request body did not arrive within \(seconds) s; send it at once, then retry."
+        )
     }
 
     static let unauthorized = APIError(
@@ -54,8 +63,25 @@ struct APIError: Error, Sendable {
         )
     }
 
+    static func projectionLagging(_ detail: String) -> APIError {
+        APIError(
+            status: .serviceUnavailable, code: "projection_lagging",
+            message: "The audit records are behind the journal (\(detail)).", retryAfterSeconds: 1
+        )
+    }
+
     static func notFound(_ run: String) -> APIError {
         APIError(status: .notFound, code: "run_not_found", message: "No run with run_id '\(run)' is in the journal.")
+    }
+
+    /// The refusal the contract names for a run the coordinator did not admit or follow.
+    static func refused(_ refusal: RunRefusal) -> APIError {
+        switch refusal {
+        case .conflict: .conflict
+        case .overloaded: .overloaded
+        case .shuttingDown: .shuttingDown
+        case .journalUnavailable(let detail): .journalUnavailable(detail)
+        }
     }
 
     var response: Response {
@@ -64,6 +90,7 @@ struct APIError: Error, Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
+        if status == .requestTimeout { headers[.connection] = "close" }
         let body = JSONBody.encode(object)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
