@@ -94,6 +94,9 @@ struct HardeningTests {
             await provider.pro.waitForEnds(1)
 
             try FileManager.default.removeItem(atPath: filler)
+            // The run's close is retried on the injected clock: let the first back-off pass.
+            await server.clock.waitForSleepers(3)  // the retry back-off, the deadline scheduler, the pinger
+            server.clock.advance(by: .milliseconds(250))
             // The follower ends with the run's terminal frame, journaled once the journal took writes again.
             let followed = try await follower.rest()
             #expect(followed.last?.event == "done")
@@ -124,13 +127,16 @@ struct HardeningTests {
 
     @Test("Pipelined stream requests on a socket that is never read: dropped after the write timeout, handlers freed")
     func stalledFollowersAreDropped() async throws {
-        let configuration = ServerConfiguration(writeTimeout: .milliseconds(300))
-        try await TestServer.with(provider: Self.zeroLatency(), server: configuration) { server in
-            let big = String(repeating: "Many words. ", count: 4_000)
-            let done = try await SSEConnection.open(server.baseURL, "/api/reasoning/query", body: #"{"query":"\#(big)","run_id":"big-1"}"#)
-            _ = try await done.rest()
+        let provider = FakeProvider()
+        let configuration = ServerConfiguration(writeTimeout: .seconds(2))
+        try await TestServer.with(provider: provider, server: configuration) { server in
+            // A replay of this run is larger than the kernel's largest socket buffer (4 MiB here).
+            let done = try await query(server, #"{"query":"Big","run_id":"big-1"}"#)
+            provider.flash.send(.complete(String(repeating: "Many words. ", count: 250_000)))
+            provider.pro.send(.complete(String(repeating: "More words. ", count: 250_000)))
+            #expect(try await done.text().contains("event: done"))
             let client = try StalledClient(port: server.port)
-            try client.send(String(repeating: "GET /api/runs/big-1/stream HTTP/1.1\r\nHost: x\r\n\r\n", count: 200))
+            try client.send(String(repeating: "GET /api/runs/big-1/stream HTTP/1.1\r\nHost: x\r\n\r\n", count: 5))
             try await Self.eventually { server.coordinator.activeFollowers > 0 }
             try await Self.eventually { server.coordinator.activeFollowers == 0 && client.serverClosed() }
         }
@@ -139,13 +145,14 @@ struct HardeningTests {
     @Test("A live run whose client stops reading: dropped after the write timeout and journaled as client_disconnected")
     func stalledLiveClientIsDisconnected() async throws {
         let provider = FakeProvider()
-        let configuration = ServerConfiguration(writeTimeout: .milliseconds(300))
+        let configuration = ServerConfiguration(writeTimeout: .seconds(2))
         try await TestServer.with(provider: provider, server: configuration) { server in
             let client = try StalledClient(port: server.port)
             let body = #"{"query":"Stalled","run_id":"stall-1"}"#
             try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
             await provider.flash.waitForCalls(1)
-            provider.flash.send(.complete(String(repeating: "A long preliminary answer. ", count: 100_000)))
+            // More than the kernel's largest socket buffer (4 MiB here): the write must wait for the client.
+            provider.flash.send(.complete(String(repeating: "A long preliminary answer. ", count: 250_000)))
             let run = try #require(RunID("stall-1"))
             try await waitForEntry(server, run, type: "client_disconnected")
             await provider.pro.waitForEnds(1)
@@ -201,7 +208,7 @@ struct HardeningTests {
             let client = try StalledClient(port: server.port)
             try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"q")
             // The body timeout runs on the server's injected clock: let it pass.
-            await server.clock.waitForSleepers(3)  // the body timer, the deadline scheduler, the pinger
+            await server.clock.waitForSleepers(2)  // the body timer and the pinger
             server.clock.advance(by: .seconds(5))
             let answer = client.receive(until: "request_timeout")
             #expect(answer.hasPrefix("HTTP/1.1 408"))
