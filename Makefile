@@ -10,10 +10,11 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## The whole test suite (what .ci/run and CI run).
+## The whole test suite (what .ci/run and CI run): the Swift tests, then the console in headless Chromium.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	python3 Tests/console/test_console.py .build/debug/tandem
 
 ## Runs the service (release build).
 serve: deps

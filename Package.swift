@@ -99,7 +99,9 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The console's sources; embedded as Swift by Tools/embed_console.py (docs/DESIGN.md).
+            exclude: ["Console/Assets"]
         ),
         // MARK: Command line
         .target(
@@ -198,6 +200,9 @@ let package = Package(
             dependencies: [
                 "TandemServer", "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

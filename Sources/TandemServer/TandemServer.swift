@@ -47,6 +47,8 @@ public struct TandemServer: Sendable {
         ).register(on: router)
         HealthRoutes(journal: journal, coordinator: coordinator).register(on: router)
         ProjectionRoutes(journal: journal, projector: projector, coordinator: coordinator).register(on: router)
+        JournalRoutes(journal: journal, verifications: JournalVerifications(), clock: clock).register(on: router)
+        ConsoleRoutes().register(on: router)
         return router
     }
 

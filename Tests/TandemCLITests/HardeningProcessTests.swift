@@ -9,23 +9,8 @@ import Testing
 /// (issue 11, items 5, 9 and 15).
 @Suite("Hardening: serve as a process", .serialized, .timeLimit(.minutes(2)))
 struct HardeningProcessTests {
-    /// Starts `serve` on a free port; returns it once `/health` answers.
     private func startServe(_ directory: TemporaryDirectory, environment: [String: String] = [:]) async throws -> (RunningTandem, Int) {
-        let port = try ServeProcessTests.freePort()
-        var env = ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
-        for (key, value) in environment { env[key] = value }
-        let child = try RunningTandem(["serve", "--port", "\(port)", "--data-dir", directory.path], environment: env)
-        // Polling: the child reports nothing when it listens, /health is the only sign.
-        for _ in 0..<400 {
-            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
-                response.status == .ok
-            {
-                return (child, port)
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        child.send(SIGKILL)
-        throw SkipReason("serve did not become healthy: \(child.wait().stderr)")
+        try await ServeProcessTests.startServe(directory, environment: environment)
     }
 
     @Test("A second serve on the same data dir exits non-zero at once, naming the first one's pid")
@@ -43,21 +28,23 @@ struct HardeningProcessTests {
         #expect(first.wait().status == 0)
     }
 
-    @Test("SIGTERM with a client that never reads: serve still exits within grace + hard limit")
+    @Test("SIGTERM while a request is stuck: serve still exits within grace + hard limit")
     func shutdownIsBounded() async throws {
         let directory = try TemporaryDirectory()
         let (child, port) = try await startServe(directory, environment: [
-            "TANDEM_SHUTDOWN_GRACE_S": "0.5", "TANDEM_SHUTDOWN_HARD_LIMIT_S": "1", "TANDEM_WRITE_TIMEOUT_S": "600",
+            "TANDEM_SHUTDOWN_GRACE_S": "0.5", "TANDEM_SHUTDOWN_HARD_LIMIT_S": "1", "TANDEM_REQUEST_BODY_TIMEOUT_S": "600",
         ])
         defer { child.send(SIGKILL) }
-        let done = try await SSEConnection.open("http://127.0.0.1:\(port)", "/api/reasoning/query", body: #"{"query":"Stuck","run_id":"stuck-1"}"#)
-        _ = try await done.rest()
+        // A request whose body never finishes keeps its handler busy, and a graceful shutdown
+        // waits for every handler.
         let client = try StalledClient(port: port)
-        try client.send(String(repeating: "GET /api/runs/stuck-1/stream HTTP/1.1\r\nHost: x\r\n\r\n", count: 3_000))
+        try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        let follower = try StalledClient(port: port)
+        try follower.send("GET /api/runs/none/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = follower.receive(until: "\r\n\r\n")
         child.send(SIGTERM)
         // Without the bound the child never exits and the suite's time limit fails the test.
-        _ = child.wait()
-        #expect(!child.process.isRunning)
+        #expect(child.wait().status == 0)
         withExtendedLifetime(client) {}
     }
 

@@ -27,12 +27,14 @@ struct ServeProcessTests {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    private func startServe(_ directory: TemporaryDirectory) async throws -> (RunningTandem, Int) {
+    /// Starts `serve` with fast scripted models (and `environment` on top) on a free port;
+    /// returns it once `/health` answers.
+    static func startServe(_ directory: TemporaryDirectory, environment: [String: String] = [:]) async throws -> (RunningTandem, Int) {
         let port = try Self.freePort()
-        let child = try RunningTandem(
-            ["serve", "--port", "\(port)", "--data-dir", directory.path],
-            environment: ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
-        )
+        var settings = ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
+        settings.merge(environment) { $1 }
+        let child = try RunningTandem(["serve", "--port", "\(port)", "--data-dir", directory.path], environment: settings)
+        // Polling: the child reports nothing when it listens; /health is the only sign.
         for _ in 0..<200 {
             if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
                 response.status == .ok
@@ -69,7 +71,7 @@ struct ServeProcessTests {
     @Test("SIGKILL between journal and projection commits: after restart nothing is counted twice")
     func crashDoesNotDoubleCount() async throws {
         let directory = try TemporaryDirectory()
-        let (child, port) = try await startServe(directory)
+        let (child, port) = try await Self.startServe(directory)
         let loader = Task { await load(port: port, clients: 8) }
         try await Task.sleep(for: .milliseconds(1_500))
         child.send(SIGKILL)
@@ -95,7 +97,7 @@ struct ServeProcessTests {
     @Test("projections rebuild while serve appends: swapped in atomically, the server follows, verify passes")
     func rebuildWhileServing() async throws {
         let directory = try TemporaryDirectory()
-        let (child, port) = try await startServe(directory)
+        let (child, port) = try await Self.startServe(directory)
         let loader = Task { await load(port: port, clients: 4) }
         try await Task.sleep(for: .milliseconds(500))
         let rebuild = try TandemExecutable.run(["projections", "rebuild", "--data-dir", directory.path])

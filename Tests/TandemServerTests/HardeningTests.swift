@@ -93,10 +93,12 @@ struct HardeningTests {
             #expect(frames.contains { $0.data.contains("stream_failure") })
             await provider.pro.waitForEnds(1)
 
+            // The run's close is tried at once (the disk is still full), then retried after a
+            // back-off on the injected clock: free the space, then let the back-off pass.
+            let backOff = server.clock.now + .milliseconds(250)
+            await server.clock.waitForSleeper(until: backOff)
             try FileManager.default.removeItem(atPath: filler)
-            // The run's close is retried on the injected clock: let the first back-off pass.
-            await server.clock.waitForSleepers(3)  // the retry back-off, the deadline scheduler, the pinger
-            server.clock.advance(by: .milliseconds(250))
+            server.clock.advance(to: backOff)
             // The follower ends with the run's terminal frame, journaled once the journal took writes again.
             let followed = try await follower.rest()
             #expect(followed.last?.event == "done")

@@ -142,13 +142,17 @@ struct RefusalTests {
             $0.initialMapBytes = 256 * 1024
             $0.maxMapBytes = 256 * 1024
         }) { server in
-            let filler = try DomainEvent.runAborted(RunAborted(reason: String(repeating: "f", count: 4_000))).pendingEntry(for: RunID("filler")!)
+            // Filled until not even a small entry fits (each append is tried, never refused up front).
             var full = false
-            for _ in 0..<200 where !full {
-                do {
-                    _ = try await server.journal.append([PendingEntry](repeating: filler, count: 10))
-                } catch {
-                    full = true
+            for size in [4_000, 400, 40, 1] {
+                let filler = try DomainEvent.runAborted(RunAborted(reason: String(repeating: "f", count: size))).pendingEntry(for: RunID("filler")!)
+                for _ in 0..<2_000 {
+                    do {
+                        _ = try await server.journal.append(filler)
+                    } catch {
+                        full = true
+                        break
+                    }
                 }
             }
             #expect(full)

@@ -37,7 +37,7 @@ struct ShowRunCommand: AsyncParsableCommand {
             var record = DualRunRecord(runID: runID, firstSeq: first.seq)
             record.startedAt = first.timestamp
             for entry in entries { RecordFold.apply(entry, to: &record) }
-            let chain = try verifyLinks(of: entries, in: journal)
+            let chain = try journal.verifyLinks(of: entries).problem?.description
             let origin = Timestamp.micros(first.timestamp)
             if json {
                 var timeline: [[String: Any]] = []
@@ -71,25 +71,6 @@ struct ShowRunCommand: AsyncParsableCommand {
             }
             if chain != nil { throw ExitCode.failure }
         }
-    }
-
-    /// Checks each entry's links: its `prev` against the line before it, and the line after it
-    /// against its hash. Returns the first problem.
-    private func verifyLinks(of entries: [JournalEntry], in journal: Journal) throws -> String? {
-        for entry in entries {
-            if entry.seq > 1 {
-                guard let before = try journal.entry(entry.seq - 1) else { return "seq \(entry.seq - 1) is missing" }
-                if before.hash != entry.prev { return "seq \(entry.seq): prev does not match the hash of seq \(entry.seq - 1)" }
-            } else if entry.prev != String(repeating: "0", count: 64) {
-                return "seq 1: prev is not 64 zeros"
-            }
-            if let after = try journal.entry(entry.seq + 1) {
-                if after.prev != entry.hash { return "seq \(entry.seq): its hash does not match seq \(entry.seq + 1)'s prev" }
-            } else if try journal.head().seq == entry.seq, try journal.head().hashHex != entry.hash {
-                return "seq \(entry.seq): its hash does not match the journal head"
-            }
-        }
-        return nil
     }
 
     /// A short summary of an event's payload for the timeline.

@@ -73,11 +73,17 @@ package final class HeadSignal: Sendable {
 
     /// Returns once the head is beyond `seq` or `timeout` has passed, whichever is first.
     package func wait(beyond seq: UInt64, timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.wait(beyond: seq) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+        await waitAtMost(timeout) { await self.wait(beyond: seq) }
+    }
+}
+
+/// Runs `wait` until it returns or `timeout` passes, whichever is first (then `wait` is cancelled;
+/// it must return when cancelled).
+func waitAtMost(_ timeout: Duration, _ wait: @escaping @Sendable () async -> Void) async {
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { await wait() }
+        group.addTask { try? await Task.sleep(for: timeout) }
+        await group.next()
+        group.cancelAll()
     }
 }

@@ -81,12 +81,7 @@ final class RunSignals: Sendable {
     /// Returns once a commit of the watched run past `seq` is published, `timeout` passes, or the
     /// calling task is cancelled.
     func wait(_ watch: RunWatch, beyond seq: UInt64, timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.wait(watch.run, beyond: seq) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+        await waitAtMost(timeout) { await self.wait(watch.run, beyond: seq) }
     }
 
     private func wait(_ run: RunID, beyond seq: UInt64) async {

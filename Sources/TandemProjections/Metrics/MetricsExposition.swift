@@ -52,10 +52,16 @@ package enum MetricsExposition {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
-    /// `GET /api/metrics`: percentiles per model (milliseconds) and the counters.
+    /// `GET /api/metrics`: percentiles per model (milliseconds), each histogram's bucket counts (the
+    /// Prometheus buckets, not cumulative, bounds in `bucket_bounds_ms`; calls slower than the last
+    /// bound are counted in `count` only) and the counters.
     package static func json(_ metrics: MetricsState) -> [UInt8] {
         var writer = CanonicalWriter()
         writer.beginObject()
+        writer.key("bucket_bounds_ms")
+        writer.beginArray()
+        for bound in LatencyHistogram.bucketBounds { writer.number(bound * 1_000) }
+        writer.endArray()
         writer.key("cancellations")
         counters(metrics.cancellations, &writer)
         writer.key("errors")
@@ -66,9 +72,9 @@ package enum MetricsExposition {
             writer.key(escaping: model)
             writer.beginObject()
             writer.key("latency_ms")
-            summary(metrics.latencySummary(model), &writer)
+            summary(metrics.latencySummary(model), buckets: metrics.latency[model], &writer)
             writer.key("ttft_ms")
-            summary(metrics.ttftSummary(model), &writer)
+            summary(metrics.ttftSummary(model), buckets: metrics.ttft[model], &writer)
             writer.endObject()
         }
         writer.endObject()
@@ -91,8 +97,12 @@ package enum MetricsExposition {
         writer.endObject()
     }
 
-    private static func summary(_ summary: MetricsState.Summary, _ writer: inout CanonicalWriter) {
+    private static func summary(_ summary: MetricsState.Summary, buckets histogram: LatencyHistogram?, _ writer: inout CanonicalWriter) {
         writer.beginObject()
+        writer.key("buckets")
+        writer.beginArray()
+        for count in (histogram ?? LatencyHistogram()).buckets { writer.uint(count) }
+        writer.endArray()
         writer.key("count")
         writer.uint(summary.count)
         writer.field("max", summary.max)

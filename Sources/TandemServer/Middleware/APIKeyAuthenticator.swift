@@ -2,7 +2,9 @@ import HTTPTypes
 import Hummingbird
 import TandemJournal
 
-/// Requires a configured API key on every endpoint but `/health` (`TANDEM_API_KEYS`).
+/// Requires a configured API key on every endpoint but `/health` and the console's files
+/// (`TANDEM_API_KEYS`): a browser cannot send a header when it opens a page, and the files hold
+/// no data — the console sends the key on every API call it makes.
 ///
 /// Keys are compared as SHA-256 digests in constant time (every configured key is checked, with
 /// no early exit), and never stored or journaled: the context gets only ``keyID(of:)``.
@@ -22,7 +24,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
 
     @concurrent
     func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
-        guard !digests.isEmpty, request.uri.path != "/health" else {
+        guard !digests.isEmpty, !Self.isPublic(request.uri.path) else {
             return try await next(request, context)
         }
         guard let key = Self.presentedKey(request), matches(key) else {
@@ -31,6 +33,13 @@ struct APIKeyAuthenticator: RouterMiddleware {
         var context = context
         context.keyID = Self.keyID(of: key)
         return try await next(request, context)
+    }
+
+    /// Paths served without a key: `/health` and the console's files (never a path that could
+    /// step out of `/console/` with `..` or percent-encoding).
+    static func isPublic(_ path: String) -> Bool {
+        path == "/health" || path == "/console"
+            || (path.hasPrefix("/console/") && !path.contains("..") && !path.contains("%"))
     }
 
     private static func presentedKey(_ request: Request) -> String? {
