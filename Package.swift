@@ -80,6 +80,7 @@ let package = Package(
                 "TandemJournal",
                 "TandemDomain",
                 "TandemProviders",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -173,7 +174,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TandemRunsTests",
-            dependencies: ["TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport"]
+            dependencies: [
+                "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "TandemProjectionsTests",

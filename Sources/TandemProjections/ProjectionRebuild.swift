@@ -61,7 +61,8 @@ package enum ProjectionRebuild {
             metrics.merge(part.metrics)
             events += part.events
         }
-        try store.commit([], state: ProjectionStore.State(metrics: .whole(metrics), checkpoint: target))
+        let targetHash = try target == 0 ? nil : journal.entry(target).map { Array($0.hash.utf8) }
+        try store.commit([], state: ProjectionStore.State(metrics: .whole(metrics), checkpoint: target, checkpointHash: targetHash))
         try store.environment.sync()
         progress(target, target)
         return Outcome(store: store, events: events, seconds: started.duration(to: .now).seconds)

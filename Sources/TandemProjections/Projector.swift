@@ -140,7 +140,9 @@ public final class Projector: Service, Sendable {
     private func openOrRebuild() throws -> ProjectionStore {
         if let name = location.currentName() {
             do {
-                return try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false)
+                let store = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false)
+                guard let disagreement = try checkpointDisagreement(store) else { return store }
+                logger.notice("projection store does not match the journal; rebuilding it from the journal", metadata: ["reason": "\(disagreement)", "store": "\(name)"])
             } catch let error as JournalError where error.code == .formatMismatch {
                 logger.notice("projection store has another format version; rebuilding it from the journal", metadata: ["error": "\(error.message)"])
             }
@@ -152,6 +154,21 @@ public final class Projector: Service, Sendable {
         try location.publish(name)
         logger.info("projections built from the journal", metadata: ["events": "\(outcome.events)", "store": "\(name)"])
         return outcome.store
+    }
+
+    /// Why `store` cannot be caught up from its checkpoint, or `nil` when it can: after a power
+    /// loss with `async` durability (or a journal restored from a backup) the projection may be
+    /// of entries the journal does not have — a checkpoint past the head, or at a seq that now
+    /// holds another entry. A store written before checkpoint hashes were kept is checked by seq.
+    private func checkpointDisagreement(_ store: ProjectionStore) throws -> String? {
+        let checkpoint = try store.checkpointWithHash()
+        let head = try journal.head()
+        if checkpoint.seq > head.seq {
+            return "its checkpoint \(checkpoint.seq) is past the journal head \(head.seq)"
+        }
+        guard let hash = checkpoint.hash, checkpoint.seq > 0 else { return nil }
+        let actual = checkpoint.seq == head.seq ? head.hash : try journal.entry(checkpoint.seq).map { Array($0.hash.utf8) }
+        return actual == hash ? nil : "the journal entry at its checkpoint \(checkpoint.seq) is not the one it projected"
     }
 
     func switchIfRebuilt() throws {

@@ -18,6 +18,8 @@ struct ServeConfigurationTests {
         (["TANDEM_REQUEST_BODY_TIMEOUT_S": "soon"], "TANDEM_REQUEST_BODY_TIMEOUT_S"),
         (["TANDEM_MAX_FOLLOWERS": "0"], "TANDEM_MAX_FOLLOWERS"),
         (["TANDEM_SHUTDOWN_HARD_LIMIT_S": "-3"], "TANDEM_SHUTDOWN_HARD_LIMIT_S"),
+        (["TANDEM_UPSTREAM_MAX_CONNECTIONS": "0"], "TANDEM_UPSTREAM_MAX_CONNECTIONS"),
+        (["TANDEM_UPSTREAM_MAX_CONNECTIONS": "many"], "TANDEM_UPSTREAM_MAX_CONNECTIONS"),
     ])
     func refused(environment: [String: String], named setting: String) throws {
         let directory = try TemporaryDirectory()

@@ -1,6 +1,8 @@
+import Crypto
 import Foundation
 import TandemDomain
 import TandemJournal
+import TandemTestSupport
 import Testing
 
 @testable import TandemRuns
@@ -84,16 +86,23 @@ struct FrameRendererTests {
         }
     }
 
-    @Test("A request's digest is the SHA-256 of its JSONEncoder-canonical form (digests of earlier runs still match)")
+    @Test("A request's digest is the HMAC-SHA-256, with the data dir's key, of its JSONEncoder-canonical form")
     func requestDigest() throws {
         struct Canonical: Encodable {
             var query: String
             var context: JSONValue?
         }
+        let directory = try TemporaryDirectory()
+        let key = try RequestDigestKey.loadOrCreate(inDataDirectory: directory.path)
+        let secret = try String(contentsOfFile: directory.path + "/" + RequestDigestKey.fileName, encoding: .utf8)
+        let secretBytes = stride(from: 0, to: 64, by: 2).map { offset in
+            UInt8(secret.dropFirst(offset).prefix(2), radix: 16)!
+        }
         for context in [nil, JSONValue.object(["é": .string("x/y"), "n": .double(0.1), "list": .array([.null, .int(-3)])])] {
             let request = RunRequest(runID: RunID("r")!, query: "what \"now\"?", context: context, client: ClientInfo(), clientChoseRunID: false)
-            let expected = ChainHash.hex(of: try CanonicalJSON.encode(Canonical(query: request.query, context: context)))
-            #expect(request.digest == expected)
+            let canonical = try CanonicalJSON.encode(Canonical(query: request.query, context: context))
+            let expected = HMAC<SHA256>.authenticationCode(for: canonical, using: SymmetricKey(data: secretBytes))
+            #expect(request.digest(key: key) == expected.map { String(format: "%02x", $0) }.joined())
         }
     }
 }

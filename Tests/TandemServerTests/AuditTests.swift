@@ -77,13 +77,13 @@ struct AuditTests {
     func redaction() async throws {
         let provider = FakeProvider()
         try await TestServer.with(provider: provider) { server in
-            let body = #"{"query":"Mail alice@example.com or call +1 (415) 555-0132, SSN 123-45-6789, key sk-abcdefghijklmnop1234","context":{"note":"Authorization: Bearer abcdefghijklmnopqrstuvwxyz","year":"2026-11-28"}}"#
+            let body = #"{"query":"Mail alice@example.com or call +1 (415) 555-0132, SSN 123-45-6789, key sk-abcdefghijklmnop1234","context":{"note":"Authorization: Bearer abcdefghijklmnopqrstuvwxyz","year":"2026-11-28","login":{"password":"hunter2!!"}}}"#
             let stream = try await query(server, body)
             provider.flash.send(.complete("Reply to alice@example.com"))
             provider.pro.send(.fail(ProviderError(errorClass: "upstream_http_4xx", message: "invalid key AIzaSyA1234567890abcdefghijklmnopqrstuv", httpStatus: 400, retryable: false)))
             let frames = try await stream.rest()
             let journal = try server.journal.entries(from: 1).map(\.text).joined(separator: "\n")
-            for secret in ["alice@example.com", "555-0132", "123-45-6789", "sk-abcdefghijklmnop1234", "abcdefghijklmnopqrstuvwxyz", "AIzaSyA1234567890"] {
+            for secret in ["alice@example.com", "555-0132", "123-45-6789", "sk-abcdefghijklmnop1234", "abcdefghijklmnopqrstuvwxyz", "AIzaSyA1234567890", "hunter2!!"] {
                 #expect(!journal.contains(secret), "\(secret) reached the journal")
                 #expect(!frames.map(\.data).joined().contains(secret), "\(secret) reached the client")
             }
@@ -91,7 +91,7 @@ struct AuditTests {
                 #expect(journal.contains(placeholder), "\(placeholder) missing")
             }
             #expect(journal.contains("2026-11-28"), "dates are not phone numbers")
-            #expect(journal.contains(#""redaction":"default-v1""#))
+            #expect(journal.contains(#""redaction":"default-v2""#))
         }
     }
 

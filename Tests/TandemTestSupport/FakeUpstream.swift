@@ -29,6 +29,9 @@ public final class FakeUpstream: Sendable {
         case blocked
         /// Waits `delay` of real time before answering (headers included) with `chunks`.
         case delayHeaders(Duration, chunks: [String])
+        /// Streams `chunks` with usage whose token counts are the given JSON number texts
+        /// (`"9223372036854775807"`, `"-5"`, `"1e30"`): what a broken or hostile upstream may send.
+        case answerWithUsage(chunks: [String], inputTokens: String, outputTokens: String)
     }
 
     private struct State {
@@ -37,6 +40,8 @@ public final class FakeUpstream: Sendable {
         var requests: [(path: String, headers: [String: String], body: String)] = []
         var closes: [ContinuousClock.Instant] = []
         var tokenRequests: [String] = []
+        var inFlight = 0
+        var maxInFlight = 0
     }
 
     private let state = Mutex(State())
@@ -96,6 +101,10 @@ public final class FakeUpstream: Sendable {
     /// When the client closed connections whose response was still streaming.
     public var closes: [ContinuousClock.Instant] { state.withLock { $0.closes } }
 
+    /// The most model requests that were being answered at the same time (from receipt to the
+    /// end of the response).
+    public var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
+
     /// Bodies of the OAuth token requests received.
     public var tokenRequests: [String] { state.withLock { $0.tokenRequests } }
 
@@ -131,8 +140,11 @@ public final class FakeUpstream: Sendable {
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let behaviour = state.withLock { state -> Behaviour in
             state.requests.append((request.uri.path, headers, String(buffer: body)))
+            state.inFlight += 1
+            state.maxInFlight = max(state.maxInFlight, state.inFlight)
             return state.script.isEmpty ? state.fallback : state.script.removeFirst()
         }
+        let answered: @Sendable () -> Void = { [self] in state.withLock { $0.inFlight -= 1 } }
         var responseHeaders = HTTPFields()
         responseHeaders[.contentType] = "text/event-stream"
         // Watching for the client leaving consumes the connection: it closes after the stream.
@@ -143,6 +155,7 @@ public final class FakeUpstream: Sendable {
             var fields = HTTPFields()
             fields[.contentType] = "application/json"
             if let retryAfter { fields[.retryAfter] = "\(retryAfter)" }
+            answered()
             let json = #"{"error":{"code":\#(code),"message":"fake upstream says \#(code) for key AIzaFAKEKEY0123456789abcdefghijklmnopq"}}"#
             return Response(status: .init(code: code), headers: fields, body: .init(byteBuffer: ByteBuffer(string: json)))
         default:
@@ -173,6 +186,7 @@ public final class FakeUpstream: Sendable {
                 state.withLock { $0.closes.append(.now) }
                 clientGone.withLock { $0 = true }
             }
+            answered()
             try await writer.finish(nil)
         })
     }
@@ -185,6 +199,14 @@ public final class FakeUpstream: Sendable {
             return [#"data: {"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":3}}"# + "\n\n"]
         case .answer(let chunks, let version):
             return wire == .gemini ? gemini(chunks, version) : openAI(chunks, version)
+        case .answerWithUsage(let chunks, let input, let output):
+            // The usage numbers are spliced in as text: JSONSerialization cannot write all of them.
+            let frames = wire == .gemini ? gemini(chunks, "fake-model-001") : openAI(chunks, "fake-model-001")
+            let (inputKey, outputKey) = wire == .gemini ? ("promptTokenCount", "candidatesTokenCount") : ("prompt_tokens", "completion_tokens")
+            return frames.map { frame in
+                frame.replacingOccurrences(of: #""\#(inputKey)":7"#, with: #""\#(inputKey)":\#(input)"#)
+                    .replacingOccurrences(of: #""\#(outputKey)":\#(chunks.count * 2)"#, with: #""\#(outputKey)":\#(output)"#)
+            }
         case .trickle(let chunks, _), .delayHeaders(_, let chunks):
             return wire == .gemini ? gemini(chunks, "fake-model-001") : openAI(chunks, "fake-model-001")
         case .cut:

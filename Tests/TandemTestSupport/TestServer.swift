@@ -54,7 +54,11 @@ public final class TestServer: Sendable {
         try await CrashRecovery.abortUnfinishedRuns(in: journal, logger: logger)
         let projector = Projector(journal: journal, dataDirectory: directory.path, logger: logger)
         try projector.prepare()
-        let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings, clock: clock, logger: logger)
+        // The data dir's own key, as `serve` loads it: a restart on the same directory keeps it.
+        let digestKey = try RequestDigestKey.loadOrCreate(inDataDirectory: directory.path)
+        let coordinator = RunCoordinator(
+            journal: journal, provider: provider, settings: settings, digestKey: digestKey, clock: clock, logger: logger
+        )
         var serverConfiguration = serverConfiguration
         serverConfiguration.port = 0
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)

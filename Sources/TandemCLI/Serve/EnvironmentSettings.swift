@@ -67,6 +67,8 @@ struct ServeSettings {
     var server: ServerConfiguration
     var runs: RunSettings
     var provider: ProviderChoice
+    /// Connections kept per upstream host (`TANDEM_UPSTREAM_MAX_CONNECTIONS`).
+    var upstreamMaxConnections: Int
     /// After the grace period, how long streams and connections get before they are closed
     /// (`TANDEM_SHUTDOWN_HARD_LIMIT_S`): a shutdown never takes longer than grace + this.
     var shutdownHardLimit: Duration
@@ -122,6 +124,10 @@ struct ServeSettings {
             maxConcurrentRuns: try environment.integer("TANDEM_MAX_CONCURRENT_RUNS", default: 10_000, range: 1...1_000_000),
             shutdownGrace: try environment.seconds("TANDEM_SHUTDOWN_GRACE_S", default: 30)!,
             maxFollowers: try environment.integer("TANDEM_MAX_FOLLOWERS", default: 10_000, range: 1...1_000_000)
+        )
+
+        upstreamMaxConnections = try environment.integer(
+            "TANDEM_UPSTREAM_MAX_CONNECTIONS", default: UpstreamHTTPClient.defaultMaxConnections, range: 1...65_536
         )
 
         runs.flashGeneration = try Self.generation("FLASH", default: .flash, environment)
@@ -213,7 +219,7 @@ struct ServeSettings {
             ("generation", "flash temperature \(runs.flashGeneration.temperature) max_output_tokens \(runs.flashGeneration.maxOutputTokens) top_p \(runs.flashGeneration.topP); "
                 + "pro temperature \(runs.proGeneration.temperature) max_output_tokens \(runs.proGeneration.maxOutputTokens) top_p \(runs.proGeneration.topP)"),
             ("on_flash_failure", runs.onFlashFailure.rawValue),
-            ("redaction", runs.redact ? "default-v1" : "off"),
+            ("redaction", Redactor(enabled: runs.redact).policy),
             ("api_keys", server.apiKeys.isEmpty ? "none (authentication off)"
                 : "\(server.apiKeys.count) configured (key ids \(server.apiKeys.map(ServerConfiguration.keyID(of:)).joined(separator: ", ")))"),
             ("rate_limit_per_minute", server.rateLimitPerMinute == 0 ? "off" : "\(server.rateLimitPerMinute)"),
@@ -225,6 +231,7 @@ struct ServeSettings {
             ("request_body_timeout", "\(server.requestBodyTimeout)"),
             ("max_followers", "\(runs.maxFollowers)"),
             ("journal_max_map_bytes", "\(journal.maxMapBytes)"),
+            ("upstream_max_connections", "\(upstreamMaxConnections) per host (HTTP/2 where the upstream offers it)"),
         ]
         switch provider {
         case .scripted(let flash, let pro):

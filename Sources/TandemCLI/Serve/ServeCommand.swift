@@ -53,11 +53,18 @@ struct ServeCommand: AsyncParsableCommand {
         let head = try journal.head().seq
         logger.info("journal open", metadata: ["head_seq": "\(head)", "aborted_runs": "\(aborted.count)"])
 
+        let digestKey: RequestDigestKey
+        do {
+            digestKey = try RequestDigestKey.loadOrCreate(inDataDirectory: settings.journal.directory)
+        } catch {
+            logger.critical("cannot load the request-digest key", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
         let projector = Projector(journal: journal, dataDirectory: settings.journal.directory, logger: logger)
         try projector.prepare()
         let clock = SystemClock()
         let provider: any ModelProvider
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = UpstreamHTTPClient.make(maxConnections: settings.upstreamMaxConnections)
         let breakers: [ModelRole: CircuitBreaker] = [
             .flash: CircuitBreaker(clock: clock), .pro: CircuitBreaker(clock: clock),
         ]
@@ -86,7 +93,9 @@ struct ServeCommand: AsyncParsableCommand {
         case .openAI(let baseURL, let key):
             provider = HTTPModelProvider.openAI(baseURL: baseURL, apiKey: key, client: httpClient, breakers: breakers, clock: clock)
         }
-        let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings.runs, clock: clock, logger: logger)
+        let coordinator = RunCoordinator(
+            journal: journal, provider: provider, settings: settings.runs, digestKey: digestKey, clock: clock, logger: logger
+        )
         let server = TandemServer(
             configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger
         )

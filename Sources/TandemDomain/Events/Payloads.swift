@@ -114,6 +114,10 @@ public struct TokenUsage: Sendable, Codable, Equatable {
     public var inputTokens: Int
     public var outputTokens: Int
 
+    /// The largest token count journaled: what an upstream reports is clamped to
+    /// `0...maximumCount` (far above any real call, far below any sum that could overflow).
+    public static let maximumCount = Int(UInt32.max)
+
     public init(inputTokens: Int, outputTokens: Int) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens

@@ -39,8 +39,13 @@ extension Duration {
         return Double(seconds) * 1_000 + Double(attoseconds) / 1e15
     }
 
-    /// A duration of `seconds` (fractional) seconds.
+    /// A duration of `seconds` (fractional) seconds; beyond ±292 years (what `Int64` nanoseconds
+    /// hold) it saturates, NaN gives zero.
     public static func fractionalSeconds(_ seconds: Double) -> Duration {
-        .nanoseconds(Int64((seconds * 1e9).rounded()))
+        let nanoseconds = (seconds * 1e9).rounded()
+        if nanoseconds.isNaN { return .zero }
+        if nanoseconds >= 9_223_372_036_854_775_807 { return .nanoseconds(Int64.max) }
+        if nanoseconds <= -9_223_372_036_854_775_808 { return .nanoseconds(Int64.min) }
+        return .nanoseconds(Int64(nanoseconds))
     }
 }

@@ -30,10 +30,16 @@ extension Journal {
     ///
     /// When a link breaks between entries k and k+1 it names the altered entry: k if k+1 still
     /// chains to its successor (k's bytes changed), k+1 otherwise (k+1's own `prev` changed).
+    ///
+    /// It checks one snapshot: the head and the last stored seq are read in one read transaction
+    /// (a commit writes its entries and the head together), and the scans stop at that last seq.
+    /// Entries appended meanwhile (by `serve`) are not looked at; those up to it never change in
+    /// an append-only journal, so the segments' own read transactions see the snapshot's bytes.
     /// - Parameter progress: called every 65,536 entries with the number checked so far.
     public func verify(progress: @Sendable (UInt64) -> Void = { _ in }) throws -> VerificationReport {
-        let head = try head()
-        let lastStored = try lastStoredSeq()
+        let (head, lastStored) = try environment.read { txn in
+            (try JournalHead.read(txn, environment), try Self.lastStoredSeq(txn, environment))
+        }
         let end = max(head.seq, lastStored)
         // Hashing dominates: split the range into one segment per core. Each segment seeds its
         // chain with the hash of the entry just before it, so links across segments are checked too.
@@ -42,8 +48,8 @@ extension Journal {
         let results = SegmentResults(count: segments)
         DispatchQueue.concurrentPerform(iterations: segments) { index in
             let first = UInt64(index) * size + 1
-            let last = index == segments - 1 ? UInt64.max : min(first + size - 1, end)
-            results.store(index, Result { try self.verifySegment(first: first, last: last, progress: progress) })
+            let last = min(first + size - 1, end)
+            results.store(index, Result { try self.verifySegment(first: first, last: last, end: end, progress: progress) })
         }
         var checked: UInt64 = 0
         var problem: VerificationReport.Problem?
@@ -56,8 +62,9 @@ extension Journal {
         return VerificationReport(entriesChecked: checked, head: head, problem: problem)
     }
 
-    /// Checks seqs `first...last`, reading one entry beyond to settle a broken link at the end.
-    private func verifySegment(first: UInt64, last: UInt64, progress: (UInt64) -> Void) throws -> ChainCheck {
+    /// Checks seqs `first...last`, reading one entry beyond (up to the snapshot's `end`) to settle
+    /// a broken link at the end.
+    private func verifySegment(first: UInt64, last: UInt64, end: UInt64, progress: (UInt64) -> Void) throws -> ChainCheck {
         var state = ChainCheck()
         state.expectedSeq = first
         if first > 1 {
@@ -66,7 +73,7 @@ extension Journal {
                 return false
             }
         }
-        try scan(from: first, through: last == .max ? .max : last + 1) { key, line in
+        try scan(from: first, through: min(last + 1, end)) { key, line in
             if key > last {
                 if state.pendingLink != nil { state.check(key: key, line: line) }
                 return false
@@ -80,17 +87,19 @@ extension Journal {
 
     /// The highest seq stored in the entries database (which may differ from the head if damaged).
     func lastStoredSeq() throws -> UInt64 {
-        try environment.read { txn in
-            var cursor: OpaquePointer?
-            try LMDBEnvironment.check(mdb_cursor_open(txn, environment.entries, &cursor), "open cursor")
-            defer { mdb_cursor_close(cursor) }
-            var key = MDB_val()
-            var value = MDB_val()
-            let rc = mdb_cursor_get(cursor, &key, &value, MDB_LAST)
-            if rc == MDB_NOTFOUND { return 0 }
-            try LMDBEnvironment.check(rc, "read last entry")
-            return LMDB.seq(fromKey: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
-        }
+        try environment.read { txn in try Self.lastStoredSeq(txn, environment) }
+    }
+
+    private static func lastStoredSeq(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> UInt64 {
+        var cursor: OpaquePointer?
+        try LMDBEnvironment.check(mdb_cursor_open(txn, environment.entries, &cursor), "open cursor")
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val()
+        var value = MDB_val()
+        let rc = mdb_cursor_get(cursor, &key, &value, MDB_LAST)
+        if rc == MDB_NOTFOUND { return 0 }
+        try LMDBEnvironment.check(rc, "read last entry")
+        return LMDB.seq(fromKey: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
     }
 }
 

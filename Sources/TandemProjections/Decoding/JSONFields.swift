@@ -76,19 +76,46 @@ struct JSONFields {
         return Double(String(decoding: raw, as: UTF8.self))
     }
 
+    /// The member as an `Int`; a number beyond `Int`'s range gives `Int.min` or `Int.max`, a
+    /// fraction its integer part (journal entries may say anything: reading one never traps).
     func int(_ name: StaticString) -> Int? {
         guard let raw = raw(name) else { return nil }
         var value = 0
         var negative = false
+        var overflow = false
         for (offset, byte) in raw.enumerated() {
             if offset == 0 && byte == UInt8(ascii: "-") {
                 negative = true
                 continue
             }
-            guard byte >= 48 && byte <= 57 else { return double(name).map { Int($0) } }
-            value = value &* 10 &+ Int(byte - 48)
+            guard byte >= 48 && byte <= 57 else { return double(name).flatMap(Self.saturatingInt) }
+            let (times, overflowA) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowB) = times.addingReportingOverflow(Int(byte - 48))
+            if overflowA || overflowB { overflow = true } else { value = sum }
         }
+        if overflow { return negative ? .min : .max }
         return negative ? -value : value
+    }
+
+    /// The member as an unsigned count: negative → 0, beyond `UInt64`'s range → `UInt64.max`.
+    func uint(_ name: StaticString) -> UInt64? {
+        guard let raw = raw(name) else { return nil }
+        var value: UInt64 = 0
+        for byte in raw {
+            guard byte >= 48 && byte <= 57 else { return double(name).map { UInt64(saturating: $0) } }
+            let (times, overflowA) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowB) = times.addingReportingOverflow(UInt64(byte - 48))
+            if overflowA || overflowB { return .max }
+            value = sum
+        }
+        return value
+    }
+
+    private static func saturatingInt(_ value: Double) -> Int? {
+        if value.isNaN { return nil }
+        if value >= 9_223_372_036_854_775_808 { return .max }  // 2^63
+        if value <= -9_223_372_036_854_775_808 { return .min }
+        return Int(value)
     }
 
     func bool(_ name: StaticString) -> Bool? {

@@ -140,8 +140,8 @@ public struct DualRunRecord: Sendable, Equatable {
         durationMs = fields.double("duration_ms")
         endedAt = fields.string("ended_at")
         events = fields.int("events") ?? 0
-        firstSeq = UInt64(fields.int("first_seq") ?? 0)
-        lastSeq = UInt64(fields.int("last_seq") ?? 0)
+        firstSeq = fields.uint("first_seq") ?? 0
+        lastSeq = fields.uint("last_seq") ?? 0
         flash = ModelTrace(fields.isNull("flash") ? nil : fields.object("flash"))
         pro = ModelTrace(fields.isNull("pro") ? nil : fields.object("pro"))
         let input = fields.object("input")

@@ -11,6 +11,8 @@ package struct ProjectionFolder {
     /// folder, which stores the whole state once at the end and so applies entries to it directly).
     private var metricsAdded: MetricsState? = MetricsState()
     package private(set) var applied: UInt64
+    /// The last entry applied (its hash is stored with the checkpoint at the next flush).
+    private var lastApplied: JournalEntry?
     /// Runs being folded: the record and where the store's indexes have it.
     private var working: [String: Slot] = [:]
     /// Runs changed since the last flush, each once (its slot's `isDirty` says it is listed).
@@ -83,6 +85,7 @@ package struct ProjectionFolder {
             metrics.apply(event, data: data)
         }
         applied = entry.seq
+        lastApplied = entry
     }
 
     /// Writes what changed since the last flush, with the metrics and the checkpoint, in one
@@ -91,13 +94,20 @@ package struct ProjectionFolder {
     ///   adds to it (kilobytes less to write: the live projector stores the whole now and then).
     package mutating func flush(to store: ProjectionStore, wholeMetrics: Bool = true) throws {
         guard let added = metricsAdded else {
-            return try flush(to: store, state: ProjectionStore.State(metrics: .whole(metrics), checkpoint: applied))
+            return try flush(to: store, state: ProjectionStore.State(metrics: .whole(metrics), checkpoint: applied, checkpointHash: appliedHash))
         }
         var merged = metrics
         merged.merge(added)
-        try flush(to: store, state: ProjectionStore.State(metrics: wholeMetrics ? .whole(merged) : .added(added), checkpoint: applied))
+        try flush(to: store, state: ProjectionStore.State(
+            metrics: wholeMetrics ? .whole(merged) : .added(added), checkpoint: applied, checkpointHash: appliedHash
+        ))
         metrics = merged
         metricsAdded = MetricsState()
+    }
+
+    /// The hash of the entry at ``applied``, when this folder applied it.
+    private var appliedHash: [UInt8]? {
+        lastApplied.map { Array($0.hash.utf8) }
     }
 
     /// Writes the records that changed since the last flush but not the metrics and checkpoint:

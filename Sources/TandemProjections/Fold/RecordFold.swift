@@ -88,6 +88,6 @@ package enum RecordFold {
     }
 
     private static func format(_ value: Double) -> String {
-        value == value.rounded() ? String(Int64(value)) : String(value)
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 }

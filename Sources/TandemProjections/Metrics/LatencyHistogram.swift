@@ -31,12 +31,13 @@ struct LatencyHistogram: Equatable {
     }
 
     mutating func record(milliseconds: Double) {
-        let micros = UInt64(max(0, (milliseconds * 1000).rounded()))
+        // A journal entry may say anything (1e300, or -1e400 read as -infinity): never trap.
+        let micros = UInt64(saturating: (milliseconds * 1000).rounded())
         addToHDRBucket(min(micros, Self.highestMicros), count: 1)
-        count += 1
-        sumMicros += micros
+        count = count.saturatingAdding(1)
+        sumMicros = sumMicros.saturatingAdding(micros)
         let seconds = Double(micros) / 1e6
-        if let index = Self.bucketBounds.firstIndex(where: { seconds <= $0 }) { buckets[index] += 1 }
+        if let index = Self.bucketBounds.firstIndex(where: { seconds <= $0 }) { buckets[index] = buckets[index].saturatingAdding(1) }
     }
 
     private mutating func addToHDRBucket(_ micros: UInt64, count: UInt64) {
@@ -46,9 +47,9 @@ struct LatencyHistogram: Equatable {
     /// Adds `other`'s recorded values.
     mutating func merge(_ other: LatencyHistogram) {
         for (value, count) in zip(other.bucketValues, other.bucketCounts) { addToBucket(value, count) }
-        for index in buckets.indices { buckets[index] += other.buckets[index] }
-        count += other.count
-        sumMicros += other.sumMicros
+        for index in buckets.indices { buckets[index] = buckets[index].saturatingAdding(other.buckets[index]) }
+        count = count.saturatingAdding(other.count)
+        sumMicros = sumMicros.saturatingAdding(other.sumMicros)
     }
 
     /// The values at `percentiles` (each 0–100) in milliseconds, read from the HDR histogram of
@@ -72,7 +73,7 @@ struct LatencyHistogram: Equatable {
             if bucketValues[middle] < value { low = middle + 1 } else { high = middle }
         }
         if low < bucketValues.count, bucketValues[low] == value {
-            bucketCounts[low] += count
+            bucketCounts[low] = bucketCounts[low].saturatingAdding(count)
         } else {
             bucketValues.insert(value, at: low)
             bucketCounts.insert(count, at: low)
@@ -105,8 +106,8 @@ struct LatencyHistogram: Equatable {
 
     init?(_ fields: JSONFields?) {
         guard let fields else { return nil }
-        count = UInt64(fields.int("count") ?? 0)
-        sumMicros = UInt64(fields.int("sum_us") ?? 0)
+        count = fields.uint("count") ?? 0
+        sumMicros = fields.uint("sum_us") ?? 0
         if let raw = fields.raw("buckets") {
             let values = Self.integers(raw)
             for (index, value) in values.prefix(buckets.count).enumerated() { buckets[index] = value }

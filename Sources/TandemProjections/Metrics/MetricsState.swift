@@ -24,26 +24,27 @@ public struct MetricsState: Sendable, Equatable {
     mutating func apply(_ event: FoldedEvent, data parsed: JSONFields?) {
         switch event {
         case .done:
-            if let status = parsed?.string("status") { runs[status, default: 0] += 1 }
+            if let status = parsed?.string("status") { runs.add(1, to: status) }
         case .runAborted:
-            runs["aborted", default: 0] += 1
+            runs.add(1, to: "aborted")
         case .model(let model, let kind):
             guard let data = parsed else { return }
             switch kind {
             case .completed:
                 if let latency = data.double("latency_ms") { self.latency[model.rawValue, default: LatencyHistogram()].record(milliseconds: latency) }
                 if let usage = data.object("usage") {
-                    tokens[model.inputTokensKey, default: 0] += UInt64(max(0, usage.int("input_tokens") ?? 0))
-                    tokens[model.outputTokensKey, default: 0] += UInt64(max(0, usage.int("output_tokens") ?? 0))
+                    // Whatever the entry says (an upstream may have sent Int64.max): sums saturate.
+                    tokens.add(usage.uint("input_tokens") ?? 0, to: model.inputTokensKey)
+                    tokens.add(usage.uint("output_tokens") ?? 0, to: model.outputTokensKey)
                 }
             case .firstToken:
                 if let after = data.double("after_ms") { ttft[model.rawValue, default: LatencyHistogram()].record(milliseconds: after) }
             case .timeout:
-                timeouts["\(model.rawValue)|\(data.string("phase") ?? "total")", default: 0] += 1
+                timeouts.add(1, to: "\(model.rawValue)|\(data.string("phase") ?? "total")")
             case .failed:
-                errors["\(model.rawValue)|\(data.string("error_class") ?? "unknown")", default: 0] += 1
+                errors.add(1, to: "\(model.rawValue)|\(data.string("error_class") ?? "unknown")")
             case .cancelled:
-                cancellations["\(model.rawValue)|\(data.string("reason") ?? "unknown")", default: 0] += 1
+                cancellations.add(1, to: "\(model.rawValue)|\(data.string("reason") ?? "unknown")")
             case .started, .retry:
                 break
             }
@@ -56,11 +57,11 @@ public struct MetricsState: Sendable, Equatable {
     mutating func merge(_ other: MetricsState) {
         for (model, histogram) in other.latency { latency[model, default: LatencyHistogram()].merge(histogram) }
         for (model, histogram) in other.ttft { ttft[model, default: LatencyHistogram()].merge(histogram) }
-        runs.merge(other.runs, uniquingKeysWith: +)
-        timeouts.merge(other.timeouts, uniquingKeysWith: +)
-        errors.merge(other.errors, uniquingKeysWith: +)
-        cancellations.merge(other.cancellations, uniquingKeysWith: +)
-        tokens.merge(other.tokens, uniquingKeysWith: +)
+        runs.add(other.runs)
+        timeouts.add(other.timeouts)
+        errors.add(other.errors)
+        cancellations.add(other.cancellations)
+        tokens.add(other.tokens)
     }
 
     /// Percentiles of one model's latency or first-token histogram.

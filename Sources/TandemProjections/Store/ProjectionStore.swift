@@ -10,8 +10,10 @@ package import TandemJournal
 /// - `records`: run id → record JSON.
 /// - `by_time`: inverted `started_at` + run id → ∅ (forward order is newest first).
 /// - `by_status`: status + `|` + inverted `started_at` + run id → ∅.
-/// - `meta`: `format`, `checkpoint` (8 bytes), `metrics` (JSON), `metrics+<seq>` (JSON additions
-///   since the whole `metrics` was stored; reads merge them).
+/// - `meta`: `format`, `checkpoint` (8 bytes), `checkpoint_hash` (the SHA-256, 64 hex, of the
+///   journal line at the checkpoint: start-up checks the journal still has that entry),
+///   `metrics` (JSON), `metrics+<seq>` (JSON additions since the whole `metrics` was stored;
+///   reads merge them).
 ///
 /// `@unchecked Sendable`: its only state is the environment, which is thread-safe: reads run in
 /// their own transactions, and each write transaction begins and commits on one thread without
@@ -45,6 +47,7 @@ package final class ProjectionStore: @unchecked Sendable {
     private var byTime: MDB_dbi { environment.database("by_time") }
     private var byStatus: MDB_dbi { environment.database("by_status") }
     private static let checkpointKey = Array("checkpoint".utf8)
+    private static let checkpointHashKey = Array("checkpoint_hash".utf8)
     private static let metricsKey = Array("metrics".utf8)
     /// Keys of metrics additions: this prefix and the checkpoint they were stored with.
     private static let metricsAdditionPrefix = Array("metrics+".utf8)
@@ -53,6 +56,14 @@ package final class ProjectionStore: @unchecked Sendable {
 
     package func checkpoint() throws -> UInt64 {
         try environment.read { txn in try Self.checkpoint(txn, environment) }
+    }
+
+    /// The checkpoint and the hash of the journal line it was taken at, read together; the hash
+    /// is `nil` in a store written before hashes were kept (or at checkpoint 0).
+    package func checkpointWithHash() throws -> (seq: UInt64, hash: [UInt8]?) {
+        try environment.read { txn in
+            (try Self.checkpoint(txn, environment), try LMDB.get(txn, environment.meta, key: Self.checkpointHashKey))
+        }
     }
 
     private static func checkpoint(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> UInt64 {
@@ -124,6 +135,9 @@ package final class ProjectionStore: @unchecked Sendable {
     package struct State {
         package var metrics: Metrics
         package var checkpoint: UInt64
+        /// The hash (64 hex) of the journal line at ``checkpoint``; `nil` keeps the stored one
+        /// (a commit that applied no entry since it was stored).
+        package var checkpointHash: [UInt8]? = nil
 
         /// How the commit stores the metrics.
         package enum Metrics {
@@ -194,6 +208,9 @@ package final class ProjectionStore: @unchecked Sendable {
                     }
                 }
                 try LMDB.put(txn, environment.meta, key: Self.checkpointKey, value: LMDB.key(state.checkpoint))
+                if let hash = state.checkpointHash {
+                    try LMDB.put(txn, environment.meta, key: Self.checkpointHashKey, value: hash)
+                }
             }
         }
     }

@@ -58,8 +58,8 @@ struct GeminiDecoder: StreamDecoder {
         }
         if let metadata = chunk["usageMetadata"] as? [String: Any] {
             usage = TokenUsage(
-                inputTokens: metadata["promptTokenCount"] as? Int ?? usage.inputTokens,
-                outputTokens: metadata["candidatesTokenCount"] as? Int ?? usage.outputTokens
+                inputTokens: UpstreamNumbers.tokenCount(metadata["promptTokenCount"]) ?? usage.inputTokens,
+                outputTokens: UpstreamNumbers.tokenCount(metadata["candidatesTokenCount"]) ?? usage.outputTokens
             )
         }
         if let modelVersion = chunk["modelVersion"] as? String { version = modelVersion }

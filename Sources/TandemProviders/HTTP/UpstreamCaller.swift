@@ -41,30 +41,44 @@ struct UpstreamCaller<P: UpstreamProtocol>: Sendable {
 
     func call(_ model: ModelRequest, observer: any ModelCallObserver) async throws -> ModelResponse {
         let breaker = breakers[model.role]
-        guard breaker?.allow() ?? true else {
+        let admission = breaker?.allow() ?? .call
+        if case .refused = admission, let breaker {
             throw ProviderError(
                 errorClass: "circuit_open",
-                message: "the \(model.role.rawValue) upstream failed \(breaker!.threshold) times in a row; failing fast for \(breaker!.coolDown)",
+                message: "the \(model.role.rawValue) upstream failed \(breaker.threshold) times in a row; failing fast for \(breaker.coolDown)",
                 retryable: true
             )
         }
+        // Every way the call ends reaches the breaker: a half-open trial that recorded nothing
+        // would refuse every later call until restart.
+        do {
+            let response = try await attempts(model, observer: observer)
+            breaker?.recordSuccess()
+            return response
+        } catch let error as ProviderError {
+            breaker?.recordFailure()
+            throw error
+        } catch {
+            breaker?.release(admission)
+            throw error
+        }
+    }
+
+    /// Attempts the call until it succeeds, fails for good (a ``ProviderError``), or is cancelled
+    /// (`CancellationError`).
+    private func attempts(_ model: ModelRequest, observer: any ModelCallObserver) async throws -> ModelResponse {
         var attempt = 1
         while true {
             await observer.attemptStarted(attempt)
             var streamedText = false
             do {
-                let response = try await attemptOnce(model, observer: observer, streamedText: &streamedText)
-                breaker?.recordSuccess()
-                return response
+                return try await attemptOnce(model, observer: observer, streamedText: &streamedText)
             } catch let error as ProviderError {
                 if Task.isCancelled { throw CancellationError() }
                 let delay = error.retryable && !streamedText
                     ? retry.delay(after: attempt, retryAfter: error.retryAfter, now: clock.now, deadline: model.deadline)
                     : nil
-                guard let delay else {
-                    breaker?.recordFailure()
-                    throw error
-                }
+                guard let delay else { throw error }
                 await observer.retrying(ModelRetry(
                     attempt: attempt, delayMs: CanonicalJSON.milliseconds(delay.milliseconds), errorClass: error.errorClass,
                     httpStatus: error.httpStatus
@@ -131,7 +145,7 @@ struct UpstreamCaller<P: UpstreamProtocol>: Sendable {
         } else if !body.isEmpty {
             message += ": \(body.prefix(200))"
         }
-        let retryAfter = response.headers.first(name: "retry-after").flatMap(Double.init).map { Duration.fractionalSeconds($0) }
+        let retryAfter = UpstreamNumbers.retryAfter(response.headers.first(name: "retry-after"))
         switch status {
         case 429:
             return ProviderError(errorClass: "upstream_rate_limited", message: message, httpStatus: status, retryable: true, retryAfter: retryAfter)

@@ -53,8 +53,8 @@ struct OpenAIDecoder: StreamDecoder {
         if let value = chunk["id"] as? String { id = value }
         if let metadata = chunk["usage"] as? [String: Any] {
             usage = TokenUsage(
-                inputTokens: metadata["prompt_tokens"] as? Int ?? usage.inputTokens,
-                outputTokens: metadata["completion_tokens"] as? Int ?? usage.outputTokens
+                inputTokens: UpstreamNumbers.tokenCount(metadata["prompt_tokens"]) ?? usage.inputTokens,
+                outputTokens: UpstreamNumbers.tokenCount(metadata["completion_tokens"]) ?? usage.outputTokens
             )
         }
         guard let choice = (chunk["choices"] as? [[String: Any]])?.first else { return [] }

@@ -38,11 +38,18 @@ public final class RunCoordinator: Service, Sendable {
     private let drained = StopSignal()
     private let followers = Mutex(0)
 
-    public init(journal: Journal, provider: any ModelProvider, settings: RunSettings, clock: any MonotonicClock, logger: Logger) {
+    /// - Parameter digestKey: the data dir's secret that keys request digests
+    ///   (``RequestDigestKey/loadOrCreate(inDataDirectory:)``).
+    public init(
+        journal: Journal, provider: any ModelProvider, settings: RunSettings, digestKey: RequestDigestKey, clock: any MonotonicClock,
+        logger: Logger
+    ) {
         self.journal = journal
         self.clock = clock
         self.logger = logger
-        self.orchestrator = RunOrchestrator(journal: journal, provider: provider, settings: settings, clock: clock, logger: logger)
+        self.orchestrator = RunOrchestrator(
+            journal: journal, provider: provider, settings: settings, digestKey: digestKey, clock: clock, logger: logger
+        )
         (jobs, jobSink) = AsyncStream.makeStream(of: Job.self)
     }
 
@@ -79,7 +86,7 @@ public final class RunCoordinator: Service, Sendable {
     /// caller to replay an existing one.
     /// - Throws: ``RunRefusal``.
     public func admit(_ request: RunRequest) async throws(RunRefusal) -> RunAdmission {
-        let digest = request.digest
+        let digest = request.digest(key: orchestrator.digestKey)
         let control = RunControl()
         let claim: Result<Bool, RunRefusal> = registry.withLock { registry in
             if registry.shuttingDown { return .failure(.shuttingDown) }

@@ -18,10 +18,10 @@ public struct RunRequest: Sendable, Equatable {
         self.clientChoseRunID = clientChoseRunID
     }
 
-    /// SHA-256 (hex) of the canonical `{"context":…,"query":…}`: equal for equal requests.
-    /// (Written by hand, byte for byte as `CanonicalJSON.encode` writes it, so digests of runs
-    /// journaled by earlier versions still match.)
-    public var digest: String {
+    /// HMAC-SHA-256 (hex) with `key` of the canonical `{"context":…,"query":…}`: equal for equal
+    /// requests under one key, and not a function of the (unredacted) request alone.
+    /// (Written by hand, byte for byte as `CanonicalJSON.encode` writes it.)
+    public func digest(key: RequestDigestKey) -> String {
         var writer = CanonicalWriter(capacity: 128)
         writer.beginObject()
         if let context {
@@ -30,6 +30,6 @@ public struct RunRequest: Sendable, Equatable {
         }
         writer.key("query", query)
         writer.endObject()
-        return ChainHash.hex(of: writer.hasInvalidNumber ? Array(query.utf8) : writer.bytes)
+        return key.authenticate(writer.hasInvalidNumber ? Array(query.utf8) : writer.bytes)
     }
 }

@@ -13,16 +13,22 @@ public struct RunOrchestrator: Sendable {
     let settings: RunSettings
     let clock: any MonotonicClock
     let redactor: Redactor
+    /// Keys `run_started.request_digest` (the data dir's secret).
+    let digestKey: RequestDigestKey
     let logger: Logger
     /// The deadlines of every call of every run (its loop runs in the coordinator's service).
     let deadlines: DeadlineScheduler
 
-    public init(journal: Journal, provider: any ModelProvider, settings: RunSettings, clock: any MonotonicClock, logger: Logger) {
+    public init(
+        journal: Journal, provider: any ModelProvider, settings: RunSettings, digestKey: RequestDigestKey, clock: any MonotonicClock,
+        logger: Logger
+    ) {
         self.journal = journal
         self.provider = provider
         self.settings = settings
         self.clock = clock
         self.redactor = Redactor(enabled: settings.redact)
+        self.digestKey = digestKey
         self.logger = logger
         self.deadlines = DeadlineScheduler(clock: clock)
     }
@@ -42,7 +48,7 @@ public struct RunOrchestrator: Sendable {
                 redaction: redactor.policy,
                 onFlashFailure: settings.onFlashFailure.rawValue
             ),
-            requestDigest: request.digest
+            requestDigest: request.digest(key: digestKey)
         ))
     }
 

@@ -6,19 +6,25 @@ public import TandemDomain
 
 /// Replaces secrets and personal data with placeholders before anything is journaled.
 ///
-/// Policy `default-v1`: e-mail addresses → `[REDACTED_EMAIL]`, US social security numbers →
+/// Policy `default-v2`: e-mail addresses → `[REDACTED_EMAIL]`, US social security numbers →
 /// `[REDACTED_SSN]`, phone numbers (9–15 digits with optional +, spaces, dots, dashes, parentheses;
 /// ISO dates excluded) → `[REDACTED_PHONE]`, API keys and bearer tokens (`Bearer …`, `sk-…`, `AIza…`, `ghp_…`,
-/// `xox…-`, `AKIA…`, and `key=`/`token=`/`secret=` assignments) → `[REDACTED_KEY]`.
+/// `xox…-`, `AKIA…`, and `key=`/`token=`/`secret=` assignments) → `[REDACTED_KEY]`; and, new in
+/// v2, every value under a sensitive key (``SensitiveKey``) at any depth of a JSON value, and the
+/// value of a quoted `"key": value` pair in text whose key is sensitive. Runs journaled under
+/// `default-v1` keep their policy name in `run_started`: a policy applies to the runs it recorded.
 public struct Redactor: Sendable {
     /// The policy name recorded in `run_started` (`off` when disabled).
     public let policy: String
     private let rules: [(NSRegularExpression, String, Trigger)]
     private let phoneCandidates: NSRegularExpression?
 
-    /// A redactor applying policy `default-v1`, or nothing when `enabled` is false.
+    /// The name of the policy this version applies.
+    public static let currentPolicy = "default-v2"
+
+    /// A redactor applying policy ``currentPolicy``, or nothing when `enabled` is false.
     public init(enabled: Bool) {
-        policy = enabled ? "default-v1" : "off"
+        policy = enabled ? Self.currentPolicy : "off"
         guard enabled else {
             rules = []
             phoneCandidates = nil
@@ -26,6 +32,13 @@ public struct Redactor: Sendable {
         }
         phoneCandidates = try? NSRegularExpression(pattern: #"(?<![\w+])\+?\(?\d[\d\s().-]{7,22}\d(?![\w])"#)
         let patterns: [(String, String, Trigger)] = [
+            // A JSON-quoted pair (`"api_key": "sk-…"`, `'password':'…'`, `"pin_password": 1234`)
+            // whose key ends in a sensitive word: the value goes, whatever it looks like.
+            (
+                #"(?i)(["'])([^"'\s:]{0,64}?"# + SensitiveKey.textPattern + #")\1\s*:\s*(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^\s,;}\]]+)"#,
+                #"$1$2$1: "[REDACTED_KEY]""#,
+                .anyCase(SensitiveKey.triggerWords, alongWith: [":"])
+            ),
             (#"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"#, "[REDACTED_KEY]", .anyCase(["bearer"], alongWith: [])),
             (#"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}\b"#, "[REDACTED_KEY]", .substrings(["sk-", "pk-", "rk-"])),
             (#"\bAIza[0-9A-Za-z_-]{30,}\b"#, "[REDACTED_KEY]", .substrings(["AIza"])),
@@ -135,8 +148,28 @@ public struct Redactor: Sendable {
         }
     }
 
-    /// `value` with every string in it redacted (object keys are left as they are).
+    /// `value` with every string in it redacted, and every value under a sensitive key (at any
+    /// depth) replaced whole; object keys are left as they are.
     public func redact(_ value: JSONValue?) -> JSONValue? {
-        value?.mapStrings(redact)
+        guard let value, !rules.isEmpty else { return value }
+        return redactMembers(value)
+    }
+
+    private func redactMembers(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text):
+            return .string(redact(text))
+        case .array(let values):
+            return .array(values.map(redactMembers))
+        case .object(let members):
+            var result: [String: JSONValue] = [:]
+            result.reserveCapacity(members.count)
+            for (key, member) in members {
+                result[key] = SensitiveKey(key).map { .string($0.placeholder) } ?? redactMembers(member)
+            }
+            return .object(result)
+        case .null, .bool, .int, .double:
+            return value
+        }
     }
 }

@@ -1,0 +1,21 @@
+public import AsyncHTTPClient
+import NIOCore
+
+/// The one `HTTPClient` every upstream call goes through, with a pool sized for the concurrency
+/// tandem admits: AsyncHTTPClient's default keeps 8 HTTP/1.1 connections per host, so with more
+/// than four runs at once (two calls each) calls queued inside tandem and the queue ate Flash's
+/// deadline. HTTP/2 is used where the upstream offers it (TLS with ALPN), one connection then
+/// carrying many calls.
+public enum UpstreamHTTPClient {
+    /// Connections per upstream host when `TANDEM_UPSTREAM_MAX_CONNECTIONS` is not set.
+    public static let defaultMaxConnections = 256
+
+    /// A client keeping up to `maxConnections` HTTP/1.1 connections per host. The caller shuts it
+    /// down (`shutdown()`) when done.
+    public static func make(maxConnections: Int = defaultMaxConnections) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, maxConnections))
+        configuration.httpVersion = .automatic
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}
