@@ -14,8 +14,7 @@ public final class ManualClock: MonotonicClock {
         var nextID = 0
         var sleepers: [Int: Sleeper] = [:]
         var cancelled: Set<Int> = []
-        /// Tests waiting for the sleepers to satisfy a condition (on their deadlines).
-        var waiters: [(isSatisfied: @Sendable ([Duration]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
+        var countWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Mutex(State())
@@ -74,19 +73,10 @@ public final class ManualClock: MonotonicClock {
 
     /// Returns once at least `count` tasks sleep on the clock.
     public func waitForSleepers(_ count: Int) async {
-        await waitForSleepers { $0.count >= count }
-    }
-
-    /// Returns once some task sleeps on the clock until exactly `deadline`.
-    public func waitForSleeper(until deadline: Duration) async {
-        await waitForSleepers { $0.contains(deadline) }
-    }
-
-    private func waitForSleepers(where isSatisfied: @escaping @Sendable ([Duration]) -> Bool) async {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> Bool in
-                if isSatisfied(state.sleepers.values.map(\.deadline)) { return true }
-                state.waiters.append((isSatisfied, continuation))
+                if state.sleepers.count >= count { return true }
+                state.countWaiters.append((count, continuation))
                 return false
             }
             if ready { continuation.resume() }
@@ -95,13 +85,9 @@ public final class ManualClock: MonotonicClock {
 
     private func notifyCountWaiters() {
         let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            let deadlines = state.sleepers.values.map(\.deadline)
-            var ready: [CheckedContinuation<Void, Never>] = []
-            state.waiters.removeAll { waiter in
-                guard waiter.isSatisfied(deadlines) else { return false }
-                ready.append(waiter.continuation)
-                return true
-            }
+            let count = state.sleepers.count
+            let ready = state.countWaiters.filter { $0.0 <= count }.map(\.1)
+            state.countWaiters.removeAll { $0.0 <= count }
             return ready
         }
         for continuation in ready { continuation.resume() }
