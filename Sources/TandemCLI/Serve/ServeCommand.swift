@@ -3,7 +3,9 @@ import AsyncHTTPClient
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import PostgresNIO
 import TandemDomain
+import TandemFleet
 import TandemJournal
 import TandemProjections
 import TandemProviders
@@ -26,7 +28,14 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = try ServeSettings(host: host, port: port, dataDirectory: dataDirectory.path)
         var logger = Logger(label: "tandem")
         logger.logLevel = Environment.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
-        for (key, value) in settings.summary {
+        let fleetSettings: FleetServeSettings
+        do {
+            fleetSettings = try FleetServeSettings(dataDirectory: settings.journal.directory)
+        } catch let error as FleetError {
+            logger.critical("cannot start: \(error.description)", metadata: ["code": "\(error.code)"])
+            throw ExitCode.failure
+        }
+        for (key, value) in settings.summary + fleetSettings.summary {
             logger.info("setting", metadata: [key: "\(value)"])
         }
 
@@ -76,15 +85,29 @@ struct ServeCommand: AsyncParsableCommand {
             provider = HTTPModelProvider.openAI(baseURL: baseURL, apiKey: key, client: httpClient, breakers: breakers, clock: clock)
         }
         let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings.runs, clock: clock, logger: logger)
+        // The fleet shipper and its pool run beside the server, never in a request's path.
+        var fleetServices: [any Service] = []
+        var fleet: FleetLink?
+        if let url = fleetSettings.url {
+            let client = PostgresClient(configuration: try FleetURL.configuration(url), backgroundLogger: logger)
+            let store = FleetStore(client: client, logger: logger)
+            let shipper = FleetShipper(
+                journal: journal, store: store, nodeID: fleetSettings.nodeID, configuration: fleetSettings.shipper, logger: logger
+            )
+            fleetServices = [client, shipper]
+            fleet = FleetLink(store: store, status: shipper.status)
+        }
         let server = TandemServer(
-            configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger
+            configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger,
+            fleet: fleet
         )
         let listenLogger = logger
         let application = server.makeApplication { port in
             listenLogger.info("listening", metadata: ["address": "\(settings.server.host):\(port)"])
         }
         let group = ServiceGroup(
-            configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // Stopped in reverse order: the server first, then the shipper, then its pool.
+            configuration: .init(services: fleetServices + [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         do {
             try await group.run()
