@@ -17,25 +17,25 @@ public enum FleetSchema {
     @discardableResult
     public static func migrate(_ client: PostgresClient, logger: Logger) async throws(FleetError) -> [Int] {
         do {
-            return try await client.withTransaction(logger: logger) { connection in
+            return try await client.checkedTransaction(logger: logger) { connection in
                 // Serialises concurrent migrators (two nodes starting together); released at commit.
-                try await connection.query("SELECT pg_advisory_xact_lock(7305218190340)", logger: logger)
-                try await connection.query("CREATE SCHEMA IF NOT EXISTS tandem", logger: logger)
-                try await connection.query(
+                try await connection.checkedQuery("SELECT pg_advisory_xact_lock(7305218190340)", logger: logger)
+                try await connection.checkedQuery("CREATE SCHEMA IF NOT EXISTS tandem", logger: logger)
+                try await connection.checkedQuery(
                     "CREATE TABLE IF NOT EXISTS tandem.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
                     logger: logger
                 )
                 var found = 0
-                for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM tandem.schema_version", logger: logger).decode(Int.self) {
+                for try await version in try await connection.checkedQuery("SELECT coalesce(max(version), 0) FROM tandem.schema_version", logger: logger).decode(Int.self) {
                     found = version
                 }
                 guard found <= currentVersion else { throw FleetError.schemaTooNew(found: found, known: currentVersion) }
                 var applied: [Int] = []
                 for version in (found + 1)..<(currentVersion + 1) {
                     for statement in migrations[version - 1] {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.checkedQuery(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query("INSERT INTO tandem.schema_version (version) VALUES (\(version))", logger: logger)
+                    try await connection.checkedQuery("INSERT INTO tandem.schema_version (version) VALUES (\(version))", logger: logger)
                     applied.append(version)
                 }
                 return applied

@@ -1,5 +1,6 @@
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 public import TandemJournal
 
 /// Copies this node's journal into the fleet store, in seq order and in batches, as a `Service`
@@ -34,7 +35,7 @@ public final class FleetShipper: Service, Sendable {
             retryDelay: Duration = .milliseconds(100),
             maxRetryDelay: Duration = .seconds(5),
             pollInterval: Duration = .milliseconds(500),
-            attemptTimeout: Duration = .seconds(10),
+            attemptTimeout: Duration = .seconds(5),
             returnsOnDivergence: Bool = false,
             beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil
         ) {
@@ -83,10 +84,14 @@ public final class FleetShipper: Service, Sendable {
                     let known = mark
                     let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, ShippedMark?) in
                         let current: ShippedMark
-                        if let known { current = known } else { current = try await self.store.mark(of: self.nodeID) }
+                        if let known {
+                            current = known
+                        } else {
+                            current = try await self.store.mark(of: self.nodeID)
+                            self.status.markSeen(current.seq)
+                        }
                         return (current, try await self.shipBatch(after: current))
                     }
-                    self.status.markSeen(current.seq)
                     mark = next ?? current
                     if next == nil {
                         await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
@@ -161,27 +166,35 @@ public final class FleetShipper: Service, Sendable {
     }
 
     /// Runs one attempt, failing it when it takes longer than ``Configuration/attemptTimeout``.
+    ///
+    /// The attempt runs in its own task and is cancelled at the limit, but not awaited: a query
+    /// on a connection that closed under it may never complete (see
+    /// `PostgresConnection.checkedQuery`), and the shipper must go on from the stored mark.
     @discardableResult
     private func within<T: Sendable>(_ body: @escaping @Sendable () async throws(FleetError) -> T) async throws(FleetError) -> T {
         let limit = configuration.attemptTimeout
-        do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await body() }
-                group.addTask {
+        let first = FirstOutcome<T>()
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                first.install(continuation)
+                let work = Task {
+                    do throws(FleetError) {
+                        first.resume(.success(try await body()))
+                    } catch {
+                        first.resume(.failure(error))
+                    }
+                }
+                let timer = Task {
                     try? await Task.sleep(for: limit)
-                    return nil
+                    if !Task.isCancelled { work.cancel() }
+                    first.resume(.failure(.database("PostgreSQL did not answer within \(limit)")))
                 }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw FleetError.database("PostgreSQL did not answer within \(limit)")
-                }
-                return value
+                first.onResume { work.cancel(); timer.cancel() }
             }
-        } catch let error as FleetError {
-            throw error
-        } catch {
-            throw .database(FleetStore.describe(error))
+        } onCancel: {
+            first.resume(.failure(.database("shipping was cancelled")))
         }
+        return try result.get()
     }
 
     private func stop(on error: FleetError) async {
@@ -202,5 +215,56 @@ public final class FleetShipper: Service, Sendable {
         } catch {
             throw .journal("\(error)")
         }
+    }
+}
+
+/// The first of several outcomes of one attempt (its result, its time limit, cancellation), handed
+/// to the waiting continuation exactly once; later ones are dropped.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Result<T, FleetError>, Never>?
+        var early: Result<T, FleetError>?
+        var resumed = false
+        var cleanup: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    func install(_ continuation: CheckedContinuation<Result<T, FleetError>, Never>) {
+        let early = state.withLock { state -> Result<T, FleetError>? in
+            guard let early = state.early else {
+                state.continuation = continuation
+                return nil
+            }
+            return early
+        }
+        if let early { continuation.resume(returning: early) }
+    }
+
+    /// Runs `cleanup` once an outcome is in (at once when it already is).
+    func onResume(_ cleanup: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.resumed { return true }
+            state.cleanup = cleanup
+            return false
+        }
+        if now { cleanup() }
+    }
+
+    func resume(_ outcome: Result<T, FleetError>) {
+        let (continuation, cleanup) = state.withLock { state -> (CheckedContinuation<Result<T, FleetError>, Never>?, (@Sendable () -> Void)?) in
+            guard !state.resumed else { return (nil, nil) }
+            state.resumed = true
+            guard let continuation = state.continuation else {
+                state.early = outcome
+                return (nil, nil)
+            }
+            state.continuation = nil
+            let cleanup = state.cleanup
+            state.cleanup = nil
+            return (continuation, cleanup)
+        }
+        continuation?.resume(returning: outcome)
+        cleanup?()
     }
 }

@@ -113,11 +113,11 @@ public struct FleetStore: Sendable {
             throw .divergence(node: node, seq: entries[index].seq, reason: "the local journal's chain is broken here (its prev is not the hash of entry \(entries[index].seq - 1)); run `tandem journal verify`")
         }
         return try await database {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("INSERT INTO tandem.nodes (node_id) VALUES (\(node)) ON CONFLICT (node_id) DO NOTHING", logger: logger)
+            try await client.checkedTransaction(logger: logger) { connection in
+                try await connection.checkedQuery("INSERT INTO tandem.nodes (node_id) VALUES (\(node)) ON CONFLICT (node_id) DO NOTHING", logger: logger)
                 var stored = ShippedMark(seq: 0, hash: String(decoding: ChainHash.genesis, as: UTF8.self))
                 // Locks the node's row: a second shipper of the same node waits here, then sees the new mark.
-                let rows = try await connection.query(
+                let rows = try await connection.checkedQuery(
                     "SELECT shipped_seq, shipped_hash, divergence FROM tandem.nodes WHERE node_id = \(node) FOR UPDATE", logger: logger
                 )
                 for try await (seq, hash, divergence) in rows.decode((Int64, String, String?).self) {
@@ -144,7 +144,7 @@ public struct FleetStore: Sendable {
                     )
                 }
                 try await copy(Array(fresh), connection)
-                try await connection.query(
+                try await connection.checkedQuery(
                     """
                     INSERT INTO tandem.journal (node_id, seq, ts, run_id, type, data, line, prev)
                     SELECT \(node), seq, ts::timestamptz, run_id, type, \(unescaped: Self.jsonbOf("data")), line, prev FROM tandem_fleet_stage ORDER BY seq
@@ -154,7 +154,7 @@ public struct FleetStore: Sendable {
                 let collisions = try await upsert(records: records, node: node, connection)
                 try await beforeCommit?(last.seq)
                 let mark = ShippedMark(seq: last.seq, hash: hashes[hashes.count - 1])
-                try await connection.query(
+                try await connection.checkedQuery(
                     """
                     UPDATE tandem.nodes SET shipped_seq = \(Int64(mark.seq)), shipped_hash = \(mark.hash),
                            head_seq = greatest(head_seq, \(Int64(head))), updated_at = now()
@@ -169,7 +169,7 @@ public struct FleetStore: Sendable {
 
     /// Marks shipping of `node` as stopped by a divergence (kept until an operator clears it).
     public func recordDivergence(node: String, reason: String) async throws(FleetError) {
-        try await database {
+        _ = try await database {
             try await client.query(
                 "UPDATE tandem.nodes SET divergence = \(reason), diverged_at = now() WHERE node_id = \(node) AND divergence IS NULL",
                 logger: logger
@@ -185,7 +185,7 @@ public struct FleetStore: Sendable {
 
     private func compareStored(node: String, resent: [JournalEntry], from: UInt64, through: UInt64, _ connection: PostgresConnection) async throws {
         var index = 0
-        let rows = try await connection.query(
+        let rows = try await connection.checkedQuery(
             "SELECT seq, line FROM tandem.journal WHERE node_id = \(node) AND seq BETWEEN \(Int64(from)) AND \(Int64(through)) ORDER BY seq",
             logger: logger
         )
@@ -202,7 +202,7 @@ public struct FleetStore: Sendable {
     }
 
     private func copy(_ entries: [JournalEntry], _ connection: PostgresConnection) async throws {
-        try await connection.query(
+        try await connection.checkedQuery(
             """
             CREATE TEMP TABLE IF NOT EXISTS tandem_fleet_stage (
                 seq bigint, ts text, run_id text, type text, data text, line text, prev text
@@ -222,6 +222,7 @@ public struct FleetStore: Sendable {
             text.column(entry.prev.utf8)
             text.endRow()
         }
+        guard !connection.isClosed else { throw FleetError.database("the connection to PostgreSQL was lost") }
         try await connection.copyFrom(
             table: "tandem_fleet_stage", columns: ["seq", "ts", "run_id", "type", "data", "line", "prev"], logger: logger
         ) { writer in
@@ -234,7 +235,7 @@ public struct FleetStore: Sendable {
     private func upsert(records: [FleetRunRecord], node: String, _ connection: PostgresConnection) async throws -> [String] {
         guard !records.isEmpty else { return [] }
         let texts = records.map { String(decoding: $0.json, as: UTF8.self) }
-        let rows = try await connection.query(
+        let rows = try await connection.checkedQuery(
             """
             INSERT INTO tandem.runs (run_id, node_id, status, started_at, ended_at, duration_ms, record)
             SELECT r ->> 'run_id', \(node), r ->> 'status', (r ->> 'started_at')::timestamptz, (r ->> 'ended_at')::timestamptz,
@@ -252,7 +253,7 @@ public struct FleetStore: Sendable {
         for try await runID in rows.decode(String.self) { written.insert(runID) }
         let candidates = records.map(\.runID).filter { !written.contains($0) }
         guard !candidates.isEmpty else { return [] }
-        let detected = try await connection.query(
+        let detected = try await connection.checkedQuery(
             """
             INSERT INTO tandem.run_id_collisions (run_id, node_id, first_node_id)
             SELECT r.run_id, \(node), r.node_id FROM tandem.runs r WHERE r.run_id = ANY(\(candidates)::text[]) AND r.node_id <> \(node)

@@ -115,7 +115,7 @@ struct FleetServeTests {
         let before = headSeq(try await nodes[1].health())
         var down: [String: Any] = [:]
         // Polling /health is the only way to watch another process; bounded.
-        for _ in 0..<200 {
+        for _ in 0..<400 {
             down = try await nodes[1].health()
             if (down["fleet"] as? [String: Any])?["last_error"] is String, headSeq(down) > before { break }
             try await Task.sleep(for: .milliseconds(50))

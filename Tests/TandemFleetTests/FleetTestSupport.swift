@@ -13,7 +13,7 @@ let postgresSkipReason: Comment = Comment(rawValue: "skipped: \(PostgresTestServ
 /// Runs `body` with a fleet store on `url` whose pool runs meanwhile.
 func withStore<T: Sendable>(_ url: String, _ body: (FleetStore) async throws -> T) async throws -> T {
     var logger = Logger(label: "tandem.fleet.test")
-    logger.logLevel = .critical
+    logger.logLevel = ProcessInfo.processInfo.environment["FLEET_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
     var configuration = try FleetURL.configuration(url)
     configuration.options.connectTimeout = .seconds(2)
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -39,7 +39,7 @@ struct TestNode {
 
     func shipper(_ store: FleetStore, batchSize: Int = 100, beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil) -> FleetShipper {
         var logger = Logger(label: "tandem.fleet.test")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["FLEET_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return FleetShipper(
             journal: journal, store: store, nodeID: nodeID,
             configuration: .init(batchSize: batchSize, retryDelay: .milliseconds(20), maxRetryDelay: .milliseconds(200), beforeCommit: beforeCommit),

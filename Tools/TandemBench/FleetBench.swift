@@ -83,7 +83,7 @@ struct FleetBench: AsyncParsableCommand {
         // included, by psql's \copy from a file written beforehand (not timed).
         try await store.client.query("CREATE TABLE tandem.bench_raw (LIKE tandem.journal INCLUDING ALL)", logger: logger)
         let file = directory + "/rows.copy"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         var chunk: [UInt8] = []
         try reader.scanEntries(from: 1) { entry in

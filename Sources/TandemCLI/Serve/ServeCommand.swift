@@ -89,7 +89,10 @@ struct ServeCommand: AsyncParsableCommand {
         var fleetServices: [any Service] = []
         var fleet: FleetLink?
         if let url = fleetSettings.url {
-            let client = PostgresClient(configuration: try FleetURL.configuration(url), backgroundLogger: logger)
+            // The pool logs every failed connection attempt at info; the shipper logs each outage once.
+            var poolLogger = logger
+            if logger.logLevel > .debug { poolLogger.logLevel = max(logger.logLevel, .warning) }
+            let client = PostgresClient(configuration: try FleetURL.configuration(url), backgroundLogger: poolLogger)
             let store = FleetStore(client: client, logger: logger)
             let shipper = FleetShipper(
                 journal: journal, store: store, nodeID: fleetSettings.nodeID, configuration: fleetSettings.shipper, logger: logger
