@@ -56,27 +56,6 @@ struct FleetServeTests {
         return (Int(response.status.code), headers, String(buffer: body))
     }
 
-    /// Posts queries from `clients` tasks until cancelled; returns how many runs finished.
-    static func load(port: Int, clients: Int) async -> Int {
-        await withTaskGroup(of: Int.self) { group in
-            for _ in 0..<clients {
-                group.addTask {
-                    var finished = 0
-                    while !Task.isCancelled {
-                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
-                        request.method = .POST
-                        request.body = .bytes(ByteBuffer(string: #"{"query":"load"}"#))
-                        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)),
-                              (try? await response.body.collect(upTo: 1 << 20)) != nil else { break }
-                        finished += 1
-                    }
-                    return finished
-                }
-            }
-            return await group.reduce(0, +)
-        }
-    }
-
     /// Waits (polling /health, bounded) until the node reports no lag and no error.
     static func waitCaughtUp(_ node: Node) async throws {
         for _ in 0..<600 {
@@ -98,7 +77,7 @@ struct FleetServeTests {
             try await Node.start("node-2", url: url),
             try await Node.start("node-3", url: url),
         ]
-        var loaders = nodes.map { node in Task { await Self.load(port: node.port, clients: 3) } }
+        var loaders = nodes.map { node in Task { await QueryLoad.run(port: node.port, clients: 3) } }
 
         // Polling the child is the only way to see it die by its own fault point; bounded.
         for _ in 0..<600 where nodes[0].child.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
@@ -107,7 +86,7 @@ struct FleetServeTests {
         loaders[0].cancel()
         _ = await loaders[0].value
         nodes[0] = try await Node.start("node-1", url: url, directory: nodes[0].directory)
-        loaders[0] = Task { [port = nodes[0].port] in await Self.load(port: port, clients: 3) }
+        loaders[0] = Task { [port = nodes[0].port] in await QueryLoad.run(port: port, clients: 3) }
 
         // PostgreSQL crashes and stays down while the nodes keep serving.
         server.stop(immediate: true)

@@ -50,20 +50,7 @@ struct FleetBench: AsyncParsableCommand {
         let directory = Statistics.temporaryDirectory("fleet")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let journal = try Journal(JournalConfiguration(directory: directory, durability: .async), logger: logger)
-        var written = 0
-        var run = 0
-        while written < events {
-            var pending: [PendingEntry] = []
-            while pending.count < 4_096, written + pending.count < events {
-                let content = 300 + (run * 7_919) % 3_700
-                for event in ProjectionWorkload.events(forRun: run, contentBytes: content) {
-                    pending.append(try event.pendingEntry(for: RunID("r\(run)-\(String(run, radix: 16))")!))
-                }
-                run += 1
-            }
-            _ = try await journal.append(pending)
-            written += pending.count
-        }
+        let run = try await ProjectionWorkload.fill(journal, events: events)
         journal.close()
         Glibc.sync()
         let reader = try Journal(JournalConfiguration(directory: directory, readOnly: true), logger: logger)
