@@ -1,6 +1,5 @@
 public import Logging
 public import ServiceLifecycle
-import Synchronization
 public import TandemJournal
 
 /// Copies this node's journal into the fleet store, in seq order and in batches, as a `Service`
@@ -52,6 +51,8 @@ public final class FleetShipper: Service, Sendable {
     public let nodeID: String
     /// Counters for `/health` and `/metrics`.
     public let status: FleetStatus
+    /// The node's mark as this process last stored or read it, for ``waitUntilShipped(_:)``.
+    private let shipped = HeadSignal(head: 0)
     private let journal: Journal
     private let store: FleetStore
     private let configuration: Configuration
@@ -89,6 +90,7 @@ public final class FleetShipper: Service, Sendable {
                         } else {
                             current = try await self.store.mark(of: self.nodeID)
                             self.status.markSeen(current.seq)
+                            self.shipped.publish(current.seq)
                         }
                         return (current, try await self.shipBatch(after: current))
                     }
@@ -125,6 +127,13 @@ public final class FleetShipper: Service, Sendable {
         if !configuration.returnsOnDivergence { try? await gracefulShutdown() }
     }
 
+    /// Returns once every entry up to `seq` is in the fleet store (as this shipper knows), or when
+    /// the calling task is cancelled. `TANDEM_FLEET_DURABILITY=sync` holds a commit's frames here.
+    public func waitUntilShipped(_ seq: UInt64) async {
+        guard seq > 0 else { return }
+        await shipped.wait(beyond: seq - 1)
+    }
+
     /// Ships every entry up to the journal's head as of the call, in batches.
     /// - Returns: the node's mark at the end.
     /// - Throws: ``FleetError``; a divergence is also recorded in the store.
@@ -157,6 +166,7 @@ public final class FleetShipper: Service, Sendable {
         guard !entries.isEmpty else { return nil }
         let result = try await store.ship(node: nodeID, entries: entries, records: records, head: head, beforeCommit: configuration.beforeCommit)
         status.shipped(result)
+        shipped.publish(result.mark.seq)
         for run in result.collisions {
             logger.error("run id used on two nodes; the fleet keeps the first node's run and this node's entries, never merged", metadata: [
                 "node_id": "\(nodeID)", "run_id": "\(run)",
@@ -166,35 +176,9 @@ public final class FleetShipper: Service, Sendable {
     }
 
     /// Runs one attempt, failing it when it takes longer than ``Configuration/attemptTimeout``.
-    ///
-    /// The attempt runs in its own task and is cancelled at the limit, but not awaited: a query
-    /// on a connection that closed under it may never complete (see
-    /// `PostgresConnection.checkedQuery`), and the shipper must go on from the stored mark.
     @discardableResult
     private func within<T: Sendable>(_ body: @escaping @Sendable () async throws(FleetError) -> T) async throws(FleetError) -> T {
-        let limit = configuration.attemptTimeout
-        let first = FirstOutcome<T>()
-        let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                first.install(continuation)
-                let work = Task {
-                    do throws(FleetError) {
-                        first.resume(.success(try await body()))
-                    } catch {
-                        first.resume(.failure(error))
-                    }
-                }
-                let timer = Task {
-                    try? await Task.sleep(for: limit)
-                    if !Task.isCancelled { work.cancel() }
-                    first.resume(.failure(.database("PostgreSQL did not answer within \(limit)")))
-                }
-                first.onResume { work.cancel(); timer.cancel() }
-            }
-        } onCancel: {
-            first.resume(.failure(.database("shipping was cancelled")))
-        }
-        return try result.get()
+        try await withFleetDeadline(configuration.attemptTimeout, body)
     }
 
     private func stop(on error: FleetError) async {
@@ -215,56 +199,5 @@ public final class FleetShipper: Service, Sendable {
         } catch {
             throw .journal("\(error)")
         }
-    }
-}
-
-/// The first of several outcomes of one attempt (its result, its time limit, cancellation), handed
-/// to the waiting continuation exactly once; later ones are dropped.
-private final class FirstOutcome<T: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Result<T, FleetError>, Never>?
-        var early: Result<T, FleetError>?
-        var resumed = false
-        var cleanup: (@Sendable () -> Void)?
-    }
-
-    private let state = Mutex(State())
-
-    func install(_ continuation: CheckedContinuation<Result<T, FleetError>, Never>) {
-        let early = state.withLock { state -> Result<T, FleetError>? in
-            guard let early = state.early else {
-                state.continuation = continuation
-                return nil
-            }
-            return early
-        }
-        if let early { continuation.resume(returning: early) }
-    }
-
-    /// Runs `cleanup` once an outcome is in (at once when it already is).
-    func onResume(_ cleanup: @escaping @Sendable () -> Void) {
-        let now = state.withLock { state -> Bool in
-            if state.resumed { return true }
-            state.cleanup = cleanup
-            return false
-        }
-        if now { cleanup() }
-    }
-
-    func resume(_ outcome: Result<T, FleetError>) {
-        let (continuation, cleanup) = state.withLock { state -> (CheckedContinuation<Result<T, FleetError>, Never>?, (@Sendable () -> Void)?) in
-            guard !state.resumed else { return (nil, nil) }
-            state.resumed = true
-            guard let continuation = state.continuation else {
-                state.early = outcome
-                return (nil, nil)
-            }
-            state.continuation = nil
-            let cleanup = state.cleanup
-            state.cleanup = nil
-            return (continuation, cleanup)
-        }
-        continuation?.resume(returning: outcome)
-        cleanup?()
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import NIOCore
 import NIOHTTP1
 import TandemFleet
@@ -154,6 +155,53 @@ struct FleetServeTests {
         #expect(show.status == 0 && show.stdout.contains("\"node_id\":\"node-1\""))
     }
 
+    @Test("sync durability: frames wait while PostgreSQL is down; once the client has done, deleting the node's data dir loses nothing")
+    func syncDurabilityLosesNothing() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await Node.start("node-sync", url: url, extra: ["TANDEM_FLEET_DURABILITY": "sync"])
+        // Warm up: the schema is migrated and one run went through.
+        _ = try await Self.query(port: node.port, runID: "sync-warm")
+
+        server.stop(immediate: true)
+        let finished = Flag()
+        let client = Task { [port = node.port] in
+            let body = try await Self.query(port: port, runID: "sync-held")
+            finished.set()
+            return body
+        }
+        // Polling /health is the only way to see the other process's shipper fail; bounded.
+        var failing = false
+        for _ in 0..<400 where !failing {
+            failing = (try await node.fleetHealth())["last_error"] is String
+            if !failing { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(failing, "the shipper never noticed PostgreSQL was down")
+        // A run of a few milliseconds, seconds later: its frames are held until its entries ship.
+        #expect(!finished.isSet)
+        #expect(try await Self.get("http://127.0.0.1:\(node.port)/api/runs/sync-held/events").status == 200)
+        try server.start()
+        let body = try await client.value
+        #expect(body.contains("event: done"))
+
+        node.child.send(SIGKILL)
+        _ = node.child.wait()
+        try FileManager.default.removeItem(atPath: node.directory.path)
+        let rows = try server.psql("SELECT type FROM tandem.journal WHERE node_id = 'node-sync' AND run_id = 'sync-held' ORDER BY seq", url: url)
+        #expect(rows.split(separator: "\n").last == "done")
+    }
+
+
+    /// Posts a query with `runID` and returns the whole stream.
+    static func query(port: Int, runID: String) async throws -> String {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: #"{"query":"keep it","run_id":"\#(runID)"}"#))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        return String(buffer: try await response.body.collect(upTo: 1 << 20))
+    }
+
     @Test("a TANDEM_NODE_ID that differs from the data dir's stops serve with a sentence")
     func nodeIDMismatchStopsServe() throws {
         let directory = try TemporaryDirectory()
@@ -183,4 +231,12 @@ struct FleetServeTests {
         #expect(verify.status == 1)
         #expect(verify.stdout.contains("node copied-node seq 5"))
     }
+}
+
+/// A flag one task sets and another reads.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

@@ -11,6 +11,8 @@ struct FleetServeSettings {
     /// The fleet store; `nil` when no fleet is configured.
     var url: String?
     var shipper: FleetShipper.Configuration
+    /// `TANDEM_FLEET_DURABILITY=sync`: a commit's frames go out only once its entries are in the store.
+    var synchronous: Bool
 
     init(dataDirectory: String, environment: EnvironmentSettings = EnvironmentSettings()) throws {
         nodeID = try NodeIdentity.resolve(configured: environment.optional("TANDEM_NODE_ID"), dataDirectory: dataDirectory)
@@ -19,8 +21,12 @@ struct FleetServeSettings {
         shipper = FleetShipper.Configuration(
             batchSize: try environment.integer("TANDEM_FLEET_BATCH", default: 2_000, range: 1...100_000)
         )
-        if let raw = environment.optional("TANDEM_FLEET_DURABILITY"), raw.lowercased() != "async" {
-            throw ValidationError("TANDEM_FLEET_DURABILITY must be async (got '\(raw)'); sync is not available in this version")
+        switch environment.optional("TANDEM_FLEET_DURABILITY")?.lowercased() {
+        case nil, "async": synchronous = false
+        case "sync":
+            guard url != nil else { throw ValidationError("TANDEM_FLEET_DURABILITY=sync needs TANDEM_FLEET_URL") }
+            synchronous = true
+        case let other?: throw ValidationError("TANDEM_FLEET_DURABILITY must be async or sync (got '\(other)')")
         }
         // A fault point for the crash tests only: the process kills itself (SIGKILL) inside the
         // ship transaction of the batch that reaches this seq, after its rows were written.
@@ -36,6 +42,6 @@ struct FleetServeSettings {
 
     /// The settings as log lines, the password masked.
     var summary: [(String, String)] {
-        [("node_id", nodeID), ("fleet", url.map { "\(FleetURL.redacted($0)), batch \(shipper.batchSize), durability async" } ?? "off")]
+        [("node_id", nodeID), ("fleet", url.map { "\(FleetURL.redacted($0)), batch \(shipper.batchSize), durability \(synchronous ? "sync (frames wait for PostgreSQL)" : "async")" } ?? "off")]
     }
 }

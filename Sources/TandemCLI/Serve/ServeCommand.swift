@@ -84,8 +84,9 @@ struct ServeCommand: AsyncParsableCommand {
         case .openAI(let baseURL, let key):
             provider = HTTPModelProvider.openAI(baseURL: baseURL, apiKey: key, client: httpClient, breakers: breakers, clock: clock)
         }
-        let coordinator = RunCoordinator(journal: journal, provider: provider, settings: settings.runs, clock: clock, logger: logger)
-        // The fleet shipper and its pool run beside the server, never in a request's path.
+        // The fleet shipper and its pool run beside the server, never in a request's path (unless
+        // TANDEM_FLEET_DURABILITY=sync, where each commit's frames wait for its entries to ship).
+        var runSettings = settings.runs
         var fleetServices: [any Service] = []
         var fleet: FleetLink?
         if let url = fleetSettings.url {
@@ -99,7 +100,11 @@ struct ServeCommand: AsyncParsableCommand {
             )
             fleetServices = [client, shipper]
             fleet = FleetLink(store: store, status: shipper.status)
+            if fleetSettings.synchronous {
+                runSettings.beforeFrames = { seq in await shipper.waitUntilShipped(seq) }
+            }
         }
+        let coordinator = RunCoordinator(journal: journal, provider: provider, settings: runSettings, clock: clock, logger: logger)
         let server = TandemServer(
             configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger,
             fleet: fleet

@@ -40,6 +40,9 @@ public struct RunSettings: Sendable {
     public var maxConcurrentRuns: Int
     /// How long running runs may finish after a shutdown starts before they are cancelled.
     public var shutdownGrace: Duration
+    /// Awaited with the last seq of each commit of a run before that commit's frames go out;
+    /// `TANDEM_FLEET_DURABILITY=sync` waits there until the entries are in the fleet store.
+    public var beforeFrames: (@Sendable (UInt64) async -> Void)?
 
     public init(
         flashModel: String = "gemini-2.5-flash",

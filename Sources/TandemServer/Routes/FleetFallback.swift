@@ -13,12 +13,15 @@ struct FleetFallback: Sendable {
     let link: FleetLink?
 
     static let nodeHeader = HTTPField.Name("X-Tandem-Node")!
+    /// How long a read waits for the fleet store before answering 503.
+    static let readLimit: Duration = .seconds(2)
 
     /// The run's node and entries from the fleet store; `nil` when there is no fleet or no such run.
     func run(_ runID: String) async throws(APIError) -> (nodeID: String, entries: [JournalEntry])? {
         guard let link else { return nil }
         do {
-            return try await link.store.run(runID)
+            // Bounded: a request must not wait for the pool while PostgreSQL is unreachable.
+            return try await withFleetDeadline(Self.readLimit) { () async throws(FleetError) in try await link.store.run(runID) }
         } catch {
             throw APIError(
                 status: .serviceUnavailable, code: error.code,
