@@ -59,6 +59,27 @@ struct ShippingTests {
         #expect(row == "run-0|question 0|u0|100|t|ok\n")
     }
 
+    @Test("a payload with an escaped NUL (valid JSON, refused by jsonb) ships: line exact, derived data cleaned, verify clean")
+    func escapedNULShips() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 2)
+        let run = try #require(RunID("nul-run"))
+        _ = try await node.journal.append([
+            try PendingEntry(runID: run, type: "client_disconnected", data: Array(#"{"elapsed_ms":1,"note":"a\u0000b"}"#.utf8)),
+        ])
+        try await Workload.append(runs: 1, to: node.journal, firstRun: 5)
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            _ = try await node.shipper(store, batchSize: 7).shipToHead()
+            let reports = try await FleetVerifier(store: store).verify(local: (node.nodeID, node.journal))
+            #expect(reports.flatMap(\.problems).isEmpty)
+        }
+        #expect(try storedLines(server, url: url, node: "node-a").lines == (try node.lines()))
+        #expect(try server.psql("SELECT data ->> 'note' FROM tandem.journal WHERE run_id = 'nul-run'", url: url) == "a\u{FFFD}b\n")
+    }
+
     @Test("a ship transaction that fails before commit stores nothing; the next attempt ships each entry exactly once")
     func failedBatchLeavesNothing() async throws {
         let server = try PostgresTestServer()
