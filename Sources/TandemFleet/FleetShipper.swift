@@ -1,5 +1,6 @@
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 public import TandemJournal
 
 /// Copies this node's journal into the fleet store, in seq order and in batches, as a `Service`
@@ -69,12 +70,15 @@ public final class FleetShipper: Service, Sendable {
 
     /// Ships until graceful shutdown: catches up, then follows the journal's head.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
+        // Graceful shutdown ends the loop between attempts, never inside one: postgres-nio 1.33
+        // traps when its pool closes a connection in the middle of a COPY.
+        let stopping = StopRequest()
+        await withGracefulShutdownHandler {
             var mark: ShippedMark?
             var delay = self.configuration.retryDelay
             var lastLogged: String?
             var migrated = false
-            while !Task.isCancelled {
+            while !Task.isCancelled, !stopping.isRequested {
                 do throws(FleetError) {
                     if !migrated {
                         try await self.within { () async throws(FleetError) in
@@ -95,7 +99,7 @@ public final class FleetShipper: Service, Sendable {
                         return (current, try await self.shipBatch(after: current))
                     }
                     mark = next ?? current
-                    if next == nil {
+                    if next == nil, !stopping.isRequested {
                         await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
                     }
                     if lastLogged != nil {
@@ -118,10 +122,17 @@ public final class FleetShipper: Service, Sendable {
                         lastLogged = error.description
                     }
                     mark = nil
-                    try? await Task.sleep(for: delay)
+                    // The retry delay, cut short by a shutdown.
+                    var slept: Duration = .zero
+                    while slept < delay, !stopping.isRequested, !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(100))
+                        slept += .milliseconds(100)
+                    }
                     delay = min(delay * 2, self.configuration.maxRetryDelay)
                 }
             }
+        } onGracefulShutdown: {
+            stopping.request()
         }
         // A stopped shipper must not end serve's service group: wait for its shutdown.
         if !configuration.returnsOnDivergence { try? await gracefulShutdown() }
@@ -200,4 +211,12 @@ public final class FleetShipper: Service, Sendable {
             throw .journal("\(error)")
         }
     }
+}
+
+/// Set once graceful shutdown starts; the shipping loop stops between attempts.
+private final class StopRequest: Sendable {
+    private let requested = Mutex(false)
+
+    func request() { requested.withLock { $0 = true } }
+    var isRequested: Bool { requested.withLock { $0 } }
 }

@@ -143,24 +143,14 @@ public struct FleetStore: Sendable {
                         reason: "its prev \(firstFresh.prev) is not the stored hash \(stored.hash) of entry \(stored.seq): the local journal was rewritten after it was shipped, or another journal ships under this node id"
                     )
                 }
-                // The node's row lock and the mark make each row new here, so the rows go straight
-                // into the table; only a payload with an escaped NUL (which jsonb refuses) takes
-                // the staging table, where the derived column is cleaned.
-                if fresh.contains(where: Self.holdsEscapedNUL) {
-                    try await copy(Array(fresh), node: nil, into: "tandem_fleet_stage", connection)
-                    try await connection.checkedQuery(
-                        """
-                        INSERT INTO tandem.journal (node_id, seq, ts, run_id, type, data, line, prev)
-                        SELECT \(node), seq, ts::timestamptz, run_id, type, \(unescaped: Self.jsonbOf("data")), line, prev FROM tandem_fleet_stage ORDER BY seq
-                        """,
-                        logger: logger
-                    )
-                } else {
-                    // postgres-nio quotes the COPY target as one name, so the schema comes from the
-                    // transaction's search path.
-                    try await connection.checkedQuery("SET LOCAL search_path TO tandem", logger: logger)
-                    try await copy(Array(fresh), node: node, into: "journal", connection)
-                }
+                try await copy(Array(fresh), into: "tandem_fleet_stage", connection)
+                try await connection.checkedQuery(
+                    """
+                    INSERT INTO tandem.journal (node_id, seq, ts, run_id, type, data, line, prev)
+                    SELECT \(node), seq, ts::timestamptz, run_id, type, \(unescaped: Self.jsonbOf("data")), line, prev FROM tandem_fleet_stage ORDER BY seq
+                    """,
+                    logger: logger
+                )
                 let collisions = try await upsert(records: records, node: node, connection)
                 try await beforeCommit?(last.seq)
                 let mark = ShippedMark(seq: last.seq, hash: hashes[hashes.count - 1])
@@ -211,38 +201,22 @@ public struct FleetStore: Sendable {
         }
     }
 
-    /// Whether an entry's payload holds `\u0000` (valid JSON that jsonb cannot store).
-    static func holdsEscapedNUL(_ entry: JournalEntry) -> Bool {
-        let data = entry.data
-        var index = data.startIndex
-        while let slash = data[index...].firstIndex(of: UInt8(ascii: "\\")) {
-            if data[slash...].starts(with: Array(#"\u0000"#.utf8)) { return true }
-            index = data.index(after: slash)
-            // An escaped backslash is not the start of an escape.
-            if index < data.endIndex, data[index] == UInt8(ascii: "\\") { index = data.index(after: index) }
-            if index >= data.endIndex { break }
-        }
-        return false
-    }
-
-    /// Streams `entries` with `COPY` into `table`: the journal itself (with `node` as the first
-    /// column) or the per-connection staging table (without it).
-    private func copy(_ entries: [JournalEntry], node: String?, into table: String, _ connection: PostgresConnection) async throws {
-        if node == nil {
-            try await connection.checkedQuery(
-                """
-                CREATE TEMP TABLE IF NOT EXISTS tandem_fleet_stage (
-                    seq bigint, ts text, run_id text, type text, data text, line text, prev text
-                ) ON COMMIT DELETE ROWS
-                """,
-                logger: logger
-            )
-        }
+    /// Streams `entries` with `COPY` into the per-connection staging table `table` (text columns;
+    /// the insert into the journal derives `data` there, where an escaped NUL, valid JSON that
+    /// jsonb refuses, is cleaned).
+    private func copy(_ entries: [JournalEntry], into table: String, _ connection: PostgresConnection) async throws {
+        try await connection.checkedQuery(
+            """
+            CREATE TEMP TABLE IF NOT EXISTS tandem_fleet_stage (
+                seq bigint, ts text, run_id text, type text, data text, line text, prev text
+            ) ON COMMIT DELETE ROWS
+            """,
+            logger: logger
+        )
         let bytes = entries.reduce(0) { $0 + $1.line.count * 2 + 160 }
         var text = CopyText(reservingCapacity: bytes)
         for entry in entries {
-            if let node { text.column(node.utf8, first: true) }
-            text.column(String(entry.seq).utf8, first: node == nil)
+            text.column(String(entry.seq).utf8, first: true)
             text.column(entry.timestamp.utf8)
             text.column(entry.runID.rawValue.utf8)
             text.column(entry.typeUTF8)
@@ -252,7 +226,7 @@ public struct FleetStore: Sendable {
             text.endRow()
         }
         guard !connection.isClosed else { throw FleetError.database("the connection to PostgreSQL was lost") }
-        let columns = (node == nil ? [] : ["node_id"]) + ["seq", "ts", "run_id", "type", "data", "line", "prev"]
+        let columns = ["seq", "ts", "run_id", "type", "data", "line", "prev"]
         try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
             try await writer.write(ByteBuffer(bytes: text.bytes))
         }
