@@ -78,7 +78,7 @@ struct FleetServeTests {
             try await Node.start("node-2", url: url),
             try await Node.start("node-3", url: url),
         ]
-        var loaders = nodes.map { node in Task { await QueryLoad.run(port: node.port, clients: 3) } }
+        var loaders = nodes.map { node in Task { await QueryLoad.run(port: node.port, clients: 1) } }
 
         // Polling the child is the only way to see it die by its own fault point; bounded.
         for _ in 0..<600 where nodes[0].child.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
@@ -87,7 +87,7 @@ struct FleetServeTests {
         loaders[0].cancel()
         _ = await loaders[0].value
         nodes[0] = try await Node.start("node-1", url: url, directory: nodes[0].directory)
-        loaders[0] = Task { [port = nodes[0].port] in await QueryLoad.run(port: port, clients: 3) }
+        loaders[0] = Task { [port = nodes[0].port] in await QueryLoad.run(port: port, clients: 1) }
 
         // PostgreSQL crashes and stays down while the nodes keep serving.
         server.stop(immediate: true)
