@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DATA_DIR ?= ./tandem-data
 
-.PHONY: deps build test serve bench-journal bench-serve bench-projections clean
+.PHONY: deps build test serve bench-journal bench-serve bench-projections bench-fleet clean
 
 deps:
 	@Tools/install-deps.sh
@@ -37,6 +37,17 @@ bench-projections: deps
 	$(SWIFT) build -c release --product tandem
 	$(SWIFT) build -c release --product tandem-bench
 	.build/release/tandem-bench projections
+
+## Fleet benchmark: shipping entries/s of a 1M-entry journal vs psql \copy of the same rows, and
+## serve's runs/s and fleet lag at 64 clients with shipping on/off (a private PostgreSQL server).
+FLEET_PG_DIR ?= /tmp/tandem-bench-fleet-pg
+FLEET_PG_PORT ?= 55499
+bench-fleet: deps
+	$(SWIFT) build -c release --product tandem
+	$(SWIFT) build -c release --product tandem-bench
+	url=$$(Tools/postgres-test-server.sh start $(FLEET_PG_DIR) $(FLEET_PG_PORT)); \
+	  .build/release/tandem-bench fleet --url "$$url"; status=$$?; \
+	  Tools/postgres-test-server.sh stop $(FLEET_PG_DIR); rm -rf $(FLEET_PG_DIR); exit $$status
 
 clean:
 	rm -rf .build

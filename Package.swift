@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // MARK: Storage
@@ -86,11 +88,26 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // MARK: Fleet store
+        .target(
+            name: "TandemFleet",
+            dependencies: [
+                "TandemJournal",
+                "TandemDomain",
+                "TandemProjections",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // MARK: HTTP
         .target(
             name: "TandemServer",
             dependencies: [
                 "TandemJournal",
+                "TandemFleet",
                 "TandemDomain",
                 "TandemRuns",
                 "TandemProjections",
@@ -108,6 +125,8 @@ let package = Package(
             name: "TandemCLI",
             dependencies: [
                 "TandemJournal",
+                "TandemFleet",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "TandemDomain",
                 "TandemProviders",
                 "TandemRuns",
@@ -137,6 +156,8 @@ let package = Package(
             name: "tandem-bench",
             dependencies: [
                 "TandemJournal",
+                "TandemFleet",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "TandemDomain",
                 "TandemProjections",
                 "CLMDBBaseline",
@@ -206,6 +227,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "TandemFleetTests",
+            dependencies: [
+                "TandemFleet", "TandemJournal", "TandemDomain", "TandemProjections", "TandemTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(

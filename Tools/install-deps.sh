@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what tandem needs on a fresh Debian machine: liblmdb-dev (the journal's storage),
 # Python's jsonschema and prometheus_client (the schema and /metrics format checks in the test
-# suite), and Debian's chromium + chromium-driver with Python's selenium (the console's browser
-# tests; nothing downloads a browser at run time). Does nothing when all are present.
+# suite), PostgreSQL (the fleet store's tests run a private server), and Debian's chromium +
+# chromium-driver with Python's selenium (the console's browser tests; nothing downloads a
+# browser at run time). Does nothing when all are present.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
@@ -10,6 +11,12 @@ if [ ! -f /usr/include/lmdb.h ]; then
   echo "installing liblmdb-dev ..."
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq liblmdb-dev pkg-config >/dev/null
+fi
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+  # The fleet store's tests start their own PostgreSQL server (initdb + pg_ctl on a free port).
+  echo "installing postgresql ..."
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-client >/dev/null
 fi
 if ! python3 -c "import jsonschema, referencing" 2>/dev/null; then
   echo "installing python jsonschema ..."

@@ -5,7 +5,7 @@ public struct TandemCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tandem",
         abstract: "Dual-model (Flash + Pro) answers over SSE, with an append-only, hash-chained audit journal.",
-        subcommands: [ServeCommand.self, JournalCommand.self, ProjectionsCommand.self, RunsCommand.self, MetricsCommand.self]
+        subcommands: [ServeCommand.self, JournalCommand.self, ProjectionsCommand.self, RunsCommand.self, MetricsCommand.self, FleetCommand.self]
     )
 
     public init() {}

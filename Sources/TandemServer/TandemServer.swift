@@ -2,6 +2,7 @@ public import Hummingbird
 import NIOCore
 public import Logging
 public import TandemDomain
+public import TandemFleet
 public import TandemJournal
 public import TandemProjections
 public import TandemRuns
@@ -19,11 +20,14 @@ public struct TandemServer: Sendable {
     let departures: ClientDepartures
     /// The `: ping` timer of every open stream.
     let pings: PingTicker
+    /// The fleet store and this node's shipper, when `TANDEM_FLEET_URL` is set.
+    let fleet: FleetLink?
 
     public init(
         configuration: ServerConfiguration, journal: Journal, coordinator: RunCoordinator, projector: Projector,
-        clock: any MonotonicClock, logger: Logger
+        clock: any MonotonicClock, logger: Logger, fleet: FleetLink? = nil
     ) {
+        self.fleet = fleet
         self.configuration = configuration
         self.journal = journal
         self.coordinator = coordinator
@@ -43,10 +47,10 @@ public struct TandemServer: Sendable {
             journal: journal, coordinator: coordinator,
             parser: QueryRequestParser(maxBodyBytes: configuration.maxBodyBytes, bodyTimeout: configuration.requestBodyTimeout, clock: clock),
             limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute, clock: clock),
-            sse: sse, logger: logger
+            sse: sse, logger: logger, fleet: FleetFallback(link: fleet)
         ).register(on: router)
-        HealthRoutes(journal: journal, coordinator: coordinator).register(on: router)
-        ProjectionRoutes(journal: journal, projector: projector, coordinator: coordinator).register(on: router)
+        HealthRoutes(journal: journal, coordinator: coordinator, fleet: fleet).register(on: router)
+        ProjectionRoutes(journal: journal, projector: projector, coordinator: coordinator, fleet: fleet).register(on: router)
         JournalRoutes(journal: journal, verifications: JournalVerifications(), clock: clock).register(on: router)
         ConsoleRoutes().register(on: router)
         return router

@@ -15,16 +15,7 @@ import Testing
 struct ServeProcessTests {
     /// A port that was free a moment ago.
     static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        try FreePort.next()
     }
 
     /// Starts `serve` with fast scripted models (and `environment` on top) on a free port;
@@ -49,23 +40,7 @@ struct ServeProcessTests {
 
     /// Runs queries against `port` from `clients` tasks until cancelled; returns how many finished.
     private func load(port: Int, clients: Int) async -> Int {
-        await withTaskGroup(of: Int.self) { group in
-            for _ in 0..<clients {
-                group.addTask {
-                    var finished = 0
-                    while !Task.isCancelled {
-                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
-                        request.method = .POST
-                        request.body = .bytes(ByteBuffer(string: #"{"query":"load"}"#))
-                        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)) else { break }
-                        guard (try? await response.body.collect(upTo: 1 << 20)) != nil else { break }
-                        finished += 1
-                    }
-                    return finished
-                }
-            }
-            return await group.reduce(0, +)
-        }
+        await QueryLoad.run(port: port, clients: clients)
     }
 
     @Test("SIGKILL between journal and projection commits: after restart nothing is counted twice")

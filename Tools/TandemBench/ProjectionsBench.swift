@@ -34,21 +34,7 @@ struct ProjectionsBench: AsyncParsableCommand {
         let directory = Statistics.temporaryDirectory("projections")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let journal = try Journal(JournalConfiguration(directory: directory, durability: .async), logger: logger)
-        var written = 0
-        var run = 0
-        while written < events {
-            var batch: [PendingEntry] = []
-            while batch.count < 4_096, written + batch.count < events {
-                // ~10 events per run, answers of 0.3-4 KB.
-                let content = 300 + (run * 7_919) % 3_700
-                for event in ProjectionWorkload.events(forRun: run, contentBytes: content) {
-                    batch.append(try event.pendingEntry(for: RunID("r\(run)-\(String(run, radix: 16))")!))
-                }
-                run += 1
-            }
-            _ = try await journal.append(batch)
-            written += batch.count
-        }
+        let run = try await ProjectionWorkload.fill(journal, events: events)
         journal.close()
         // Let the kernel write the journal back now, not while the timed phases run.
         Glibc.sync()
@@ -128,6 +114,26 @@ struct ProjectionsBench: AsyncParsableCommand {
 
 /// The event sequences of realistic runs (the same mix as the test suite's workload).
 enum ProjectionWorkload {
+    /// Appends about `events` entries of realistic runs (~10 events each, answers of 0.3-4 KB)
+    /// and returns how many runs they make.
+    static func fill(_ journal: Journal, events: Int) async throws -> Int {
+        var written = 0
+        var run = 0
+        while written < events {
+            var batch: [PendingEntry] = []
+            while batch.count < 4_096, written + batch.count < events {
+                let content = 300 + (run * 7_919) % 3_700
+                for event in Self.events(forRun: run, contentBytes: content) {
+                    batch.append(try event.pendingEntry(for: RunID("r\(run)-\(String(run, radix: 16))")!))
+                }
+                run += 1
+            }
+            _ = try await journal.append(batch)
+            written += batch.count
+        }
+        return run
+    }
+
     static func events(forRun index: Int, contentBytes: Int) -> [DomainEvent] {
         let content = String(repeating: "x", count: contentBytes)
         func completed(_ role: ModelRole, _ latency: Double) -> DomainEvent {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TandemFleet
 import TandemJournal
 import TandemProjections
 
@@ -21,55 +22,89 @@ struct ShowRunCommand: AsyncParsableCommand {
     @OptionGroup var dataDirectory: DataDirectoryOption
     @Argument(help: "The run id.") var runID: String
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Look the run up in the fleet store (whichever node ran it) instead of the local journal.") var fleet = false
+    @OptionGroup var fleetURL: FleetURLOption
 
     func run() async throws {
         guard let run = RunID(runID) else {
             Output.error("error: '\(runID)' is not a run id (1-64 characters of [A-Za-z0-9_-])")
             throw ExitCode.failure
         }
+        if fleet {
+            try await FleetSession.with(fleetURL) { store in
+                guard let (node, entries) = try await store.run(runID), !entries.isEmpty else {
+                    Output.error("error: no run '\(runID)' in the fleet store")
+                    throw ExitCode.failure
+                }
+                try present(entries, chain: .notChecked(node: node))
+            }
+            return
+        }
         try await failing {
             let journal = try dataDirectory.openForReading()
             let entries = try journal.entries(of: run)
-            guard let first = entries.first else {
+            guard !entries.isEmpty else {
                 Output.error("error: no run '\(runID)' in the journal at \(dataDirectory.path)")
                 throw ExitCode.failure
             }
-            var record = DualRunRecord(runID: runID, firstSeq: first.seq)
-            record.startedAt = first.timestamp
-            for entry in entries { RecordFold.apply(entry, to: &record) }
-            let chain = try journal.verifyLinks(of: entries).problem?.description
-            let origin = Timestamp.micros(first.timestamp)
-            if json {
-                var timeline: [[String: Any]] = []
-                for entry in entries {
-                    timeline.append([
-                        "seq": entry.seq, "offset_ms": Double(Timestamp.micros(entry.timestamp) - origin) / 1000,
-                        "type": entry.type, "ts": entry.timestamp,
-                        "data": (try? JSONSerialization.jsonObject(with: Data(entry.data))) ?? [:],
-                    ])
-                }
-                let recordObject = try JSONSerialization.jsonObject(with: Data(record.json))
-                let object: [String: Any] = [
-                    "run_id": runID, "timeline": timeline, "record": recordObject,
-                    "chain": ["verified": chain == nil, "problem": chain.map { $0 as Any } ?? NSNull()],
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-                Output.line(String(decoding: data, as: UTF8.self))
-            } else {
-                Output.line("run \(runID) — status \(record.status), \(entries.count) events, seq \(record.firstSeq)…\(record.lastSeq)")
-                Output.line("")
-                Output.line("   offset ms  seq        event                 key fields")
-                for entry in entries {
-                    let offset = String(format: "%10.2f", Double(Timestamp.micros(entry.timestamp) - origin) / 1000)
-                    Output.line("  \(offset)  \(String(entry.seq).padding(toLength: 9, withPad: " ", startingAt: 0))  \(entry.type.padding(toLength: 20, withPad: " ", startingAt: 0))  \(Self.keyFields(entry))")
-                }
-                Output.line("")
-                Output.line("record:")
-                Output.line(String(decoding: record.json, as: UTF8.self))
-                Output.line("")
-                Output.line(chain.map { "chain: BROKEN — \($0)" } ?? "chain: verified (every entry of the run links to its neighbours by SHA-256)")
+            let problem = try journal.verifyLinks(of: entries).problem?.description
+            try present(entries, chain: problem.map { .broken($0) } ?? .verified)
+            if problem != nil { throw ExitCode.failure }
+        }
+    }
+
+    /// What is known of a run's chain segment.
+    enum Chain {
+        case verified
+        case broken(String)
+        /// Read from the fleet store: `tandem fleet verify --node` checks the node's whole chain.
+        case notChecked(node: String)
+    }
+
+    /// Prints the timeline and record of a run's entries (in seq order, at least one).
+    private func present(_ entries: [JournalEntry], chain: Chain) throws {
+        let first = entries[0]
+        var record = DualRunRecord(runID: runID, firstSeq: first.seq)
+        record.startedAt = first.timestamp
+        for entry in entries { RecordFold.apply(entry, to: &record) }
+        let origin = Timestamp.micros(first.timestamp)
+        if json {
+            var timeline: [[String: Any]] = []
+            for entry in entries {
+                timeline.append([
+                    "seq": entry.seq, "offset_ms": Double(Timestamp.micros(entry.timestamp) - origin) / 1000,
+                    "type": entry.type, "ts": entry.timestamp,
+                    "data": (try? JSONSerialization.jsonObject(with: Data(entry.data))) ?? [:],
+                ])
             }
-            if chain != nil { throw ExitCode.failure }
+            let recordObject = try JSONSerialization.jsonObject(with: Data(record.json))
+            var object: [String: Any] = ["run_id": runID, "timeline": timeline, "record": recordObject]
+            switch chain {
+            case .verified: object["chain"] = ["verified": true, "problem": NSNull()]
+            case .broken(let problem): object["chain"] = ["verified": false, "problem": problem]
+            case .notChecked(let node):
+                object["node_id"] = node
+                object["chain"] = ["verified": NSNull(), "problem": NSNull(), "check": "tandem fleet verify --node \(node)"]
+            }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            Output.line(String(decoding: data, as: UTF8.self))
+        } else {
+            Output.line("run \(runID) — status \(record.status), \(entries.count) events, seq \(record.firstSeq)…\(record.lastSeq)")
+            Output.line("")
+            Output.line("   offset ms  seq        event                 key fields")
+            for entry in entries {
+                let offset = String(format: "%10.2f", Double(Timestamp.micros(entry.timestamp) - origin) / 1000)
+                Output.line("  \(offset)  \(String(entry.seq).padding(toLength: 9, withPad: " ", startingAt: 0))  \(entry.type.padding(toLength: 20, withPad: " ", startingAt: 0))  \(Self.keyFields(entry))")
+            }
+            Output.line("")
+            Output.line("record:")
+            Output.line(String(decoding: record.json, as: UTF8.self))
+            Output.line("")
+            switch chain {
+            case .verified: Output.line("chain: verified (every entry of the run links to its neighbours by SHA-256)")
+            case .broken(let problem): Output.line("chain: BROKEN — \(problem)")
+            case .notChecked(let node): Output.line("node: \(node) (from the fleet store; `tandem fleet verify --node \(node)` checks its chain)")
+            }
         }
     }
 
@@ -93,6 +128,8 @@ struct ListRunsCommand: AsyncParsableCommand {
     @OptionGroup var dataDirectory: DataDirectoryOption
     @Option(help: "Only runs with this status.") var status: String?
     @Option(help: "How many (1-1000).") var limit: Int = 20
+    @Flag(help: "The newest runs of every node, from the fleet store.") var fleet = false
+    @OptionGroup var fleetURL: FleetURLOption
 
     func validate() throws {
         guard (1...1_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
@@ -103,13 +140,31 @@ struct ListRunsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if fleet {
+            try await FleetSession.with(fleetURL) { store in
+                let runs = try await store.runs(limit: limit, status: status)
+                Output.line("run_id                            node_id           status     started_at                   duration_ms  flash_ms  pro_ms")
+                for run in runs {
+                    Output.line([
+                        run.runID.padding(toLength: 32, withPad: " ", startingAt: 0),
+                        run.nodeID.padding(toLength: 16, withPad: " ", startingAt: 0),
+                        run.status.padding(toLength: 9, withPad: " ", startingAt: 0),
+                        (run.startedAt ?? "-").padding(toLength: 27, withPad: " ", startingAt: 0),
+                        Self.ms(run.durationMs).padding(toLength: 11, withPad: " ", startingAt: 0),
+                        Self.ms(run.flashLatencyMs).padding(toLength: 8, withPad: " ", startingAt: 0),
+                        Self.ms(run.proLatencyMs),
+                    ].joined(separator: "  "))
+                }
+            }
+            return
+        }
         try await failing {
             let store = try openProjections(dataDirectory)
             let (records, _) = try store.list(status: status, since: nil, limit: limit, after: nil)
             Output.line("run_id                            status     started_at                   duration_ms  flash_ms  pro_ms")
             for json in records {
                 guard let record = DualRunRecord(json: json) else { continue }
-                func ms(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "-" }
+                let ms = Self.ms
                 Output.line([
                     record.runID.padding(toLength: 32, withPad: " ", startingAt: 0),
                     record.status.padding(toLength: 9, withPad: " ", startingAt: 0),
@@ -121,6 +176,10 @@ struct ListRunsCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+extension ListRunsCommand {
+    static func ms(_ value: Double?) -> String { value.map { String(format: "%.2f", $0) } ?? "-" }
 }
 
 /// The projection store in use, read-only.

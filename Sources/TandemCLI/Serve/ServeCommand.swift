@@ -3,7 +3,9 @@ import AsyncHTTPClient
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import PostgresNIO
 import TandemDomain
+import TandemFleet
 import TandemJournal
 import TandemProjections
 import TandemProviders
@@ -26,7 +28,14 @@ struct ServeCommand: AsyncParsableCommand {
         let settings = try ServeSettings(host: host, port: port, dataDirectory: dataDirectory.path)
         var logger = Logger(label: "tandem")
         logger.logLevel = Environment.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
-        for (key, value) in settings.summary {
+        let fleetSettings: FleetServeSettings
+        do {
+            fleetSettings = try FleetServeSettings(dataDirectory: settings.journal.directory)
+        } catch let error as FleetError {
+            logger.critical("cannot start: \(error.description)", metadata: ["code": "\(error.code)"])
+            throw ExitCode.failure
+        }
+        for (key, value) in settings.summary + fleetSettings.summary {
             logger.info("setting", metadata: [key: "\(value)"])
         }
 
@@ -93,18 +102,40 @@ struct ServeCommand: AsyncParsableCommand {
         case .openAI(let baseURL, let key):
             provider = HTTPModelProvider.openAI(baseURL: baseURL, apiKey: key, client: httpClient, breakers: breakers, clock: clock)
         }
+        // The fleet shipper and its pool run beside the server, never in a request's path (unless
+        // TANDEM_FLEET_DURABILITY=sync, where each commit's frames wait for its entries to ship).
+        var runSettings = settings.runs
+        var fleetServices: [any Service] = []
+        var fleet: FleetLink?
+        if let url = fleetSettings.url {
+            // The pool logs every failed connection attempt at info; the shipper logs each outage once.
+            var poolLogger = logger
+            if logger.logLevel > .debug { poolLogger.logLevel = max(logger.logLevel, .warning) }
+            let client = PostgresClient(configuration: try FleetURL.configuration(url), backgroundLogger: poolLogger)
+            let store = FleetStore(client: client, logger: logger)
+            let shipper = FleetShipper(
+                journal: journal, store: store, nodeID: fleetSettings.nodeID, configuration: fleetSettings.shipper, logger: logger
+            )
+            fleetServices = [client, shipper]
+            fleet = FleetLink(store: store, status: shipper.status)
+            if fleetSettings.synchronous {
+                runSettings.beforeFrames = { seq in await shipper.waitUntilShipped(seq) }
+            }
+        }
         let coordinator = RunCoordinator(
-            journal: journal, provider: provider, settings: settings.runs, digestKey: digestKey, clock: clock, logger: logger
+            journal: journal, provider: provider, settings: runSettings, digestKey: digestKey, clock: clock, logger: logger
         )
         let server = TandemServer(
-            configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger
+            configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger,
+            fleet: fleet
         )
         let listenLogger = logger
         let application = server.makeApplication { port in
             listenLogger.info("listening", metadata: ["address": "\(settings.server.host):\(port)"])
         }
+        // Stopped in reverse order: the server first, then the shipper, then its pool.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            services: fleetServices + [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
         // Bounded shutdown: runs get the grace period, then everything still open (streams,
         // connections) gets the hard limit before the server is cancelled and closes them.

@@ -43,6 +43,9 @@ public struct RunSettings: Sendable {
     /// Streams read back from the journal (replays, resumes, follows) allowed at once; more get
     /// 503 `overloaded` (`TANDEM_MAX_FOLLOWERS`).
     public var maxFollowers: Int
+    /// Awaited with the last seq of each commit of a run before that commit's frames go out;
+    /// `TANDEM_FLEET_DURABILITY=sync` waits there until the entries are in the fleet store.
+    public var beforeFrames: (@Sendable (UInt64) async -> Void)?
 
     public init(
         flashModel: String = "gemini-2.5-flash",

@@ -102,6 +102,7 @@ public struct RunOrchestrator: Sendable {
                 if !events.isEmpty {
                     do {
                         let committed = try await journal.append(events, for: run)
+                        if let beforeFrames = settings.beforeFrames, let last = committed.last?.seq { await beforeFrames(last) }
                         let frames = committed.compactMap { renderer.frame(for: $0.event, seq: $0.seq) }
                         if !frames.isEmpty { emit(frames) }
                     } catch {

@@ -1,4 +1,5 @@
 import Hummingbird
+import TandemFleet
 import TandemJournal
 import TandemRuns
 
@@ -6,6 +7,7 @@ import TandemRuns
 struct HealthRoutes {
     let journal: Journal
     let coordinator: RunCoordinator
+    let fleet: FleetLink?
 
     private struct Health: Encodable {
         struct JournalHealth: Encodable {
@@ -22,13 +24,40 @@ struct HealthRoutes {
             }
         }
 
+        /// This node's shipping to the fleet store (SPEC §7), when configured.
+        struct FleetHealth: Encodable {
+            var nodeID: String
+            var shippedSeq: UInt64
+            var lagEntries: UInt64
+            var lastError: String?
+            var diverged: Bool
+
+            enum CodingKeys: String, CodingKey {
+                case diverged
+                case nodeID = "node_id"
+                case shippedSeq = "shipped_seq"
+                case lagEntries = "lag_entries"
+                case lastError = "last_error"
+            }
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(nodeID, forKey: .nodeID)
+                try container.encode(shippedSeq, forKey: .shippedSeq)
+                try container.encode(lagEntries, forKey: .lagEntries)
+                try container.encode(lastError, forKey: .lastError)
+                try container.encode(diverged, forKey: .diverged)
+            }
+        }
+
         var status: String
         var journal: JournalHealth
+        var fleet: FleetHealth?
         var activeRuns: Int
         var shuttingDown: Bool
 
         enum CodingKeys: String, CodingKey {
-            case status, journal
+            case status, journal, fleet
             case activeRuns = "active_runs"
             case shuttingDown = "shutting_down"
         }
@@ -51,6 +80,13 @@ struct HealthRoutes {
                 headSeq: head?.seq ?? 0, headHash: head?.hashHex ?? "", writable: writable,
                 durability: journal.configuration.durability.rawValue, error: failure?.message
             ),
+            fleet: fleet.map { link in
+                let snapshot = link.status.snapshot
+                return .init(
+                    nodeID: snapshot.nodeID, shippedSeq: snapshot.shippedSeq, lagEntries: snapshot.lag(head: head?.seq ?? 0),
+                    lastError: snapshot.lastError, diverged: snapshot.diverged
+                )
+            },
             activeRuns: coordinator.activeRuns,
             shuttingDown: coordinator.isShuttingDown
         )

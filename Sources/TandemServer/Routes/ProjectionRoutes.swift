@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TandemDomain
+import TandemFleet
 import TandemJournal
 import TandemProjections
 import TandemRuns
@@ -11,6 +12,7 @@ struct ProjectionRoutes {
     let journal: Journal
     let projector: Projector
     let coordinator: RunCoordinator
+    let fleet: FleetLink?
 
     static let statuses: Set<String> = ["running", "ok", "partial", "timeout", "error", "cancelled", "aborted"]
 
@@ -47,7 +49,9 @@ struct ProjectionRoutes {
         }
         do {
             let store = try await caughtUpStore()
-            guard let json = try store.recordJSON(raw) else { return APIError.notFound(raw).response }
+            guard let json = try store.recordJSON(raw) else {
+                return try await FleetFallback(link: fleet).record(raw) ?? APIError.notFound(raw).response
+            }
             return JSONBody.raw(json)
         } catch let error as APIError {
             return error.response
@@ -198,7 +202,8 @@ struct ProjectionRoutes {
                 ("tandem_journal_commit_seconds", "Duration of the last group commit (live).", journal.lastCommitObservation.seconds),
                 ("tandem_journal_batch_events", "Events in the last group commit (live).", Double(journal.lastCommitObservation.entries)),
             ]
-            let text = MetricsExposition.prometheus(try store.metrics(), gauges: gauges.map { (name: $0.0, help: $0.1, value: $0.2) })
+            var text = MetricsExposition.prometheus(try store.metrics(), gauges: gauges.map { (name: $0.0, help: $0.1, value: $0.2) })
+            if let fleet { text += fleet.prometheus(head: try journal.head().seq) }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: .init(string: text)))

@@ -14,11 +14,13 @@ struct RunRoutes {
     let limiter: RateLimiter
     let sse: SSEResponse
     let logger: Logger
+    /// Reads of runs that are not local.
+    let fleet: FleetFallback
 
     func register(on router: Router<TandemRequestContext>) {
         router.post("/api/reasoning/query") { request, context in await query(request, context: context) }
-        router.get("/api/runs/{run_id}/stream") { request, context in stream(request, context: context) }
-        router.get("/api/runs/{run_id}/events") { request, context in events(request, context: context) }
+        router.get("/api/runs/{run_id}/stream") { request, context in await stream(request, context: context) }
+        router.get("/api/runs/{run_id}/events") { request, context in await events(request, context: context) }
     }
 
     // MARK: POST /api/reasoning/query
@@ -52,13 +54,7 @@ struct RunRoutes {
 
     // MARK: GET /api/runs/{run_id}/stream
 
-    private func stream(_ request: Request, context: TandemRequestContext) -> Response {
-        let run: RunID
-        do {
-            run = try existingRun(context)
-        } catch {
-            return error.response
-        }
+    private func stream(_ request: Request, context: TandemRequestContext) async -> Response {
         let header = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters.get("last_event_id")
         var after: UInt64 = 0
         if let header, !header.isEmpty {
@@ -66,6 +62,19 @@ struct RunRoutes {
                 return APIError.validation("Last-Event-ID", "Last-Event-ID must be the seq (a whole number) of the last frame received.").response
             }
             after = seq
+        }
+        let run: RunID
+        do {
+            run = try existingRun(context)
+        } catch {
+            guard error.code == APIError.notFound("").code, let raw = context.parameters.get("run_id") else { return error.response }
+            do {
+                guard let (node, frames) = try await fleet.frames(raw, afterSeq: after) else { return error.response }
+                let response = sse.response(runID: raw, source: .replayed(frames), channel: context.channel)
+                return FleetFallback.tagged(response, node: node)
+            } catch {
+                return error.response
+            }
         }
         do {
             // A resume at or after the run's end: 204 tells an `EventSource` to stop reconnecting.
@@ -83,19 +92,18 @@ struct RunRoutes {
 
     // MARK: GET /api/runs/{run_id}/events
 
-    private func events(_ request: Request, context: TandemRequestContext) -> Response {
+    private func events(_ request: Request, context: TandemRequestContext) async -> Response {
         do {
             let run = try existingRun(context)
             let entries = try journal.entries(of: run)
-            var body: [UInt8] = [UInt8(ascii: "[")]
-            for (index, entry) in entries.enumerated() {
-                if index > 0 { body.append(UInt8(ascii: ",")) }
-                body += entry.line
-            }
-            body.append(UInt8(ascii: "]"))
-            return JSONBody.raw(body)
+            return JSONBody.raw(FleetFallback.array(of: entries))
         } catch let error as APIError {
-            return error.response
+            guard error.code == APIError.notFound("").code, let raw = context.parameters.get("run_id") else { return error.response }
+            do {
+                return try await fleet.events(raw) ?? error.response
+            } catch {
+                return error.response
+            }
         } catch {
             return APIError.journalUnavailable("\(error)").response
         }

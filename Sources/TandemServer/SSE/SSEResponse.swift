@@ -12,6 +12,8 @@ enum FrameSource: Sendable {
     case live(RunStream)
     /// A run read back from the journal (replay, resume, follow).
     case journal(RunFollower)
+    /// A finished run's frames read from elsewhere (the fleet store).
+    case replayed([SSEFrame])
 }
 
 /// Builds `text/event-stream` responses: writes each frame as it comes, `: ping` while idle, and
@@ -33,7 +35,7 @@ struct SSEResponse {
         switch source {
         case .live(let stream):
             (items, sink) = (stream.items, stream.pings)
-        case .journal:
+        case .journal, .replayed:
             (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
         }
         // Registered before the head goes out: a client that has the head gets every tick's ping.
@@ -80,6 +82,10 @@ struct SSEResponse {
                     }
                     sink.finish()
                 }
+            }
+            if case .replayed(let frames) = source {
+                sink.yield(.frames(frames))
+                sink.finish()
             }
             defer { group.cancelAll() }
             for await item in items {

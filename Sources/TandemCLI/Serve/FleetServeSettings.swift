@@ -1,0 +1,47 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import TandemFleet
+
+/// `serve`'s fleet settings (SPEC §7): `TANDEM_FLEET_URL`, `TANDEM_NODE_ID`, `TANDEM_FLEET_BATCH`.
+struct FleetServeSettings {
+    /// This data dir's node id (always resolved: a mismatch stops `serve` even without a fleet).
+    var nodeID: String
+    /// The fleet store; `nil` when no fleet is configured.
+    var url: String?
+    var shipper: FleetShipper.Configuration
+    /// `TANDEM_FLEET_DURABILITY=sync`: a commit's frames go out only once its entries are in the store.
+    var synchronous: Bool
+
+    init(dataDirectory: String, environment: EnvironmentSettings = EnvironmentSettings()) throws {
+        nodeID = try NodeIdentity.resolve(configured: environment.optional("TANDEM_NODE_ID"), dataDirectory: dataDirectory)
+        url = environment.optional("TANDEM_FLEET_URL")
+        if let url { _ = try FleetURL.configuration(url) }
+        shipper = FleetShipper.Configuration(
+            batchSize: try environment.integer("TANDEM_FLEET_BATCH", default: 2_000, range: 1...100_000)
+        )
+        switch environment.optional("TANDEM_FLEET_DURABILITY")?.lowercased() {
+        case nil, "async": synchronous = false
+        case "sync":
+            guard url != nil else { throw ValidationError("TANDEM_FLEET_DURABILITY=sync needs TANDEM_FLEET_URL") }
+            synchronous = true
+        case let other?: throw ValidationError("TANDEM_FLEET_DURABILITY must be async or sync (got '\(other)')")
+        }
+        // A fault point for the crash tests only: the process kills itself (SIGKILL) inside the
+        // ship transaction of the batch that reaches this seq, after its rows were written.
+        if let seq = try environment.optional("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ").map({ raw in
+            guard let value = UInt64(raw) else { throw ValidationError("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ must be a seq") }
+            return value
+        }) {
+            shipper.beforeCommit = { last in
+                if last >= seq { kill(getpid(), SIGKILL) }
+            }
+        }
+    }
+
+    /// The settings as log lines, the password masked.
+    var summary: [(String, String)] {
+        [("node_id", nodeID), ("fleet", url.map { "\(FleetURL.redacted($0)), batch \(shipper.batchSize), durability \(synchronous ? "sync (frames wait for PostgreSQL)" : "async")" } ?? "off")]
+    }
+}

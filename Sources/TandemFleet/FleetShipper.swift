@@ -1,0 +1,222 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import TandemJournal
+
+/// Copies this node's journal into the fleet store, in seq order and in batches, as a `Service`
+/// of `tandem serve` (and the loop of `tandem fleet ship`).
+///
+/// Never in the request path: it reads committed entries and follows the head. After any failure
+/// it starts again from the mark stored in PostgreSQL, so a batch is stored exactly once. A
+/// divergence stops shipping of this node for good (until an operator clears it), never
+/// overwriting a stored row.
+public final class FleetShipper: Service, Sendable {
+    /// How the shipper batches and retries.
+    public struct Configuration: Sendable {
+        /// Entries per ship transaction (`TANDEM_FLEET_BATCH`).
+        public var batchSize: Int
+        /// The first retry delay after a failure; doubles up to ``maxRetryDelay``.
+        public var retryDelay: Duration
+        public var maxRetryDelay: Duration
+        /// How long to wait for an append before looking at the head again (appends of other
+        /// processes are only seen this way).
+        public var pollInterval: Duration
+        /// How long one attempt (mark read plus one batch) may take before it counts as failed;
+        /// while PostgreSQL is unreachable the pool would otherwise wait for a connection.
+        public var attemptTimeout: Duration
+        /// Whether ``FleetShipper/run()`` returns after a divergence (`tandem fleet ship`, which then
+        /// exits) instead of waiting for shutdown (`serve`, which goes on serving).
+        public var returnsOnDivergence: Bool
+        /// A fault point for tests: see ``FleetStore/ship(node:entries:records:head:beforeCommit:)``.
+        public var beforeCommit: (@Sendable (UInt64) async throws -> Void)?
+
+        public init(
+            batchSize: Int = 2_000,
+            retryDelay: Duration = .milliseconds(100),
+            maxRetryDelay: Duration = .seconds(5),
+            pollInterval: Duration = .milliseconds(500),
+            attemptTimeout: Duration = .seconds(5),
+            returnsOnDivergence: Bool = false,
+            beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil
+        ) {
+            self.batchSize = batchSize
+            self.retryDelay = retryDelay
+            self.maxRetryDelay = maxRetryDelay
+            self.pollInterval = pollInterval
+            self.attemptTimeout = attemptTimeout
+            self.returnsOnDivergence = returnsOnDivergence
+            self.beforeCommit = beforeCommit
+        }
+    }
+
+    public let nodeID: String
+    /// Counters for `/health` and `/metrics`.
+    public let status: FleetStatus
+    /// The node's mark as this process last stored or read it, for ``waitUntilShipped(_:)``.
+    private let shipped = HeadSignal(head: 0)
+    private let journal: Journal
+    private let store: FleetStore
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public init(journal: Journal, store: FleetStore, nodeID: String, configuration: Configuration = .init(), logger: Logger) {
+        self.journal = journal
+        self.store = store
+        self.nodeID = nodeID
+        self.configuration = configuration
+        self.logger = logger
+        status = FleetStatus(nodeID: nodeID)
+    }
+
+    /// Ships until graceful shutdown: catches up, then follows the journal's head.
+    public func run() async throws {
+        // Graceful shutdown ends the loop between attempts, never inside one: postgres-nio 1.33
+        // traps when its pool closes a connection in the middle of a COPY.
+        let stopping = StopRequest()
+        await withGracefulShutdownHandler {
+            var mark: ShippedMark?
+            var delay = self.configuration.retryDelay
+            var lastLogged: String?
+            var migrated = false
+            while !Task.isCancelled, !stopping.isRequested {
+                do throws(FleetError) {
+                    if !migrated {
+                        try await self.within { () async throws(FleetError) in
+                            try await FleetSchema.migrate(self.store.client, logger: self.logger)
+                        }
+                        migrated = true
+                    }
+                    let known = mark
+                    let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, ShippedMark?) in
+                        let current: ShippedMark
+                        if let known {
+                            current = known
+                        } else {
+                            current = try await self.store.mark(of: self.nodeID)
+                            self.status.markSeen(current.seq)
+                            self.shipped.publish(current.seq)
+                        }
+                        return (current, try await self.shipBatch(after: current))
+                    }
+                    mark = next ?? current
+                    if next == nil, !stopping.isRequested {
+                        await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
+                    }
+                    if lastLogged != nil {
+                        self.logger.notice("fleet shipping resumed", metadata: ["node_id": "\(self.nodeID)", "shipped_seq": "\(mark?.seq ?? 0)"])
+                        lastLogged = nil
+                    }
+                    delay = self.configuration.retryDelay
+                } catch {
+                    if Task.isCancelled { break }
+                    if case .divergence = error {
+                        await self.stop(on: error)
+                        return
+                    }
+                    self.status.failed(error)
+                    // Logged once per distinct failure, not once per retry.
+                    if lastLogged != error.description {
+                        self.logger.error("fleet shipping failed; retrying from the stored mark", metadata: [
+                            "node_id": "\(self.nodeID)", "code": "\(error.code)", "error": "\(error.description)",
+                        ])
+                        lastLogged = error.description
+                    }
+                    mark = nil
+                    // The retry delay, cut short by a shutdown.
+                    var slept: Duration = .zero
+                    while slept < delay, !stopping.isRequested, !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(100))
+                        slept += .milliseconds(100)
+                    }
+                    delay = min(delay * 2, self.configuration.maxRetryDelay)
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.request()
+        }
+        // A stopped shipper must not end serve's service group: wait for its shutdown.
+        if !configuration.returnsOnDivergence { try? await gracefulShutdown() }
+    }
+
+    /// Returns once every entry up to `seq` is in the fleet store (as this shipper knows), or when
+    /// the calling task is cancelled. `TANDEM_FLEET_DURABILITY=sync` holds a commit's frames here.
+    public func waitUntilShipped(_ seq: UInt64) async {
+        guard seq > 0 else { return }
+        await shipped.wait(beyond: seq - 1)
+    }
+
+    /// Ships every entry up to the journal's head as of the call, in batches.
+    /// - Returns: the node's mark at the end.
+    /// - Throws: ``FleetError``; a divergence is also recorded in the store.
+    public func shipToHead() async throws(FleetError) -> ShippedMark {
+        var mark = try await store.mark(of: nodeID)
+        status.markSeen(mark.seq)
+        let head = try readJournal { try journal.head().seq }
+        do throws(FleetError) {
+            while mark.seq < head, let next = try await shipBatch(after: mark, through: head) { mark = next }
+        } catch {
+            if case .divergence = error { await stop(on: error) } else { status.failed(error) }
+            throw error
+        }
+        return mark
+    }
+
+    /// Ships the next batch after `mark`; `nil` when there is nothing to ship.
+    private func shipBatch(after mark: ShippedMark, through limit: UInt64 = .max) async throws(FleetError) -> ShippedMark? {
+        if let divergence = mark.divergence {
+            throw .divergence(node: nodeID, seq: mark.seq, reason: "shipping of this node was stopped earlier: \(divergence)")
+        }
+        let (head, entries, records) = try readJournal {
+            let head = try journal.head().seq
+            let entries = try journal.entries(from: mark.seq + 1, through: limit, limit: configuration.batchSize)
+            return (head, entries, try RunRecords.records(touchedBy: entries, in: journal))
+        }
+        guard head >= mark.seq else {
+            throw .divergence(node: nodeID, seq: mark.seq, reason: "the local journal ends at seq \(head) but the store holds this node up to seq \(mark.seq): the data dir was replaced or rewound after shipping")
+        }
+        guard !entries.isEmpty else { return nil }
+        let result = try await store.ship(node: nodeID, entries: entries, records: records, head: head, beforeCommit: configuration.beforeCommit)
+        status.shipped(result)
+        shipped.publish(result.mark.seq)
+        for run in result.collisions {
+            logger.error("run id used on two nodes; the fleet keeps the first node's run and this node's entries, never merged", metadata: [
+                "node_id": "\(nodeID)", "run_id": "\(run)",
+            ])
+        }
+        return result.mark
+    }
+
+    /// Runs one attempt, failing it when it takes longer than ``Configuration/attemptTimeout``.
+    @discardableResult
+    private func within<T: Sendable>(_ body: @escaping @Sendable () async throws(FleetError) -> T) async throws(FleetError) -> T {
+        try await withFleetDeadline(configuration.attemptTimeout, body)
+    }
+
+    private func stop(on error: FleetError) async {
+        status.failed(error)
+        logger.critical("fleet divergence: shipping of this node stopped, nothing was overwritten", metadata: [
+            "node_id": "\(nodeID)", "code": "\(error.code)", "error": "\(error.description)",
+        ])
+        do {
+            try await store.recordDivergence(node: nodeID, reason: error.description)
+        } catch {
+            logger.error("the divergence could not be recorded in the fleet store", metadata: ["node_id": "\(nodeID)", "error": "\(error.description)"])
+        }
+    }
+
+    private func readJournal<T>(_ body: () throws -> T) throws(FleetError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw .journal("\(error)")
+        }
+    }
+}
+
+/// Set once graceful shutdown starts; the shipping loop stops between attempts.
+private final class StopRequest: Sendable {
+    private let requested = Mutex(false)
+
+    func request() { requested.withLock { $0 = true } }
+    var isRequested: Bool { requested.withLock { $0 } }
+}

@@ -1,0 +1,39 @@
+import Logging
+import PostgresNIO
+
+extension PostgresConnection {
+    /// Runs `query` unless the connection is already closed.
+    ///
+    /// postgres-nio 1.33 never completes a query written to a connection that has closed (the
+    /// server crashed mid-transaction, say; vapor/postgres-nio#487, reverted in #501), and the
+    /// wait ignores cancellation. Checking first narrows that to a race the shipper's attempt
+    /// timeout still escapes.
+    @discardableResult
+    func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        guard !isClosed else { throw FleetError.database("the connection to PostgreSQL was lost") }
+        return try await self.query(query, logger: logger)
+    }
+}
+
+extension PostgresClient {
+    /// `body` in one transaction on one connection: committed when it returns, rolled back when it
+    /// throws. Like `withTransaction`, but every statement goes through
+    /// ``PostgresNIO/PostgresConnection/checkedQuery(_:logger:)``, so a connection lost
+    /// mid-transaction fails the transaction instead of hanging it.
+    func checkedTransaction<Result: Sendable>(
+        logger: Logger, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection { connection in
+            try await connection.checkedQuery("BEGIN", logger: logger)
+            let result: Result
+            do {
+                result = try await body(connection)
+            } catch {
+                if !connection.isClosed { _ = try? await connection.checkedQuery("ROLLBACK", logger: logger) }
+                throw error
+            }
+            try await connection.checkedQuery("COMMIT", logger: logger)
+            return result
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import Foundation
+import Synchronization
+import PostgresNIO
+import TandemFleet
+import TandemJournal
+import TandemTestSupport
+import Testing
+
+/// The shipper against a real PostgreSQL server (a private one per test).
+@Suite("shipping to PostgreSQL", .enabled(if: postgresAvailable, postgresSkipReason), .timeLimit(.minutes(2)))
+struct ShippingTests {
+    @Test("migrate creates the schema once: a second run applies nothing; the version table says 1")
+    func migrateIsIdempotent() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        try await withStore(url) { store in
+            let first = try await FleetSchema.migrate(store.client, logger: store.logger)
+            let second = try await FleetSchema.migrate(store.client, logger: store.logger)
+            #expect(first == [1])
+            #expect(second == [])
+        }
+        #expect(try server.psql("SELECT max(version) FROM tandem.schema_version", url: url) == "1\n")
+        for relation in ["tandem.nodes", "tandem.journal", "tandem.runs", "tandem.experiment_runs", "public.experiment_runs"] {
+            #expect(try server.psql("SELECT to_regclass('\(relation)') IS NOT NULL", url: url) == "t\n", "\(relation) missing")
+        }
+    }
+
+    @Test("a journal ships in batches: rows equal the journal's lines byte for byte, mark at the head, records and old-style rows queryable")
+    func shipsEverything() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 40)
+        let head = try node.journal.head()
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            let shipper = node.shipper(store, batchSize: 37)
+            let mark = try await shipper.shipToHead()
+            #expect(mark.seq == head.seq)
+            #expect(mark.hash == head.hashHex)
+            #expect(shipper.status.snapshot.shippedEntries == head.seq)
+            // Shipping again finds nothing to do.
+            let again = try await shipper.shipToHead()
+            #expect(again == mark)
+            let reports = try await FleetVerifier(store: store, pageSize: 50).verify(local: (node.nodeID, node.journal))
+            #expect(reports.map(\.problems) == [[]])
+            #expect(reports.first?.comparedLocally == head.seq)
+        }
+        let stored = try storedLines(server, url: url, node: "node-a")
+        #expect(stored.gapless)
+        #expect(stored.lines == (try node.lines()))
+        #expect(try server.psql("SELECT count(*) FROM tandem.runs WHERE node_id = 'node-a'", url: url) == "40\n")
+        #expect(try server.psql("SELECT status FROM tandem.runs WHERE run_id = 'run-3'", url: url) == "partial\n")
+        // The old service's table shape, answers included, from the view.
+        let row = try server.psql(
+            "SELECT id, query, user_id, flash_latency_ms, length(pro_response) > 0, status FROM experiment_runs WHERE id = 'run-0'", url: url
+        )
+        #expect(row == "run-0|question 0|u0|100|t|ok\n")
+    }
+
+    @Test("a payload with an escaped NUL (valid JSON, refused by jsonb) ships: line exact, derived data cleaned, verify clean")
+    func escapedNULShips() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 2)
+        let run = try #require(RunID("nul-run"))
+        _ = try await node.journal.append([
+            try PendingEntry(runID: run, type: "client_disconnected", data: Array(#"{"elapsed_ms":1,"note":"a\u0000b"}"#.utf8)),
+        ])
+        try await Workload.append(runs: 1, to: node.journal, firstRun: 5)
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            _ = try await node.shipper(store, batchSize: 7).shipToHead()
+            let reports = try await FleetVerifier(store: store).verify(local: (node.nodeID, node.journal))
+            #expect(reports.flatMap(\.problems).isEmpty)
+        }
+        #expect(try storedLines(server, url: url, node: "node-a").lines == (try node.lines()))
+        #expect(try server.psql("SELECT data ->> 'note' FROM tandem.journal WHERE run_id = 'nul-run'", url: url) == "a\u{FFFD}b\n")
+    }
+
+    @Test("a ship transaction that fails before commit stores nothing; the next attempt ships each entry exactly once")
+    func failedBatchLeavesNothing() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 20)
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            let failing = node.shipper(store, batchSize: 50) { last in
+                if last > 100 { throw InjectedFault() }
+            }
+            await #expect(throws: FleetError.self) { _ = try await failing.shipToHead() }
+            let mark = try await store.mark(of: node.nodeID)
+            #expect(mark.seq == 100)
+            _ = try await node.shipper(store, batchSize: 50).shipToHead()
+        }
+        let stored = try storedLines(server, url: url, node: "node-a")
+        #expect(stored.gapless)
+        #expect(stored.lines == (try node.lines()))
+    }
+
+    @Test("PostgreSQL crashes mid-transaction (immediate stop inside the batch), restarts: shipping resumes from the mark, nothing lost or doubled")
+    func postgresCrashMidTransaction() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 30)
+        let crashes = Crashes(server: server, atSeqs: [60, 150])
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            let shipper = node.shipper(store, batchSize: 40) { last in try crashes.maybeCrash(at: last) }
+            // Each crash fails one attempt; the service loop retries from the stored mark.
+            let service = Task { try await shipper.run() }
+            defer { service.cancel() }
+            let head = try node.journal.head().seq
+            // Polling is the only way to see another task's progress here; each wait is bounded.
+            for _ in 0..<600 where shipper.status.snapshot.shippedSeq < head {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(shipper.status.snapshot.shippedSeq == head)
+            #expect(shipper.status.snapshot.shipErrors >= 2)
+        }
+        #expect(crashes.count == 2)
+        let stored = try storedLines(server, url: url, node: "node-a")
+        #expect(stored.gapless)
+        #expect(stored.lines == (try node.lines()))
+    }
+
+    @Test("a re-sent entry that differs from the stored row is a divergence: nothing overwritten, node stopped and marked")
+    func resentDifferentEntryDiverges() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let original = try await TestNode("node-a", runs: 10)
+        let impostor = try await TestNode("node-a", runs: 10, contentBytes: 500)
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            _ = try await original.shipper(store).shipToHead()
+            let other = try impostor.journal.entries(from: 1, limit: 20)
+            await #expect(throws: FleetError.self) {
+                _ = try await store.ship(node: "node-a", entries: other, records: [], head: 20)
+            }
+            // The same bytes again are fine (a retry after a lost commit acknowledgement).
+            let same = try original.journal.entries(from: 1, limit: 20)
+            let result = try await store.ship(node: "node-a", entries: same, records: [], head: 20)
+            #expect(result.alreadyStored == 20 && result.stored == 0)
+        }
+        #expect(try storedLines(server, url: url, node: "node-a").lines == (try original.lines()))
+    }
+
+    @Test("a local journal rewritten after shipping (chain recomputed) stops shipping with fleet_divergence, recorded in the store")
+    func rewrittenJournalDiverges() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let original = try await TestNode("node-a", runs: 10)
+        let rewritten = try await TestNode("node-a", runs: 12, contentBytes: 500)
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            _ = try await original.shipper(store).shipToHead()
+            let shipper = rewritten.shipper(store)
+            do throws(FleetError) {
+                _ = try await shipper.shipToHead()
+                Issue.record("the rewritten journal was shipped")
+            } catch {
+                #expect(error.code == "fleet_divergence")
+                #expect(error.description.contains("node-a"))
+            }
+            #expect(shipper.status.snapshot.diverged)
+            let mark = try await store.mark(of: "node-a")
+            #expect(mark.divergence != nil)
+            // Verify on the rewritten node names the first rewritten seq.
+            let reports = try await FleetVerifier(store: store).verify(only: "node-a", local: ("node-a", rewritten.journal))
+            #expect(reports.first?.problems.contains { $0.reason.contains("local journal's line differs") } == true)
+        }
+        #expect(try storedLines(server, url: url, node: "node-a").lines == (try original.lines()))
+    }
+
+    @Test("verify names a row edited in PostgreSQL by node and seq")
+    func verifyCatchesEditedRow() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 10)
+        try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            _ = try await node.shipper(store).shipToHead()
+        }
+        try server.psql("UPDATE tandem.journal SET line = replace(line, 'question 2', 'question X') WHERE node_id = 'node-a' AND seq = 3", url: url)
+        try server.psql("UPDATE tandem.journal SET data = '{}' WHERE node_id = 'node-a' AND seq = 7", url: url)
+        try await withStore(url) { store in
+            let withoutLocal = try await FleetVerifier(store: store, pageSize: 4).verify()
+            let seqs = Set(withoutLocal.flatMap(\.problems).map(\.seq))
+            #expect(seqs.contains(3) && seqs.contains(4) && seqs.contains(7))
+            #expect(withoutLocal.flatMap(\.problems).allSatisfy { $0.nodeID == "node-a" })
+            let withLocal = try await FleetVerifier(store: store).verify(local: ("node-a", node.journal))
+            #expect(withLocal.flatMap(\.problems).contains { $0.seq == 3 && $0.reason.contains("local journal's line differs") })
+        }
+    }
+
+    @Test("three nodes ship at once; a run id used on two nodes is counted and kept apart, never merged")
+    func threeNodesAndCollision() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let nodes = [
+            try await TestNode("node-a", runs: 30, firstRun: 0),
+            try await TestNode("node-b", runs: 30, firstRun: 100),
+            try await TestNode("node-c", runs: 30, firstRun: 129),
+        ]
+        let collisions = try await withStore(url) { store in
+            try await FleetSchema.migrate(store.client, logger: store.logger)
+            _ = try await nodes[1].shipper(store).shipToHead()
+            return try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for node in [nodes[0], nodes[2]] {
+                    group.addTask {
+                        let shipper = node.shipper(store, batchSize: 33)
+                        _ = try await shipper.shipToHead()
+                        return shipper.status.snapshot.runIDCollisions
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        // run-129 is on node-b (shipped first) and node-c.
+        #expect(collisions == 1)
+        #expect(try server.psql("SELECT node_id FROM tandem.runs WHERE run_id = 'run-129'", url: url) == "node-b\n")
+        #expect(try server.psql("SELECT node_id, first_node_id FROM tandem.run_id_collisions", url: url) == "node-c|node-b\n")
+        for node in nodes {
+            let stored = try storedLines(server, url: url, node: node.nodeID)
+            #expect(stored.gapless)
+            #expect(stored.lines == (try node.lines()), "\(node.nodeID)")
+        }
+    }
+}
+
+/// Stops PostgreSQL abruptly from inside a ship transaction, once at each given seq, then
+/// starts it again, so the transaction in flight dies with the server.
+final class Crashes: Sendable {
+    private let server: PostgresTestServer
+    private let pending: Mutex<[UInt64]>
+    private let done = Mutex(0)
+
+    init(server: PostgresTestServer, atSeqs: [UInt64]) {
+        self.server = server
+        pending = Mutex(atSeqs)
+    }
+
+    var count: Int { done.withLock { $0 } }
+
+    func maybeCrash(at last: UInt64) throws {
+        let due = pending.withLock { seqs -> Bool in
+            guard let first = seqs.first, last >= first else { return false }
+            seqs.removeFirst()
+            return true
+        }
+        guard due else { return }
+        server.stop(immediate: true)
+        try server.start()
+        done.withLock { $0 += 1 }
+    }
+}

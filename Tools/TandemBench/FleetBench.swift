@@ -1,0 +1,196 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import TandemDomain
+import TandemFleet
+import TandemJournal
+
+/// `tandem-bench fleet`: shipping throughput of a large journal into PostgreSQL next to a raw
+/// baseline in the same run (`psql \copy` of the very same rows into a table of the same shape),
+/// then `serve`'s runs/s with and without shipping at 64 clients and the lag it keeps meanwhile.
+struct FleetBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fleet", abstract: "Fleet store shipping benchmark (needs a PostgreSQL URL).")
+
+    @Option(help: "The fleet store (a database this benchmark may fill).") var url: String
+    @Option(help: "Journal entries to ship.") var events = 1_000_000
+    @Option(help: "Entries per ship transaction.") var batch = 2_000
+    @Option(help: "The tandem executable (for the load phase).") var tandem = ".build/release/tandem"
+    @Option(help: "Seconds of load per mode (0 skips the load phase).") var seconds: Double = 6
+    @Option(help: "Concurrent clients in the load phase.") var clients = 64
+    @Option(help: "Port for the server under test.") var port = 18_383
+
+    func validate() throws {
+        guard events > 0, batch > 0, seconds >= 0, clients > 0 else {
+            throw ValidationError("--events, --batch and --clients must be at least 1, --seconds not negative")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let client = PostgresClient(configuration: try FleetURL.configuration(url), backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await throughput(FleetStore(client: client, logger: logger), logger: logger)
+        }
+        if seconds > 0 { try await underLoad() }
+    }
+
+    // MARK: Throughput
+
+    private func throughput(_ store: FleetStore, logger: Logger) async throws {
+        let directory = Statistics.temporaryDirectory("fleet")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try Journal(JournalConfiguration(directory: directory, durability: .async), logger: logger)
+        let run = try await ProjectionWorkload.fill(journal, events: events)
+        journal.close()
+        Glibc.sync()
+        let reader = try Journal(JournalConfiguration(directory: directory, readOnly: true), logger: logger)
+        let total = try reader.head().seq
+
+        try await store.client.query("DROP SCHEMA IF EXISTS tandem CASCADE", logger: logger)
+        try await store.client.query("DROP VIEW IF EXISTS public.experiment_runs", logger: logger)
+        try await FleetSchema.migrate(store.client, logger: logger)
+        let node = "bench-node"
+        let shipper = FleetShipper(journal: reader, store: store, nodeID: node, configuration: .init(batchSize: batch), logger: logger)
+        let started = ContinuousClock.now
+        let mark = try await shipper.shipToHead()
+        let shipSeconds = started.duration(to: .now).seconds
+        guard mark.seq == total else { throw ValidationError("shipped \(mark.seq) of \(total)") }
+
+        // The raw baseline: the same rows (all columns) into a table of the same shape, indexes
+        // included, by psql's \copy from a file written beforehand (not timed).
+        try await store.client.query("CREATE TABLE tandem.bench_raw (LIKE tandem.journal INCLUDING ALL)", logger: logger)
+        let file = directory + "/rows.copy"
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        var chunk: [UInt8] = []
+        try reader.scanEntries(from: 1) { entry in
+            for (index, column) in [Array(node.utf8), Array(String(entry.seq).utf8), Array(entry.timestamp.utf8), Array(entry.runID.rawValue.utf8),
+                                    Array(entry.typeUTF8), Array(entry.data), entry.line, Array(entry.prev.utf8)].enumerated() {
+                if index > 0 { chunk.append(UInt8(ascii: "\t")) }
+                for byte in column {
+                    switch byte {
+                    case UInt8(ascii: "\\"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+                    case UInt8(ascii: "\t"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                    case UInt8(ascii: "\n"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                    case UInt8(ascii: "\r"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                    default: chunk.append(byte)
+                    }
+                }
+            }
+            chunk.append(UInt8(ascii: "\n"))
+            if chunk.count > 1 << 22 {
+                handle.write(Data(chunk))
+                chunk.removeAll(keepingCapacity: true)
+            }
+            return true
+        }
+        handle.write(Data(chunk))
+        try handle.close()
+        let copyStarted = ContinuousClock.now
+        try Self.psql(url, #"\copy tandem.bench_raw FROM '"# + file + "'")
+        let copySeconds = copyStarted.duration(to: .now).seconds
+        try await store.client.query("DROP TABLE tandem.bench_raw", logger: logger)
+
+        let shipRate = Double(total) / shipSeconds
+        let copyRate = Double(total) / copySeconds
+        print("# fleet shipping benchmark (PostgreSQL \(try Self.psql(url, "SHOW server_version").trimmingCharacters(in: .whitespacesAndNewlines)), batch \(batch))")
+        print("journal: \(total) entries, \(run) runs (answers 0.3-4 KB)")
+        print("phase | seconds | entries/s")
+        print("----- | ------- | ---------")
+        print("tandem fleet shipping (rows + run records + marks, \(Int((Double(total) / Double(batch)).rounded(.up))) transactions) | \(Statistics.format(shipSeconds, 2)) | \(Statistics.format(shipRate))")
+        print("raw psql \\copy of the same rows, one transaction | \(Statistics.format(copySeconds, 2)) | \(Statistics.format(copyRate))")
+        print("shipping / raw: \(Statistics.format(shipRate / copyRate, 2)) (target >= 0.5)")
+    }
+
+    // MARK: Under load
+
+    private func underLoad() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.read = .seconds(30)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { _ = http.shutdown() }
+        print("")
+        print("# serve at \(clients) clients (scripted models 0 ms / 0 ms, sync durability), \(Statistics.format(seconds)) s per mode")
+        print("mode | runs/s | entries/s | lag p50 entries | lag p99 entries | lag max entries | lag max as seconds of traffic")
+        print("---- | ------ | --------- | --------------- | --------------- | --------------- | -----------------------------")
+        var rates: [String: Double] = [:]
+        for mode in ["without fleet", "with fleet"] {
+            var environment = ["TANDEM_SCRIPTED_FLASH_MS": "0", "TANDEM_SCRIPTED_PRO_MS": "0", "TANDEM_MAX_CONCURRENT_RUNS": "100000"]
+            if mode == "with fleet" {
+                environment["TANDEM_FLEET_URL"] = url
+                environment["TANDEM_NODE_ID"] = "bench-load-\(getpid())"
+                environment["TANDEM_FLEET_BATCH"] = "\(batch)"
+            }
+            let server = try ServerProcess.start(tandem, port: port, environment: environment)
+            defer { server.stop() }
+            try await server.waitUntilHealthy(http)
+            let headBefore = try await Self.health(http, port: port).head
+            let sampler = Task { () -> [Double] in
+                var lags: [Double] = []
+                while !Task.isCancelled {
+                    if let lag = try? await Self.health(http, port: port).lag { lags.append(Double(lag)) }
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+                return lags
+            }
+            let generator = StreamingLoadGenerator(port: port, group: group)
+            let started = ContinuousClock.now
+            let outcome = try await generator.run(
+                clients: clients, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#,
+                stagger: .milliseconds(0), warmUp: .milliseconds(250), until: .now() + .milliseconds(Int64(seconds * 1000))
+            )
+            let elapsed = started.duration(to: .now).seconds
+            sampler.cancel()
+            let lags = await sampler.value
+            let headAfter = try await Self.health(http, port: port).head
+            let entryRate = Double(headAfter - headBefore) / elapsed
+            let runRate = Double(outcome.latencies.count) / outcome.measuredSeconds
+            rates[mode] = runRate
+            if mode == "with fleet", !lags.isEmpty {
+                let maxLag = lags.max() ?? 0
+                print("\(mode) | \(Statistics.format(runRate)) | \(Statistics.format(entryRate)) | \(Statistics.format(Statistics.percentile(lags, 50))) | "
+                    + "\(Statistics.format(Statistics.percentile(lags, 99))) | \(Statistics.format(maxLag)) | \(Statistics.format(maxLag / max(entryRate, 1), 3))")
+            } else {
+                print("\(mode) | \(Statistics.format(runRate)) | \(Statistics.format(entryRate)) | - | - | - | -")
+            }
+        }
+        if let with = rates["with fleet"], let without = rates["without fleet"] {
+            print("runs/s with shipping / without: \(Statistics.format(with / without, 2)) (target >= 0.9); lag target: under one second of traffic")
+        }
+        try await group.shutdownGracefully()
+    }
+
+    private static func health(_ client: HTTPClient, port: Int) async throws -> (head: UInt64, lag: UInt64?) {
+        let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(2))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] ?? [:]
+        let head = (object["journal"] as? [String: Any])?["head_seq"] as? Int ?? 0
+        let lag = (object["fleet"] as? [String: Any])?["lag_entries"] as? Int
+        return (UInt64(max(head, 0)), lag.map { UInt64(max($0, 0)) })
+    }
+
+    @discardableResult
+    private static func psql(_ url: String, _ command: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        process.arguments = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url.replacingOccurrences(of: "postgres://", with: "postgresql://"), "-c", command]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("psql failed: \(command)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
