@@ -234,3 +234,28 @@ struct RunSemanticsTests {
         }
     }
 }
+
+extension RunSemanticsTests {
+    @Test("run_started records the first-token and idle deadlines that are set (the console draws them), and omits those that are off")
+    func configuredDeadlinesAreJournaled() async throws {
+        let provider = FakeProvider()
+        let settings = RunSettings(flashDeadlines: ModelDeadlines(total: .seconds(5), firstToken: .milliseconds(1_500), idle: .seconds(2)))
+        try await TestServer.with(provider: provider, settings: settings) { server in
+            let stream = try await query(server, #"{"query":"Deadlines","run_id":"deadlines-1"}"#)
+            provider.flash.send(.complete("Quick."))
+            provider.pro.send(.complete("Verified."))
+            _ = try await stream.rest()
+            let run = try #require(RunID("deadlines-1"))
+            guard case .runStarted(let started)? = try events(server, run).first else {
+                Issue.record("the run did not start with run_started")
+                return
+            }
+            #expect(started.config.flashFirstTokenTimeoutS == 1.5)
+            #expect(started.config.flashIdleTimeoutS == 2)
+            #expect(started.config.proFirstTokenTimeoutS == nil)
+            #expect(started.config.proIdleTimeoutS == nil)
+            let line = try #require(try server.journal.entries(of: run).first).line
+            #expect(!String(decoding: line, as: UTF8.self).contains("pro_first_token_timeout_s"))
+        }
+    }
+}

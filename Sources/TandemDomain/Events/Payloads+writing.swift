@@ -114,9 +114,13 @@ extension ClientInfo {
 extension RunConfig {
     func write(_ writer: inout CanonicalWriter) {
         writer.beginObject()
+        if let flashFirstTokenTimeoutS { writer.key("flash_first_token_timeout_s", flashFirstTokenTimeoutS) }
+        if let flashIdleTimeoutS { writer.key("flash_idle_timeout_s", flashIdleTimeoutS) }
         writer.key("flash_model", flashModel)
         writer.key("flash_timeout_s", flashTimeoutS)
         writer.key("on_flash_failure", onFlashFailure)
+        if let proFirstTokenTimeoutS { writer.key("pro_first_token_timeout_s", proFirstTokenTimeoutS) }
+        if let proIdleTimeoutS { writer.key("pro_idle_timeout_s", proIdleTimeoutS) }
         writer.key("pro_model", proModel)
         writer.key("pro_timeout_s", proTimeoutS)
         writer.key("provider", provider)

@@ -37,10 +37,18 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var redaction: String
     /// What a Flash failure does to Pro: `continue` or `cancel_pro`.
     public var onFlashFailure: String
+    /// The first-token and idle deadlines, when configured (absent when off, so runs without
+    /// them journal the same bytes as before these fields existed).
+    public var flashFirstTokenTimeoutS: Double?
+    public var flashIdleTimeoutS: Double?
+    public var proFirstTokenTimeoutS: Double?
+    public var proIdleTimeoutS: Double?
 
     public init(
         flashModel: String, proModel: String, flashTimeoutS: Double, proTimeoutS: Double,
-        provider: String, redaction: String, onFlashFailure: String
+        provider: String, redaction: String, onFlashFailure: String,
+        flashFirstTokenTimeoutS: Double? = nil, flashIdleTimeoutS: Double? = nil,
+        proFirstTokenTimeoutS: Double? = nil, proIdleTimeoutS: Double? = nil
     ) {
         self.flashModel = flashModel
         self.proModel = proModel
@@ -49,6 +57,10 @@ public struct RunConfig: Sendable, Codable, Equatable {
         self.provider = provider
         self.redaction = redaction
         self.onFlashFailure = onFlashFailure
+        self.flashFirstTokenTimeoutS = flashFirstTokenTimeoutS
+        self.flashIdleTimeoutS = flashIdleTimeoutS
+        self.proFirstTokenTimeoutS = proFirstTokenTimeoutS
+        self.proIdleTimeoutS = proIdleTimeoutS
     }
 
     enum CodingKeys: String, CodingKey {
@@ -59,6 +71,10 @@ public struct RunConfig: Sendable, Codable, Equatable {
         case provider
         case redaction
         case onFlashFailure = "on_flash_failure"
+        case flashFirstTokenTimeoutS = "flash_first_token_timeout_s"
+        case flashIdleTimeoutS = "flash_idle_timeout_s"
+        case proFirstTokenTimeoutS = "pro_first_token_timeout_s"
+        case proIdleTimeoutS = "pro_idle_timeout_s"
     }
 }
 

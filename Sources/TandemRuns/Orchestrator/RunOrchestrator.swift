@@ -46,7 +46,11 @@ public struct RunOrchestrator: Sendable {
                 proTimeoutS: settings.proDeadlines.total.milliseconds / 1_000,
                 provider: provider.name,
                 redaction: redactor.policy,
-                onFlashFailure: settings.onFlashFailure.rawValue
+                onFlashFailure: settings.onFlashFailure.rawValue,
+                flashFirstTokenTimeoutS: settings.flashDeadlines.firstToken.map { $0.milliseconds / 1_000 },
+                flashIdleTimeoutS: settings.flashDeadlines.idle.map { $0.milliseconds / 1_000 },
+                proFirstTokenTimeoutS: settings.proDeadlines.firstToken.map { $0.milliseconds / 1_000 },
+                proIdleTimeoutS: settings.proDeadlines.idle.map { $0.milliseconds / 1_000 }
             ),
             requestDigest: request.digest(key: digestKey)
         ))

@@ -865,7 +865,7 @@ export async function renderRun(main, { signal, param: runId }) {
       h("dt", { text: "Started" }), h("dd", { text: formatTime(started?.ts) }),
       h("dt", { text: "Duration" }), h("dd", { text: formatMs(record?.duration_ms) }),
       h("dt", { text: "Models" }), h("dd", { text: `${config.flash_model ?? "?"} / ${config.pro_model ?? "?"} (${config.provider ?? "?"})` }),
-      h("dt", { text: "Deadlines" }), h("dd", { text: `Flash ${config.flash_timeout_s ?? "?"} s · Pro ${config.pro_timeout_s ?? "?"} s` }),
+      h("dt", { text: "Deadlines" }), h("dd", { text: ["flash", "pro"].map((model) => describeDeadlines(model, config)).join(" · ") }),
     );
     answerSlot.replaceChildren(...answers(entries));
     usageSlot.replaceChildren(usageTable(entries));
@@ -946,6 +946,14 @@ export async function renderRun(main, { signal, param: runId }) {
     await reload();
   }
   await verify();
+}
+
+/** A model's deadlines as run_started recorded them: total, then first-token and idle when set. */
+function describeDeadlines(model, config) {
+  const parts = [`${config[`${model}_timeout_s`] ?? "?"} s`];
+  if (typeof config[`${model}_first_token_timeout_s`] === "number") parts.push(`first token ${config[`${model}_first_token_timeout_s`]} s`);
+  if (typeof config[`${model}_idle_timeout_s`] === "number") parts.push(`idle ${config[`${model}_idle_timeout_s`]} s`);
+  return `${MODEL_NAMES[model]} ${parts.join(", ")}`;
 }
 
 """#,
@@ -1253,8 +1261,13 @@ export function buildTimeline(entries) {
     for (const model of MODELS) {
       const seconds = config[`${model}_timeout_s`];
       if (typeof seconds === "number") deadlines.push({ model, kind: "total", ms: seconds * 1000, seconds });
+      // The first-token deadline is fixed from the start; an idle deadline moves with each chunk
+      // (chunks are not journaled), so it is drawn only where it struck.
+      const firstToken = config[`${model}_first_token_timeout_s`];
+      if (typeof firstToken === "number") deadlines.push({ model, kind: "first_token", ms: firstToken * 1000, seconds: firstToken });
     }
   }
+  const hasDeadline = (model, kind) => deadlines.some((deadline) => deadline.model === model && deadline.kind === kind);
   for (const entry of entries) {
     const data = entry.data ?? {};
     switch (entry.type) {
@@ -1271,8 +1284,8 @@ export function buildTimeline(entries) {
     if (kind === "completed" && typeof data.latency_ms === "number") ms = data.latency_ms;
     if (kind === "timeout" && typeof data.elapsed_ms === "number") {
       ms = data.elapsed_ms;
-      // Only the total deadline is in run_started; the others show themselves when they strike.
-      if (data.phase === "first_token") deadlines.push({ model, kind: "first_token", ms: data.timeout_s * 1000, seconds: data.timeout_s });
+      // Runs journaled before run_started named the first-token deadline show it where it struck.
+      if (data.phase === "first_token" && !hasDeadline(model, "first_token")) deadlines.push({ model, kind: "first_token", ms: data.timeout_s * 1000, seconds: data.timeout_s });
       if (data.phase === "idle") deadlines.push({ model, kind: "idle", ms: data.elapsed_ms, seconds: data.timeout_s });
     }
     lanes[model].marks.push(ms === null ? { kind, ms: offset(entry), entry, fromCommitTime: true } : { kind, ms, entry });

@@ -45,8 +45,13 @@ export function buildTimeline(entries) {
     for (const model of MODELS) {
       const seconds = config[`${model}_timeout_s`];
       if (typeof seconds === "number") deadlines.push({ model, kind: "total", ms: seconds * 1000, seconds });
+      // The first-token deadline is fixed from the start; an idle deadline moves with each chunk
+      // (chunks are not journaled), so it is drawn only where it struck.
+      const firstToken = config[`${model}_first_token_timeout_s`];
+      if (typeof firstToken === "number") deadlines.push({ model, kind: "first_token", ms: firstToken * 1000, seconds: firstToken });
     }
   }
+  const hasDeadline = (model, kind) => deadlines.some((deadline) => deadline.model === model && deadline.kind === kind);
   for (const entry of entries) {
     const data = entry.data ?? {};
     switch (entry.type) {
@@ -63,8 +68,8 @@ export function buildTimeline(entries) {
     if (kind === "completed" && typeof data.latency_ms === "number") ms = data.latency_ms;
     if (kind === "timeout" && typeof data.elapsed_ms === "number") {
       ms = data.elapsed_ms;
-      // Only the total deadline is in run_started; the others show themselves when they strike.
-      if (data.phase === "first_token") deadlines.push({ model, kind: "first_token", ms: data.timeout_s * 1000, seconds: data.timeout_s });
+      // Runs journaled before run_started named the first-token deadline show it where it struck.
+      if (data.phase === "first_token" && !hasDeadline(model, "first_token")) deadlines.push({ model, kind: "first_token", ms: data.timeout_s * 1000, seconds: data.timeout_s });
       if (data.phase === "idle") deadlines.push({ model, kind: "idle", ms: data.elapsed_ms, seconds: data.timeout_s });
     }
     lanes[model].marks.push(ms === null ? { kind, ms: offset(entry), entry, fromCommitTime: true } : { kind, ms, entry });

@@ -129,7 +129,7 @@ export async function renderRun(main, { signal, param: runId }) {
       h("dt", { text: "Started" }), h("dd", { text: formatTime(started?.ts) }),
       h("dt", { text: "Duration" }), h("dd", { text: formatMs(record?.duration_ms) }),
       h("dt", { text: "Models" }), h("dd", { text: `${config.flash_model ?? "?"} / ${config.pro_model ?? "?"} (${config.provider ?? "?"})` }),
-      h("dt", { text: "Deadlines" }), h("dd", { text: `Flash ${config.flash_timeout_s ?? "?"} s · Pro ${config.pro_timeout_s ?? "?"} s` }),
+      h("dt", { text: "Deadlines" }), h("dd", { text: ["flash", "pro"].map((model) => describeDeadlines(model, config)).join(" · ") }),
     );
     answerSlot.replaceChildren(...answers(entries));
     usageSlot.replaceChildren(usageTable(entries));
@@ -210,4 +210,12 @@ export async function renderRun(main, { signal, param: runId }) {
     await reload();
   }
   await verify();
+}
+
+/** A model's deadlines as run_started recorded them: total, then first-token and idle when set. */
+function describeDeadlines(model, config) {
+  const parts = [`${config[`${model}_timeout_s`] ?? "?"} s`];
+  if (typeof config[`${model}_first_token_timeout_s`] === "number") parts.push(`first token ${config[`${model}_first_token_timeout_s`]} s`);
+  if (typeof config[`${model}_idle_timeout_s`] === "number") parts.push(`idle ${config[`${model}_idle_timeout_s`]} s`);
+  return `${MODEL_NAMES[model]} ${parts.join(", ")}`;
 }
