@@ -77,6 +77,8 @@ struct SSEResponse {
                             sink.yield(.frames([frame]))
                             if frame.isTerminal { break }
                         }
+                    } catch is CancellationError {
+                        // The stream ended first (client gone, shutdown): nothing went wrong.
                     } catch {
                         logger.error("replaying a run from the journal failed", metadata: ["error": "\(error)"])
                     }
