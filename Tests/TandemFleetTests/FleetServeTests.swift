@@ -88,10 +88,11 @@ struct FleetServeTests {
         _ = await loaders[0].value
         nodes[0] = try await Node.start("node-1", url: url, directory: nodes[0].directory)
         loaders[0] = Task { [port = nodes[0].port] in await QueryLoad.run(port: port, clients: 1) }
+        func headSeq(_ health: [String: Any]) -> Int { (health["journal"] as? [String: Any])?["head_seq"] as? Int ?? 0 }
+        let restartedAt = headSeq(try await nodes[0].health())
 
         // PostgreSQL crashes and stays down while the nodes keep serving.
         server.stop(immediate: true)
-        func headSeq(_ health: [String: Any]) -> Int { (health["journal"] as? [String: Any])?["head_seq"] as? Int ?? 0 }
         let before = headSeq(try await nodes[1].health())
         var down: [String: Any] = [:]
         // Polling /health is the only way to watch another process; bounded.
@@ -105,6 +106,11 @@ struct FleetServeTests {
         #expect(headSeq(down) > before, "runs went on while PostgreSQL was down")
         try server.start()
 
+        // The restarted node has finished runs of its own (a run is about eight entries) before
+        // the load stops. Polling /health is the only way to watch another process; bounded.
+        for _ in 0..<400 where headSeq(try await nodes[0].health()) <= restartedAt + 20 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         for loader in loaders { loader.cancel() }
         for loader in loaders { #expect(await loader.value > 0) }
         for node in nodes { try await Self.waitCaughtUp(node) }
