@@ -75,6 +75,8 @@ public final class FleetShipper: Service, Sendable {
         let stopping = StopRequest()
         await withGracefulShutdownHandler {
             var mark: ShippedMark?
+            // The batch after the mark, read while the previous one was being stored.
+            var prepared: ShipBatch?
             var delay = self.configuration.retryDelay
             var lastLogged: String?
             var migrated = false
@@ -86,8 +88,8 @@ public final class FleetShipper: Service, Sendable {
                         }
                         migrated = true
                     }
-                    let known = mark
-                    let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, ShippedMark?) in
+                    let (known, ready) = (mark, prepared)
+                    let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, Shipped?) in
                         let current: ShippedMark
                         if let known {
                             current = known
@@ -96,9 +98,10 @@ public final class FleetShipper: Service, Sendable {
                             self.status.markSeen(current.seq)
                             self.shipped.publish(current.seq)
                         }
-                        return (current, try await self.shipBatch(after: current))
+                        return (current, try await self.shipBatch(after: current, prepared: ready))
                     }
-                    mark = next ?? current
+                    mark = next?.mark ?? current
+                    prepared = next?.prepared
                     if next == nil, !stopping.isRequested {
                         await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
                     }
@@ -122,6 +125,7 @@ public final class FleetShipper: Service, Sendable {
                         lastLogged = error.description
                     }
                     mark = nil
+                    prepared = nil
                     // The retry delay, cut short by a shutdown.
                     var slept: Duration = .zero
                     while slept < delay, !stopping.isRequested, !Task.isCancelled {
@@ -153,7 +157,10 @@ public final class FleetShipper: Service, Sendable {
         status.markSeen(mark.seq)
         let head = try readJournal { try journal.head().seq }
         do throws(FleetError) {
-            while mark.seq < head, let next = try await shipBatch(after: mark, through: head) { mark = next }
+            var prepared: ShipBatch?
+            while mark.seq < head, let next = try await shipBatch(after: mark, prepared: prepared, through: head) {
+                (mark, prepared) = (next.mark, next.prepared)
+            }
         } catch {
             if case .divergence = error { await stop(on: error) } else { status.failed(error) }
             throw error
@@ -161,21 +168,33 @@ public final class FleetShipper: Service, Sendable {
         return mark
     }
 
-    /// Ships the next batch after `mark`; `nil` when there is nothing to ship.
-    private func shipBatch(after mark: ShippedMark, through limit: UInt64 = .max) async throws(FleetError) -> ShippedMark? {
+    /// What one batch did: the mark after it, and the batch after that, read meanwhile.
+    private struct Shipped: Sendable {
+        var mark: ShippedMark
+        var prepared: ShipBatch?
+    }
+
+    /// Ships the next batch after `mark` (`prepared` when it was read already), reading the batch
+    /// after it while PostgreSQL stores this one; `nil` when there is nothing to ship.
+    private func shipBatch(after mark: ShippedMark, prepared: ShipBatch?, through limit: UInt64 = .max) async throws(FleetError) -> Shipped? {
         if let divergence = mark.divergence {
             throw .divergence(node: nodeID, seq: mark.seq, reason: "shipping of this node was stopped earlier: \(divergence)")
         }
-        let (head, entries, records) = try readJournal {
-            let head = try journal.head().seq
-            let entries = try journal.entries(from: mark.seq + 1, through: limit, limit: configuration.batchSize)
-            return (head, entries, try RunRecords.records(touchedBy: entries, in: journal))
+        let batch: ShipBatch
+        if let prepared, prepared.firstSeq == mark.seq + 1 {
+            batch = prepared
+        } else {
+            let head = try readJournal { try journal.head().seq }
+            guard head >= mark.seq else {
+                throw .divergence(node: nodeID, seq: mark.seq, reason: "the local journal ends at seq \(head) but the store holds this node up to seq \(mark.seq): the data dir was replaced or rewound after shipping")
+            }
+            guard let read = try read(after: mark.seq, through: limit) else { return nil }
+            batch = read
         }
-        guard head >= mark.seq else {
-            throw .divergence(node: nodeID, seq: mark.seq, reason: "the local journal ends at seq \(head) but the store holds this node up to seq \(mark.seq): the data dir was replaced or rewound after shipping")
-        }
-        guard !entries.isEmpty else { return nil }
-        let result = try await store.ship(node: nodeID, entries: entries, records: records, head: head, beforeCommit: configuration.beforeCommit)
+        // Reading (LMDB, record folds, row text) runs on another thread while this task waits for
+        // PostgreSQL; a failed read is left for the next call to meet again.
+        async let next = try? read(after: batch.lastSeq, through: limit)
+        let result = try await store.ship(node: nodeID, batch: batch, beforeCommit: configuration.beforeCommit)
         status.shipped(result)
         shipped.publish(result.mark.seq)
         for run in result.collisions {
@@ -183,7 +202,17 @@ public final class FleetShipper: Service, Sendable {
                 "node_id": "\(nodeID)", "run_id": "\(run)",
             ])
         }
-        return result.mark
+        return Shipped(mark: result.mark, prepared: await next)
+    }
+
+    /// The batch of local entries after `seq` (up to the batch size and `limit`); `nil` when there is none.
+    private func read(after seq: UInt64, through limit: UInt64) throws(FleetError) -> ShipBatch? {
+        guard seq < limit else { return nil }
+        return try readJournal {
+            let head = try journal.head().seq
+            let entries = try journal.entries(from: seq + 1, through: limit, limit: configuration.batchSize)
+            return ShipBatch(node: nodeID, entries: entries, records: try RunRecords.records(touchedBy: entries, in: journal), head: head)
+        }
     }
 
     /// Runs one attempt, failing it when it takes longer than ``Configuration/attemptTimeout``.

@@ -105,20 +105,31 @@ public struct FleetStore: Sendable {
         node: String, entries: [JournalEntry], records: [FleetRunRecord], head: UInt64,
         beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil
     ) async throws(FleetError) -> ShipResult {
-        guard let first = entries.first, let last = entries.last else {
+        guard let batch = ShipBatch(node: node, entries: entries, records: records, head: head) else {
             return ShipResult(mark: try await mark(of: node), stored: 0, alreadyStored: 0, collisions: [])
         }
-        let hashes = entries.map(\.hash)
-        for index in entries.indices.dropFirst() where entries[index].prev != hashes[index - 1] {
+        return try await ship(node: node, batch: batch, beforeCommit: beforeCommit)
+    }
+
+    /// Stores a prepared batch; see ``ship(node:entries:records:head:beforeCommit:)``.
+    func ship(node: String, batch: ShipBatch, beforeCommit: (@Sendable (UInt64) async throws -> Void)?) async throws(FleetError) -> ShipResult {
+        let entries = batch.entries
+        for index in entries.indices.dropFirst() where entries[index].prev != batch.hashes[index - 1] {
             throw .divergence(node: node, seq: entries[index].seq, reason: "the local journal's chain is broken here (its prev is not the hash of entry \(entries[index].seq - 1)); run `tandem journal verify`")
         }
         return try await database {
             try await client.checkedTransaction(logger: logger) { connection in
-                try await connection.checkedQuery("INSERT INTO tandem.nodes (node_id) VALUES (\(node)) ON CONFLICT (node_id) DO NOTHING", logger: logger)
+                // Registers the node on first use and locks its row: a second shipper of the same
+                // node waits here, then sees the new mark (an upsert that changes nothing, so that
+                // it returns the row in one round trip).
                 var stored = ShippedMark(seq: 0, hash: String(decoding: ChainHash.genesis, as: UTF8.self))
-                // Locks the node's row: a second shipper of the same node waits here, then sees the new mark.
                 let rows = try await connection.checkedQuery(
-                    "SELECT shipped_seq, shipped_hash, divergence FROM tandem.nodes WHERE node_id = \(node) FOR UPDATE", logger: logger
+                    """
+                    INSERT INTO tandem.nodes AS n (node_id) VALUES (\(node))
+                    ON CONFLICT (node_id) DO UPDATE SET node_id = n.node_id
+                    RETURNING shipped_seq, shipped_hash, divergence
+                    """,
+                    logger: logger
                 )
                 for try await (seq, hash, divergence) in rows.decode((Int64, String, String?).self) {
                     stored = ShippedMark(seq: UInt64(max(seq, 0)), hash: hash, divergence: divergence)
@@ -130,12 +141,12 @@ public struct FleetStore: Sendable {
                 if let firstResent = resent.first, let lastResent = resent.last {
                     try await compareStored(node: node, resent: Array(resent), from: firstResent.seq, through: lastResent.seq, connection)
                 }
-                let fresh = entries[resent.count...]
-                guard let firstFresh = fresh.first else {
+                guard resent.count < entries.count else {
                     return ShipResult(mark: stored, stored: 0, alreadyStored: resent.count, collisions: [])
                 }
+                let firstFresh = entries[resent.count]
                 guard firstFresh.seq == stored.seq + 1 else {
-                    throw FleetError.database("batch of \(node) starts at seq \(first.seq) but the store ends at \(stored.seq); retrying from the mark")
+                    throw FleetError.database("batch of \(node) starts at seq \(batch.firstSeq) but the store ends at \(stored.seq); retrying from the mark")
                 }
                 guard firstFresh.prev == stored.hash else {
                     throw FleetError.divergence(
@@ -143,26 +154,19 @@ public struct FleetStore: Sendable {
                         reason: "its prev \(firstFresh.prev) is not the stored hash \(stored.hash) of entry \(stored.seq): the local journal was rewritten after it was shipped, or another journal ships under this node id"
                     )
                 }
-                try await copy(Array(fresh), into: "tandem_fleet_stage", connection)
-                try await connection.checkedQuery(
-                    """
-                    INSERT INTO tandem.journal (node_id, seq, ts, run_id, type, data, line, prev)
-                    SELECT \(node), seq, ts::timestamptz, run_id, type, \(unescaped: Self.jsonbOf("data")), line, prev FROM tandem_fleet_stage ORDER BY seq
-                    """,
-                    logger: logger
-                )
-                let collisions = try await upsert(records: records, node: node, connection)
-                try await beforeCommit?(last.seq)
-                let mark = ShippedMark(seq: last.seq, hash: hashes[hashes.count - 1])
+                try await copy(batch.rows(from: resent.count), connection)
+                let collisions = try await upsert(records: batch.records, node: node, connection)
+                try await beforeCommit?(batch.lastSeq)
+                let mark = ShippedMark(seq: batch.lastSeq, hash: batch.hashes[batch.hashes.count - 1])
                 try await connection.checkedQuery(
                     """
                     UPDATE tandem.nodes SET shipped_seq = \(Int64(mark.seq)), shipped_hash = \(mark.hash),
-                           head_seq = greatest(head_seq, \(Int64(head))), updated_at = now()
+                           head_seq = greatest(head_seq, \(Int64(batch.head))), updated_at = now()
                      WHERE node_id = \(node)
                     """,
                     logger: logger
                 )
-                return ShipResult(mark: mark, stored: fresh.count, alreadyStored: resent.count, collisions: collisions)
+                return ShipResult(mark: mark, stored: entries.count - resent.count, alreadyStored: resent.count, collisions: collisions)
             }
         }
     }
@@ -201,34 +205,14 @@ public struct FleetStore: Sendable {
         }
     }
 
-    /// Streams `entries` with `COPY` into the per-connection staging table `table` (text columns;
-    /// the insert into the journal derives `data` there, where an escaped NUL, valid JSON that
-    /// jsonb refuses, is cleaned).
-    private func copy(_ entries: [JournalEntry], into table: String, _ connection: PostgresConnection) async throws {
-        try await connection.checkedQuery(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS tandem_fleet_stage (
-                seq bigint, ts text, run_id text, type text, data text, line text, prev text
-            ) ON COMMIT DELETE ROWS
-            """,
-            logger: logger
-        )
-        let bytes = entries.reduce(0) { $0 + $1.line.count * 2 + 160 }
-        var text = CopyText(reservingCapacity: bytes)
-        for entry in entries {
-            text.column(String(entry.seq).utf8, first: true)
-            text.column(entry.timestamp.utf8)
-            text.column(entry.runID.rawValue.utf8)
-            text.column(entry.typeUTF8)
-            text.column(entry.data)
-            text.column(entry.line)
-            text.column(entry.prev.utf8)
-            text.endRow()
-        }
+    /// Streams prepared rows with `COPY` straight into `tandem.journal` (the primary key refuses a
+    /// row stored twice, failing the batch, which is then retried from the mark).
+    private func copy(_ rows: ArraySlice<UInt8>, _ connection: PostgresConnection) async throws {
+        // postgres-nio quotes the table name whole, so the schema comes from the search path.
+        try await connection.checkedQuery("SET LOCAL search_path = tandem", logger: logger)
         guard !connection.isClosed else { throw FleetError.database("the connection to PostgreSQL was lost") }
-        let columns = ["seq", "ts", "run_id", "type", "data", "line", "prev"]
-        try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
-            try await writer.write(ByteBuffer(bytes: text.bytes))
+        try await connection.copyFrom(table: "journal", columns: ShipBatch.columns, logger: logger) { writer in
+            try await writer.write(ByteBuffer(bytes: rows))
         }
     }
 
