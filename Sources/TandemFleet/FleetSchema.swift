@@ -125,5 +125,13 @@ public enum FleetSchema {
             END $$
             """,
         ],
+        // Version 2: no per-row foreign keys to `tandem.nodes`. A ship transaction registers and
+        // locks its node's row before it writes any row of the node, so every row has its node by
+        // construction; the per-row check doubled the cost of storing an entry (docs/DESIGN.md,
+        // "Fleet store").
+        [
+            "ALTER TABLE tandem.journal DROP CONSTRAINT IF EXISTS journal_node_id_fkey",
+            "ALTER TABLE tandem.runs DROP CONSTRAINT IF EXISTS runs_node_id_fkey",
+        ],
     ]
 }
