@@ -21,14 +21,15 @@ struct FleetBench: AsyncParsableCommand {
     @Option(help: "The fleet store (a database this benchmark may fill).") var url: String
     @Option(help: "Journal entries to ship.") var events = 1_000_000
     @Option(help: "Entries per ship transaction.") var batch = 2_000
+    @Option(help: "Rounds of (shipping, raw copy), alternating; medians are reported.") var rounds = 3
     @Option(help: "The tandem executable (for the load phase).") var tandem = ".build/release/tandem"
     @Option(help: "Seconds of load per mode (0 skips the load phase).") var seconds: Double = 6
     @Option(help: "Concurrent clients in the load phase.") var clients = 64
     @Option(help: "Port for the server under test.") var port = 18_383
 
     func validate() throws {
-        guard events > 0, batch > 0, seconds >= 0, clients > 0 else {
-            throw ValidationError("--events, --batch and --clients must be at least 1, --seconds not negative")
+        guard events > 0, batch > 0, rounds > 0, seconds >= 0, clients > 0 else {
+            throw ValidationError("--events, --batch, --rounds and --clients must be at least 1, --seconds not negative")
         }
     }
 
@@ -56,24 +57,51 @@ struct FleetBench: AsyncParsableCommand {
         let reader = try Journal(JournalConfiguration(directory: directory, readOnly: true), logger: logger)
         let total = try reader.head().seq
 
-        try await store.client.query("DROP SCHEMA IF EXISTS tandem CASCADE", logger: logger)
-        try await store.client.query("DROP VIEW IF EXISTS public.experiment_runs", logger: logger)
-        try await FleetSchema.migrate(store.client, logger: logger)
-        let node = "bench-node"
-        let shipper = FleetShipper(journal: reader, store: store, nodeID: node, configuration: .init(batchSize: batch), logger: logger)
-        let started = ContinuousClock.now
-        let mark = try await shipper.shipToHead()
-        let shipSeconds = started.duration(to: .now).seconds
-        guard mark.seq == total else { throw ValidationError("shipped \(mark.seq) of \(total)") }
-
-        // The raw baseline: the same rows (all columns) into a table of the same shape, indexes
-        // included, by psql's \copy from a file written beforehand (not timed).
-        try await store.client.query("CREATE TABLE tandem.bench_raw (LIKE tandem.journal INCLUDING ALL)", logger: logger)
+        // The raw baseline's input: the same rows (all columns), written to a file beforehand (not timed).
         let file = directory + "/rows.copy"
+        let node = "bench-node"
+        try Self.writeRows(of: reader, node: node, to: file)
+
+        // Alternating rounds on a fresh schema each: shipping, then the raw baseline (psql's \copy of
+        // the same rows into a table of the same shape, indexes included, one transaction).
+        var shipSeconds: [Double] = []
+        var copySeconds: [Double] = []
+        for _ in 0..<rounds {
+            try await store.client.query("DROP SCHEMA IF EXISTS tandem CASCADE", logger: logger)
+            try await store.client.query("DROP VIEW IF EXISTS public.experiment_runs", logger: logger)
+            try await FleetSchema.migrate(store.client, logger: logger)
+            try await store.client.query("CHECKPOINT", logger: logger)
+            let shipper = FleetShipper(journal: reader, store: store, nodeID: node, configuration: .init(batchSize: batch), logger: logger)
+            let started = ContinuousClock.now
+            let mark = try await shipper.shipToHead()
+            shipSeconds.append(started.duration(to: .now).seconds)
+            guard mark.seq == total else { throw ValidationError("shipped \(mark.seq) of \(total)") }
+
+            try await store.client.query("CREATE TABLE tandem.bench_raw (LIKE tandem.journal INCLUDING ALL)", logger: logger)
+            try await store.client.query("CHECKPOINT", logger: logger)
+            let copyStarted = ContinuousClock.now
+            try Self.psql(url, #"\copy tandem.bench_raw FROM '"# + file + "'")
+            copySeconds.append(copyStarted.duration(to: .now).seconds)
+            try await store.client.query("DROP TABLE tandem.bench_raw", logger: logger)
+        }
+
+        let ratios = zip(shipSeconds, copySeconds).map { $1 / $0 }
+        let (ship, copy) = (Statistics.percentile(shipSeconds, 50), Statistics.percentile(copySeconds, 50))
+        print("# fleet shipping benchmark (PostgreSQL \(try Self.psql(url, "SHOW server_version").trimmingCharacters(in: .whitespacesAndNewlines)), batch \(batch), \(rounds) alternating rounds, medians)")
+        print("journal: \(total) entries, \(run) runs (answers 0.3-4 KB)")
+        print("phase | seconds (median) | entries/s | seconds per round")
+        print("----- | ---------------- | --------- | -----------------")
+        print("tandem fleet shipping (rows + run records + marks, \(Int((Double(total) / Double(batch)).rounded(.up))) transactions) | \(Statistics.format(ship, 2)) | \(Statistics.format(Double(total) / ship)) | \(shipSeconds.map { Statistics.format($0, 2) }.joined(separator: " "))")
+        print("raw psql \\copy of the same rows, one transaction | \(Statistics.format(copy, 2)) | \(Statistics.format(Double(total) / copy)) | \(copySeconds.map { Statistics.format($0, 2) }.joined(separator: " "))")
+        print("shipping / raw, median of the rounds' ratios: \(Statistics.format(Statistics.percentile(ratios, 50), 2)) (each round: \(ratios.map { Statistics.format($0, 2) }.joined(separator: " "))); target >= 0.5")
+    }
+
+    /// Writes every entry of `journal` as a row of `tandem.journal` in `COPY` text format.
+    private static func writeRows(of journal: Journal, node: String, to file: String) throws {
         _ = FileManager.default.createFile(atPath: file, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         var chunk: [UInt8] = []
-        try reader.scanEntries(from: 1) { entry in
+        try journal.scanEntries(from: 1) { entry in
             for (index, column) in [Array(node.utf8), Array(String(entry.seq).utf8), Array(entry.timestamp.utf8), Array(entry.runID.rawValue.utf8),
                                     Array(entry.typeUTF8), Array(entry.data), entry.line, Array(entry.prev.utf8)].enumerated() {
                 if index > 0 { chunk.append(UInt8(ascii: "\t")) }
@@ -96,20 +124,6 @@ struct FleetBench: AsyncParsableCommand {
         }
         handle.write(Data(chunk))
         try handle.close()
-        let copyStarted = ContinuousClock.now
-        try Self.psql(url, #"\copy tandem.bench_raw FROM '"# + file + "'")
-        let copySeconds = copyStarted.duration(to: .now).seconds
-        try await store.client.query("DROP TABLE tandem.bench_raw", logger: logger)
-
-        let shipRate = Double(total) / shipSeconds
-        let copyRate = Double(total) / copySeconds
-        print("# fleet shipping benchmark (PostgreSQL \(try Self.psql(url, "SHOW server_version").trimmingCharacters(in: .whitespacesAndNewlines)), batch \(batch))")
-        print("journal: \(total) entries, \(run) runs (answers 0.3-4 KB)")
-        print("phase | seconds | entries/s")
-        print("----- | ------- | ---------")
-        print("tandem fleet shipping (rows + run records + marks, \(Int((Double(total) / Double(batch)).rounded(.up))) transactions) | \(Statistics.format(shipSeconds, 2)) | \(Statistics.format(shipRate))")
-        print("raw psql \\copy of the same rows, one transaction | \(Statistics.format(copySeconds, 2)) | \(Statistics.format(copyRate))")
-        print("shipping / raw: \(Statistics.format(shipRate / copyRate, 2)) (target >= 0.5)")
     }
 
     // MARK: Under load
