@@ -84,7 +84,7 @@ public struct RunOrchestrator: Sendable {
 
         var machine = RunStateMachine(policy: settings.onFlashFailure)
         var renderer = FrameRenderer(traceID: run.rawValue)
-        var journalFailure: (any Error)?
+        var closing: RunAborted?
         await withDiscardingTaskGroup { group in
             for role in ModelRole.allCases {
                 group.addTask { await self.call(role, request: request, start: startTime, control: control) }
@@ -94,15 +94,19 @@ public struct RunOrchestrator: Sendable {
             while let batch = await control.mailbox.next() {
                 var events: [DomainEvent] = []
                 var finished = false
-                for input in batch {
+                // Carries out what the machine decided; it alone decides what a run journals and ends.
+                func perform(_ input: RunStateMachine.Input) {
                     for action in machine.handle(input, elapsedMs: (clock.now - startTime).milliseconds) {
                         switch action {
                         case .journal(let more): events += more
                         case .cancel(let role): control.stopSignal(role).fire()
+                        case .failStream: emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
+                        case .abort(let aborted): closing = aborted
                         case .finish: finished = true
                         }
                     }
                 }
+                for input in batch { perform(input) }
                 if !events.isEmpty {
                     do {
                         let committed = try await journal.append(events, for: run)
@@ -111,29 +115,24 @@ public struct RunOrchestrator: Sendable {
                         if !frames.isEmpty { emit(frames) }
                     } catch {
                         logger.error("journal append failed mid-run; ending the stream", metadata: ["error": "\(error)"])
-                        emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
-                        control.stopFlash.fire()
-                        control.stopPro.fire()
-                        journalFailure = error
-                        finished = true
+                        perform(.journalFailed(cause: "\(error)"))
                     }
                 }
                 if finished { control.mailbox.finish() }
             }
         }
-        if let journalFailure {
-            await closeAfterJournalFailure(run, cause: journalFailure, control: control, logger: logger)
+        if let closing {
+            await closeAfterJournalFailure(run, with: closing, control: control, logger: logger)
         }
     }
 
-    /// Ends in the journal a run whose append failed mid-run, as soon as the journal takes writes
-    /// again: until then the run has no closing entry, and its followers and same-`run_id` retries
-    /// would wait for one. Retried with backoff (250 ms doubling to 5 s) while the run stays
-    /// live; a shutdown stops the retries and start-up recovery closes the run instead.
-    private func closeAfterJournalFailure(_ run: RunID, cause: any Error, control: RunControl, logger: Logger) async {
-        let aborted = DomainEvent.runAborted(RunAborted(
-            reason: "the audit journal failed mid-run (\(cause)); the run was ended once the journal could write again"
-        ))
+    /// Ends in the journal a run whose append failed mid-run with `aborted` (decided by the state
+    /// machine), as soon as the journal takes writes again: until then the run has no closing
+    /// entry, and its followers and same-`run_id` retries would wait for one. Retried with backoff
+    /// (250 ms doubling to 5 s) while the run stays live; a shutdown stops the retries and start-up
+    /// recovery closes the run instead.
+    private func closeAfterJournalFailure(_ run: RunID, with aborted: RunAborted, control: RunControl, logger: Logger) async {
+        let aborted = DomainEvent.runAborted(aborted)
         var delay = Duration.milliseconds(250)
         while true {
             do {
