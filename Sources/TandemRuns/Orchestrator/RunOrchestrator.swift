@@ -59,14 +59,14 @@ public struct RunOrchestrator: Sendable {
     /// Runs `request` to its end.
     /// - Parameters:
     ///   - control: how the caller steers the run (client gone, shutdown).
-    ///   - started: called once `run_started` is durable (`nil`), or with the journal's error (the run
-    ///     then does not happen).
+    ///   - started: called once `run_started` is durable (`nil`), or with the error that kept it
+    ///     from the journal (the run then does not happen).
     ///   - emit: receives the frames of each commit, in order, once their events are durable; the
     ///     last is `done`.
     public func run(
         _ request: RunRequest,
         control: RunControl,
-        started: @Sendable (JournalError?) -> Void,
+        started: @Sendable (RunError?) -> Void,
         emit: @escaping @Sendable ([SSEFrame]) -> Void
     ) async {
         let run = request.runID
@@ -77,7 +77,7 @@ public struct RunOrchestrator: Sendable {
             _ = try await journal.append([startedEvent(request)], for: run)
         } catch {
             logger.error("run could not start: journal append failed", metadata: ["error": "\(error)"])
-            started(error as? JournalError ?? JournalError.unavailable(error))
+            started(.journal(error))
             return
         }
         started(nil)
@@ -262,13 +262,6 @@ private struct CallObserver: ModelCallObserver {
         if tracker.progress(at: now) {
             inputs.yield(.progress(.firstToken(role, FirstToken(afterMs: CanonicalJSON.milliseconds((now - start).milliseconds)))))
         }
-    }
-}
-
-extension JournalError {
-    /// Wraps an unexpected error from the journal path.
-    static func unavailable(_ error: any Error) -> JournalError {
-        JournalError(.environment, "journal unavailable: \(error)")
     }
 }
 
