@@ -51,11 +51,16 @@ public struct RunError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server is shutting down: no new run is taken.
     public static let shuttingDown = RunError(.shuttingDown, "the server is shutting down")
 
-    /// The journal could not record or read the run because of `cause`. A journal that is closed
-    /// means the server is stopping (only a shutdown closes it): that is ``shuttingDown``.
+    /// The journal could not record or read the run because of `cause`.
     public static func journal(_ cause: any Error) -> RunError {
         guard let journalError = cause as? JournalError else { return RunError(.journalUnavailable, "\(cause)") }
-        if journalError.code == .closed { return RunError(.shuttingDown, journalError.message, journalError: journalError) }
         return RunError(.journalUnavailable, journalError.description, journalError: journalError)
+    }
+
+    /// A run's `run_started` could not be journaled because of `cause`. A closed journal means the
+    /// server is stopping (only a shutdown closes it): that is ``shuttingDown``.
+    public static func notStarted(_ cause: any Error) -> RunError {
+        guard let journalError = cause as? JournalError, journalError.code == .closed else { return .journal(cause) }
+        return RunError(.shuttingDown, journalError.message, journalError: journalError)
     }
 }

@@ -77,7 +77,7 @@ public struct RunOrchestrator: Sendable {
             _ = try await journal.append([startedEvent(request)], for: run)
         } catch {
             logger.error("run could not start: journal append failed", metadata: ["error": "\(error)"])
-            started(.journal(error))
+            started(.notStarted(error))
             return
         }
         started(nil)

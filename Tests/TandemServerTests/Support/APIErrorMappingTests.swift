@@ -27,8 +27,11 @@ struct APIErrorMappingTests {
         let full = APIError(RunError.journal(JournalError(.mapFull, "the journal is full")))
         #expect(full.status == .serviceUnavailable && full.code == "journal_unavailable")
         #expect(full.message == "The audit journal cannot record runs right now (the journal is full); no run was started.")
-        // Only a shutdown closes the journal: a run refused by a closed journal is refused as a shutdown.
-        #expect(APIError(RunError.journal(JournalError(.closed, "closed"))).code == "shutting_down")
+        // Only a shutdown closes the journal: a run whose run_started meets a closed journal is
+        // refused as a shutdown; a read that meets it is a journal failure as before.
+        #expect(APIError(RunError.notStarted(JournalError(.closed, "closed"))).code == "shutting_down")
+        #expect(APIError(RunError.notStarted(JournalError(.diskFull, "full"))).code == "journal_unavailable")
+        #expect(APIError(RunError.journal(JournalError(.closed, "closed"))).code == "journal_unavailable")
     }
 
     @Test("Anything a route caught: refusals pass, lagging projections 503 projection_lagging, the rest journal_unavailable")
