@@ -86,10 +86,14 @@ public struct RunStateMachine: Sendable {
             case .clientDisconnected, .shutdown:
                 // The client or the server may leave at any time, also after the run closed.
                 return []
-            case .progress, .completed, .timedOut, .failed, .stopped, .journalFailed:
+            case .progress, .completed, .timedOut, .failed, .stopped:
                 // Impossible: the run finishes only once both calls have reported their one outcome,
                 // and a call reports progress only before its outcome.
                 assertionFailure("model input \(input) after the run finished")
+                return []
+            case .journalFailed:
+                // Impossible: taken by `handleJournalFailure` above.
+                assertionFailure("journal failure not handled first")
                 return []
             }
         }
@@ -162,7 +166,8 @@ public struct RunStateMachine: Sendable {
         case .shutdown:
             actions += cancelRunning(.shutdown)
         case .journalFailed:
-            // Handled before the switch.
+            // Impossible: taken by `handleJournalFailure` above.
+            assertionFailure("journal failure not handled first")
             return []
         }
         if !flash.isActive && !pro.isActive {
@@ -213,8 +218,12 @@ public struct RunStateMachine: Sendable {
     /// have stopped.
     private mutating func abandonedRun(_ input: Input, closing aborted: RunAborted) -> [Action] {
         switch input {
-        case .progress, .clientDisconnected, .shutdown, .journalFailed:
+        case .progress, .clientDisconnected, .shutdown:
             // Nothing can be journaled; the calls are already stopping.
+            return []
+        case .journalFailed:
+            // Impossible: taken by `handleJournalFailure` first.
+            assertionFailure("journal failure not handled first")
             return []
         case .completed(let role, _), .timedOut(let role, _), .failed(let role, _), .stopped(let role):
             guard state(role) == .abandoning else {
