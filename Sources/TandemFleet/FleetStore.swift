@@ -2,6 +2,7 @@ public import Logging
 import NIOCore
 public import PostgresNIO
 public import TandemJournal
+public import TandemProjections
 
 /// A node's shipped mark as stored in `tandem.nodes`.
 public struct ShippedMark: Sendable, Equatable {
@@ -300,7 +301,7 @@ public struct FleetStore: Sendable {
     }
 
     /// The newest runs of the fleet, newest first.
-    public func runs(limit: Int, status: String?) async throws(FleetError) -> [FleetRunSummary] {
+    public func runs(limit: Int, status: RunRecordStatus?) async throws(FleetError) -> [FleetRunSummary] {
         try await database {
             var result: [FleetRunSummary] = []
             let rows = try await client.query(
@@ -308,7 +309,7 @@ public struct FleetStore: Sendable {
                 SELECT run_id, node_id, status, record ->> 'started_at', duration_ms,
                        (record -> 'flash' ->> 'latency_ms')::double precision, (record -> 'pro' ->> 'latency_ms')::double precision
                   FROM tandem.runs
-                 WHERE \(status)::text IS NULL OR status = \(status)
+                 WHERE \(status?.rawValue)::text IS NULL OR status = \(status?.rawValue)
                  ORDER BY started_at DESC NULLS LAST, run_id DESC LIMIT \(limit)
                 """,
                 logger: logger

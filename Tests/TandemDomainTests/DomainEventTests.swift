@@ -146,3 +146,14 @@ struct CanonicalWriterTests {
         #expect(throws: (any Error).self) { try DomainEvent.done(RunDone(status: .ok, durationMs: .infinity)).encodedData() }
     }
 }
+
+/// Run-level event kinds name their journal types.
+@Suite("Run event kinds")
+struct RunEventKindTests {
+    @Test("Raw values are the journal types, and every kind decodes to its event")
+    func journalTypes() throws {
+        #expect(RunEventKind.allCases.map(\.rawValue) == ["run_started", "client_disconnected", "run_aborted", "done"])
+        let runLevel = SampleEvents.all.filter { $0.role == nil }
+        #expect(Set(runLevel.map(\.type)) == Set(RunEventKind.allCases.map(\.rawValue)))
+    }
+}

@@ -63,7 +63,7 @@ struct HostileNumbersTests {
         let record = try #require(try store.record("huge-0"))
         #expect(record.flash?.promptTokens == Int.max)
         #expect(record.pro?.error != nil)
-        #expect(try store.record("raw")?.status == "error")
+        #expect(try store.record("raw")?.status == .error)
 
         // What `tandem projections rebuild` does: the same fold from seq 1 gives the same state.
         let location = ProjectionLocation(dataDirectory: directory.path)
@@ -76,7 +76,7 @@ struct HostileNumbersTests {
         // Polling: the projector's progress is only visible through its store.
         while try store.checkpoint() < next.last!.seq { try await Task.sleep(for: .milliseconds(10)) }
         live.cancel()
-        #expect(try store.record("after")?.status == "ok")
+        #expect(try store.record("after")?.status == .ok)
     }
 
     @Test("Saturating sums: merging metrics never overflows")

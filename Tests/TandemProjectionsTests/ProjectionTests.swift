@@ -25,7 +25,7 @@ struct ProjectionTests {
     @Test("Fold rules: each outcome gives its status and model traces", arguments: 0..<8)
     func foldRules(kind: Int) async throws {
         let record = try await fold(Workload.events(forRun: kind))
-        let expected = ["ok", "ok", "ok", "partial", "partial", "timeout", "cancelled", "aborted"][kind]
+        let expected: RunRecordStatus = [.ok, .ok, .ok, .partial, .partial, .timeout, .cancelled, .aborted][kind]
         #expect(record.status == expected)
         #expect(record.query == "question \(kind)")
         #expect(record.contextJSON.map { String(decoding: $0, as: UTF8.self) } == #"{"user_id":"u\#(kind % 7)"}"#)
@@ -33,7 +33,7 @@ struct ProjectionTests {
         #expect(record.endedAt != nil)
         switch kind {
         case 0:
-            #expect(record.flash?.outcome == "completed")
+            #expect(record.flash?.outcome == .completed)
             #expect(record.flash?.latencyMs == 100)
             #expect(record.flash?.ttftMs == 25)
             #expect(record.flash?.version == "flash-001")
@@ -41,11 +41,11 @@ struct ProjectionTests {
             #expect(record.pro?.requestID == "req-0")
             #expect(record.durationMs == 1_000)
         case 3:
-            #expect(record.flash?.outcome == "timeout")
+            #expect(record.flash?.outcome == .timeout)
             #expect(record.flash?.errorClass == "timeout_total")
             #expect(record.pro?.attempts == 2)
         case 4:
-            #expect(record.pro?.outcome == "failed")
+            #expect(record.pro?.outcome == .failed)
             #expect(record.pro?.errorClass == "upstream_http_4xx")
             #expect(record.pro?.error == "bad request")
         case 5:
@@ -53,13 +53,13 @@ struct ProjectionTests {
             #expect(record.pro?.errorClass == "timeout_idle")
         case 6:
             #expect(record.clientDisconnected)
-            #expect(record.flash?.outcome == "cancelled")
+            #expect(record.flash?.outcome == .cancelled)
             #expect(record.flash?.error == "client_disconnected")
         case 7:
             #expect(record.flash?.error == "superseded")
-            #expect(record.pro?.outcome == "completed")
+            #expect(record.pro?.outcome == .completed)
         default:
-            #expect(record.pro?.outcome == "completed")
+            #expect(record.pro?.outcome == .completed)
         }
         #expect(DualRunRecord(json: record.json) == record, "the stored form reads back to the same record")
     }
@@ -181,7 +181,7 @@ struct ProjectionTests {
             let record = try #require(try rebuilt.store.record("run-0"))
             #expect(record.clientDisconnected)
             #expect(record.events == Workload.events(forRun: 0).count + 1)
-            #expect(record.status == "ok", "the late event does not reopen the run")
+            #expect(record.status == .ok, "the late event does not reopen the run")
         }
     }
 
@@ -242,8 +242,8 @@ struct ProjectionTests {
         try folder.flush(to: store)
         let (second, _) = try store.list(status: nil, since: nil, limit: 15, after: cursor)
         #expect(second.compactMap { DualRunRecord(json: $0)?.runID } == (10...24).reversed().map { "run-\($0)" })
-        let partial = try store.list(status: "partial", since: nil, limit: 100, after: nil).0.compactMap { DualRunRecord(json: $0) }
-        #expect(partial.allSatisfy { $0.status == "partial" })
+        let partial = try store.list(status: .partial, since: nil, limit: 100, after: nil).0.compactMap { DualRunRecord(json: $0) }
+        #expect(partial.allSatisfy { $0.status == .partial })
         #expect(partial.count == 12)
         #expect(try store.list(status: nil, since: "2999-01-01", limit: 10, after: nil).0.isEmpty)
         #expect(try store.list(status: nil, since: "2000-01-01", limit: 100, after: nil).0.count == 45)

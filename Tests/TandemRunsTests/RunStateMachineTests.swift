@@ -98,7 +98,8 @@ struct RunStateMachineTests {
         var machine = RunStateMachine(policy: .continue)
         let first = DomainEvent.firstToken(.flash, FirstToken(afterMs: 3))
         #expect(machine.handle(.progress(first), elapsedMs: 3) == [.journal([first])])
-        _ = machine.handle(.completed(.flash, flashAnswer), elapsedMs: 4)
+        // Pro's answer cancels Flash: what Flash still streams until it notices is not journaled.
+        _ = machine.handle(.completed(.pro, proAnswer), elapsedMs: 4)
         #expect(machine.handle(.progress(first), elapsedMs: 5) == [])
     }
 }

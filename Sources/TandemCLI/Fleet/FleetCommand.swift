@@ -148,8 +148,7 @@ struct FleetVerifyCommand: AsyncParsableCommand {
             }
             Output.flush()
             if problems > 0 {
-                Output.error("error [fleet_divergence]: \(problems) problem(s) found")
-                throw ExitCode.failure
+                throw CLIError.report(CLIError("\(problems) problem(s) found", code: "fleet_divergence"))
             }
         }
     }
@@ -160,8 +159,7 @@ func resolveNode(configured: String?, dataDirectory: String) throws -> String {
     do {
         return try NodeIdentity.resolve(configured: configured, dataDirectory: dataDirectory)
     } catch {
-        Output.error("error [\(error.code)]: \(error.description)")
-        throw ExitCode.failure
+        throw CLIError.report(error)
     }
 }
 
@@ -171,8 +169,7 @@ func localNode(_ dataDirectory: DataDirectoryOption) throws -> (nodeID: String, 
     do {
         stored = try NodeIdentity.stored(in: dataDirectory.path)
     } catch {
-        Output.error("error [\(error.code)]: \(error.description)")
-        throw ExitCode.failure
+        throw CLIError.report(error)
     }
     guard let stored, FileManager.default.fileExists(atPath: dataDirectory.path + "/journal") else { return nil }
     return try readingLocally { (stored, try dataDirectory.openForReading().head().seq) }
@@ -183,7 +180,6 @@ private func readingLocally<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch {
-        Output.error("error: \(error)")
-        throw ExitCode.failure
+        throw CLIError.report(error)
     }
 }

@@ -11,8 +11,7 @@ struct FleetURLOption: ParsableArguments {
     /// The URL, or a clean failure naming both ways to give it.
     func resolved() throws -> String {
         guard let url = url ?? Environment.value("TANDEM_FLEET_URL") else {
-            Output.error("error: no fleet store: pass --url postgres://… or set TANDEM_FLEET_URL")
-            throw ExitCode.failure
+            throw CLIError.report(CLIError("no fleet store: pass --url postgres://… or set TANDEM_FLEET_URL"))
         }
         return url
     }
@@ -33,8 +32,7 @@ enum FleetSession {
                 return try await body(FleetStore(client: client, logger: logger))
             }
         } catch let error as FleetError {
-            Output.error("error [\(error.code)]: \(error.description)")
-            throw ExitCode.failure
+            throw CLIError.report(error)
         }
     }
 

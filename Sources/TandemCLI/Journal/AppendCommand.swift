@@ -32,8 +32,7 @@ struct AppendCommand: AsyncParsableCommand {
         do {
             event = try DomainEvent(type: type, data: Array(data.utf8))
         } catch {
-            Output.error("error: \(error)")
-            throw ExitCode.validationFailure
+            throw CLIError.report(error, exit: .validationFailure)
         }
         let entry = try event.pendingEntry(for: runID)
         try await failing {

@@ -19,15 +19,15 @@ extension DataDirectoryOption {
     }
 }
 
-/// Turns a journal error into a clean CLI failure (message on stderr, exit 1).
+/// Turns a journal, projection or CLI error into a clean CLI failure (message on stderr, exit 1).
 func failing<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as JournalError {
-        Output.error("error: \(error)")
-        throw ExitCode.failure
+        throw CLIError.report(error)
     } catch let error as ProjectionError {
-        Output.error("error: \(error)")
-        throw ExitCode.failure
+        throw CLIError.report(error)
+    } catch let error as CLIError {
+        throw CLIError.report(error)
     }
 }

@@ -32,8 +32,7 @@ struct RebuildCommand: AsyncParsableCommand {
             let progress = ProgressReporter()
             if verify {
                 guard let live = location.currentName() else {
-                    Output.error("error: there are no projections to verify at \(location.directory); run `tandem projections rebuild` first")
-                    throw ExitCode.failure
+                    throw CLIError.report(CLIError("there are no projections to verify at \(location.directory); run `tandem projections rebuild` first"))
                 }
                 let liveStore = try ProjectionStore(directory: location.path(of: live), name: live, readOnly: true)
                 let expected = try liveStore.digest()

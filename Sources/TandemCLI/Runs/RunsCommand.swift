@@ -27,14 +27,12 @@ struct ShowRunCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let run = RunID(runID) else {
-            Output.error("error: '\(runID)' is not a run id (1-64 characters of [A-Za-z0-9_-])")
-            throw ExitCode.failure
+            throw CLIError.report(CLIError("'\(runID)' is not a run id (1-64 characters of [A-Za-z0-9_-])"))
         }
         if fleet {
             try await FleetSession.with(fleetURL) { store in
                 guard let (node, entries) = try await store.run(runID), !entries.isEmpty else {
-                    Output.error("error: no run '\(runID)' in the fleet store")
-                    throw ExitCode.failure
+                    throw CLIError.report(CLIError("no run '\(runID)' in the fleet store"))
                 }
                 try present(entries, chain: .notChecked(node: node))
             }
@@ -44,8 +42,7 @@ struct ShowRunCommand: AsyncParsableCommand {
             let journal = try dataDirectory.openForReading()
             let entries = try journal.entries(of: run)
             guard !entries.isEmpty else {
-                Output.error("error: no run '\(runID)' in the journal at \(dataDirectory.path)")
-                throw ExitCode.failure
+                throw CLIError.report(CLIError("no run '\(runID)' in the journal at \(dataDirectory.path)"))
             }
             let problem = try journal.verifyLinks(of: entries).problem?.description
             try present(entries, chain: problem.map { .broken($0) } ?? .verified)
@@ -131,18 +128,20 @@ struct ListRunsCommand: AsyncParsableCommand {
     @Flag(help: "The newest runs of every node, from the fleet store.") var fleet = false
     @OptionGroup var fleetURL: FleetURLOption
 
+    /// `--status` as a record status (``validate()`` refused any other value).
+    private var statusFilter: RunRecordStatus? { status.flatMap(RunRecordStatus.init(rawValue:)) }
+
     func validate() throws {
         guard (1...1_000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
-        let statuses = ["running", "ok", "partial", "timeout", "error", "cancelled", "aborted"]
-        if let status, !statuses.contains(status) {
-            throw ValidationError("--status must be one of \(statuses.joined(separator: ", "))")
+        if let status, RunRecordStatus(rawValue: status) == nil {
+            throw ValidationError("--status must be one of \(RunRecordStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 
     func run() async throws {
         if fleet {
             try await FleetSession.with(fleetURL) { store in
-                let runs = try await store.runs(limit: limit, status: status)
+                let runs = try await store.runs(limit: limit, status: statusFilter)
                 Output.line("run_id                            node_id           status     started_at                   duration_ms  flash_ms  pro_ms")
                 for run in runs {
                     Output.line([
@@ -160,14 +159,14 @@ struct ListRunsCommand: AsyncParsableCommand {
         }
         try await failing {
             let store = try openProjections(dataDirectory)
-            let (records, _) = try store.list(status: status, since: nil, limit: limit, after: nil)
+            let (records, _) = try store.list(status: statusFilter, since: nil, limit: limit, after: nil)
             Output.line("run_id                            status     started_at                   duration_ms  flash_ms  pro_ms")
             for json in records {
                 guard let record = DualRunRecord(json: json) else { continue }
                 let ms = Self.ms
                 Output.line([
                     record.runID.padding(toLength: 32, withPad: " ", startingAt: 0),
-                    record.status.padding(toLength: 9, withPad: " ", startingAt: 0),
+                    record.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0),
                     (record.startedAt ?? "-").padding(toLength: 27, withPad: " ", startingAt: 0),
                     ms(record.durationMs).padding(toLength: 11, withPad: " ", startingAt: 0),
                     ms(record.flash?.latencyMs).padding(toLength: 8, withPad: " ", startingAt: 0),
@@ -186,7 +185,7 @@ extension ListRunsCommand {
 func openProjections(_ dataDirectory: DataDirectoryOption) throws -> ProjectionStore {
     let location = ProjectionLocation(dataDirectory: dataDirectory.path)
     guard let name = location.currentName() else {
-        throw JournalError(.environment, "no projections at \(location.directory); run `tandem serve` or `tandem projections rebuild` first")
+        throw CLIError.noProjections(at: location.directory)
     }
     return try ProjectionStore(directory: location.path(of: name), name: name, readOnly: true)
 }

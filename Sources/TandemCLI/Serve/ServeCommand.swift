@@ -45,8 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             ownership = try DataDirectoryLock(directory: settings.journal.directory)
         } catch {
-            Output.error("error: \(error)")
-            throw ExitCode.failure
+            throw CLIError.report(error)
         }
         defer { withExtendedLifetime(ownership) {} }
 

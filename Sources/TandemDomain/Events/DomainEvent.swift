@@ -18,7 +18,7 @@ public enum DomainEvent: Sendable, Equatable {
     /// The journal `type` of the event.
     public var type: String {
         switch self {
-        case .runStarted: "run_started"
+        case .runStarted: RunEventKind.runStarted.rawValue
         case .modelStarted(let role, _): "\(role.rawValue)_started"
         case .firstToken(let role, _): "\(role.rawValue)_first_token"
         case .modelCompleted(let role, _): "\(role.rawValue)_completed"
@@ -26,15 +26,15 @@ public enum DomainEvent: Sendable, Equatable {
         case .modelTimeout(let role, _): "\(role.rawValue)_timeout"
         case .modelFailed(let role, _): "\(role.rawValue)_failed"
         case .modelCancelled(let role, _): "\(role.rawValue)_cancelled"
-        case .clientDisconnected: "client_disconnected"
-        case .runAborted: "run_aborted"
-        case .done: "done"
+        case .clientDisconnected: RunEventKind.clientDisconnected.rawValue
+        case .runAborted: RunEventKind.runAborted.rawValue
+        case .done: RunEventKind.done.rawValue
         }
     }
 
     /// Every journal `type` a domain event can have.
     public static let allTypes: [String] = {
-        var types = ["run_started", "client_disconnected", "run_aborted", "done"]
+        var types = RunEventKind.allCases.map(\.rawValue)
         for role in ModelRole.allCases {
             for suffix in ModelEventKind.allCases {
                 types.append("\(role.rawValue)_\(suffix.rawValue)")
@@ -93,12 +93,12 @@ public enum DomainEvent: Sendable, Equatable {
                 throw DomainEventError.malformedPayload(type: type, reason: "\(error)")
             }
         }
-        switch type {
-        case "run_started": self = .runStarted(try decode(RunStarted.self))
-        case "client_disconnected": self = .clientDisconnected(try decode(ClientDisconnected.self))
-        case "run_aborted": self = .runAborted(try decode(RunAborted.self))
-        case "done": self = .done(try decode(RunDone.self))
-        default:
+        switch RunEventKind(rawValue: type) {
+        case .runStarted: self = .runStarted(try decode(RunStarted.self))
+        case .clientDisconnected: self = .clientDisconnected(try decode(ClientDisconnected.self))
+        case .runAborted: self = .runAborted(try decode(RunAborted.self))
+        case .done: self = .done(try decode(RunDone.self))
+        case nil:
             guard let separator = type.firstIndex(of: "_"),
                 let role = ModelRole(rawValue: String(type[..<separator])),
                 let kind = ModelEventKind(rawValue: String(type[type.index(after: separator)...]))
@@ -121,6 +121,14 @@ public enum DomainEvent: Sendable, Equatable {
     public init(_ entry: JournalEntry) throws {
         try self.init(type: entry.type, data: entry.data)
     }
+}
+
+/// The run-level event kinds: their journal `type`s.
+public enum RunEventKind: String, CaseIterable, Sendable {
+    case runStarted = "run_started"
+    case clientDisconnected = "client_disconnected"
+    case runAborted = "run_aborted"
+    case done
 }
 
 /// The per-model event kinds: the part of the type after `flash_` / `pro_`.

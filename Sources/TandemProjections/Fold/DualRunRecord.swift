@@ -12,8 +12,7 @@ public struct ModelTrace: Sendable, Equatable {
     public var ttftMs: Double?
     public var error: String?
     public var errorClass: String?
-    /// `running`, `completed`, `timeout`, `failed`, `cancelled`.
-    public var outcome: String = "pending"
+    public var outcome: ModelOutcome = .pending
     public var startedAt: String?
     public var endedAt: String?
     /// Attempts made (retries included).
@@ -34,7 +33,7 @@ public struct ModelTrace: Sendable, Equatable {
         writer.field("error_class", errorClass)
         writer.field("latency_ms", latencyMs)
         writer.field("model", model)
-        writer.field("outcome", outcome)
+        writer.field("outcome", outcome.rawValue)
         writer.field("prompt_tokens", promptTokens)
         writer.field("request_id", requestID)
         writer.field("started_at", startedAt)
@@ -53,7 +52,7 @@ public struct ModelTrace: Sendable, Equatable {
         errorClass = fields.string("error_class")
         latencyMs = fields.double("latency_ms")
         model = fields.string("model")
-        outcome = fields.string("outcome") ?? "pending"
+        outcome = fields.string("outcome").flatMap(ModelOutcome.init(rawValue:)) ?? .pending
         promptTokens = fields.int("prompt_tokens")
         requestID = fields.string("request_id")
         startedAt = fields.string("started_at")
@@ -71,8 +70,7 @@ public struct DualRunRecord: Sendable, Equatable {
     public var contextJSON: [UInt8]?
     public var flash: ModelTrace?
     public var pro: ModelTrace?
-    /// `running`, `ok`, `partial`, `timeout`, `error`, `cancelled`, `aborted`.
-    public var status: String = "running"
+    public var status: RunRecordStatus = .running
     public var startedAt: String?
     public var endedAt: String?
     public var durationMs: Double?
@@ -92,7 +90,7 @@ public struct DualRunRecord: Sendable, Equatable {
     public var query: String? { queryJSON.flatMap { JSONFields.decodeString($0[...]) } }
 
     /// Whether the run has ended.
-    public var isTerminal: Bool { status != "running" }
+    public var isTerminal: Bool { status != .running }
 
     /// The `user_id` the old audit table had: the context's `user_id`, if a string.
     public var userID: String? {
@@ -127,7 +125,7 @@ public struct DualRunRecord: Sendable, Equatable {
         if let pro { pro.write(&writer) } else { writer.null() }
         writer.field("run_id", runID)
         writer.field("started_at", startedAt)
-        writer.field("status", status)
+        writer.field("status", status.rawValue)
         writer.endObject()
         return writer.bytes
     }
@@ -148,6 +146,6 @@ public struct DualRunRecord: Sendable, Equatable {
         if let input, !input.isNull("query"), let raw = input.raw("query") { queryJSON = Array(raw) }
         if let input, !input.isNull("context"), let raw = input.raw("context") { contextJSON = Array(raw) }
         startedAt = fields.string("started_at")
-        status = fields.string("status") ?? "running"
+        status = fields.string("status").flatMap(RunRecordStatus.init(rawValue:)) ?? .running
     }
 }

@@ -21,9 +21,6 @@ enum FoldedEvent: Equatable {
     }
 
     private static func classify(_ bytes: UnsafeRawBufferPointer) -> FoldedEvent {
-        func equals(_ literal: StaticString) -> Bool {
-            bytes.count == literal.utf8CodeUnitCount && memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
-        }
         guard !bytes.isEmpty else { return .ignored }
         for role in ModelRole.allCases {
             let prefix = role.typePrefix
@@ -31,11 +28,13 @@ enum FoldedEvent: Equatable {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[prefix.utf8CodeUnitCount...])
             return ModelEventKind.allCases.first { $0.rawValue.utf8.elementsEqual(rest) }.map { .model(role, $0) } ?? .ignored
         }
-        return if equals("run_started") { .runStarted }
-            else if equals("done") { .done }
-            else if equals("client_disconnected") { .clientDisconnected }
-            else if equals("run_aborted") { .runAborted }
-            else { .ignored }
+        switch RunEventKind.allCases.first(where: { $0.rawValue.utf8.elementsEqual(bytes) }) {
+        case .runStarted: return .runStarted
+        case .clientDisconnected: return .clientDisconnected
+        case .runAborted: return .runAborted
+        case .done: return .done
+        case nil: return .ignored
+        }
     }
 }
 

@@ -25,10 +25,10 @@ package struct ProjectionFolder {
     private final class Slot {
         var record: DualRunRecord
         /// The index position of the stored version; `nil` when the run was never stored.
-        var stored: (status: String, startedAt: String)?
+        var stored: (status: RunRecordStatus, startedAt: String)?
         var isDirty = false
 
-        init(record: DualRunRecord, stored: (status: String, startedAt: String)?) {
+        init(record: DualRunRecord, stored: (status: RunRecordStatus, startedAt: String)?) {
             self.record = record
             self.stored = stored
         }

@@ -29,10 +29,10 @@ package enum RecordFold {
         case .clientDisconnected:
             record.clientDisconnected = true
         case .runAborted:
-            record.status = "aborted"
+            record.status = .aborted
             record.endedAt = entry.timestamp
         case .done:
-            record.status = data?.string("status") ?? "error"
+            record.status = data?.string("status").flatMap(RunRecordStatus.init(rawValue:)) ?? .error
             record.durationMs = data?.double("duration_ms")
             record.endedAt = entry.timestamp
         case .model(.flash, let kind):
@@ -52,7 +52,7 @@ package enum RecordFold {
             if trace.startedAt == nil { trace.startedAt = entry.timestamp }
             trace.attempts = max(trace.attempts, data?.int("attempt") ?? 1)
             if let model = data?.string("model") { trace.model = model }
-            trace.outcome = "running"
+            trace.outcome = .running
         case .firstToken:
             trace.ttftMs = data?.double("after_ms")
         case .completed:
@@ -64,21 +64,21 @@ package enum RecordFold {
             trace.latencyMs = data?.double("latency_ms")
             if let ttft = data?.double("ttft_ms") { trace.ttftMs = ttft }
             trace.requestID = data?.string("provider_request_id")
-            trace.outcome = "completed"
+            trace.outcome = .completed
             trace.endedAt = entry.timestamp
         case .timeout:
             let phase = data?.string("phase") ?? "total"
-            trace.outcome = "timeout"
+            trace.outcome = .timeout
             trace.errorClass = "timeout_\(phase)"
             trace.error = "\(phase) deadline of \(format(data?.double("timeout_s") ?? 0)) s expired after \(format(data?.double("elapsed_ms") ?? 0)) ms"
             trace.endedAt = entry.timestamp
         case .failed:
-            trace.outcome = "failed"
+            trace.outcome = .failed
             trace.errorClass = data?.string("error_class")
             trace.error = data?.string("message")
             trace.endedAt = entry.timestamp
         case .cancelled:
-            trace.outcome = "cancelled"
+            trace.outcome = .cancelled
             trace.errorClass = "cancelled"
             trace.error = data?.string("reason")
             trace.endedAt = entry.timestamp

@@ -26,7 +26,7 @@ public struct MetricsState: Sendable, Equatable {
         case .done:
             if let status = parsed?.string("status") { runs.add(1, to: status) }
         case .runAborted:
-            runs.add(1, to: "aborted")
+            runs.add(1, to: RunRecordStatus.aborted.rawValue)
         case .model(let model, let kind):
             guard let data = parsed else { return }
             switch kind {

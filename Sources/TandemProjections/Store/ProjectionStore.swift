@@ -101,9 +101,9 @@ package final class ProjectionStore: @unchecked Sendable {
     ///   - since: only runs started at or after this timestamp (`YYYY-MM-DDTHH:MM:SS…Z`).
     ///   - after: the cursor of the previous page.
     /// - Returns: record JSONs and the cursor of the next page (`nil` at the end).
-    package func list(status: String?, since: String?, limit: Int, after cursor: [UInt8]?) throws -> ([[UInt8]], [UInt8]?) {
+    package func list(status: RunRecordStatus?, since: String?, limit: Int, after cursor: [UInt8]?) throws -> ([[UInt8]], [UInt8]?) {
         try environment.read { txn in
-            let prefix: [UInt8] = status.map { Array($0.utf8) + [UInt8(ascii: "|")] } ?? []
+            let prefix: [UInt8] = status.map { Array($0.rawValue.utf8) + [UInt8(ascii: "|")] } ?? []
             let database = status == nil ? byTime : byStatus
             var page: [[UInt8]] = []
             var lastKey: [UInt8]?
@@ -152,12 +152,12 @@ package final class ProjectionStore: @unchecked Sendable {
     /// A record to store: its JSON, its index position, and the one it had before (to move it).
     package struct Change {
         package var runID: String
-        package var status: String
+        package var status: RunRecordStatus
         package var startedAt: String
         package var json: [UInt8]
-        package var previous: (status: String, startedAt: String)?
+        package var previous: (status: RunRecordStatus, startedAt: String)?
 
-        package init(_ record: borrowing DualRunRecord, previous: (status: String, startedAt: String)?) {
+        package init(_ record: borrowing DualRunRecord, previous: (status: RunRecordStatus, startedAt: String)?) {
             runID = record.runID
             status = record.status
             startedAt = record.startedAt ?? ProjectionStore.epoch
@@ -183,12 +183,12 @@ package final class ProjectionStore: @unchecked Sendable {
                         try LMDB.delete(txn, byTime, key: previousStarted + run)
                     }
                     if previous.status != change.status || previous.startedAt != change.startedAt {
-                        try LMDB.delete(txn, byStatus, key: Array(previous.status.utf8) + [UInt8(ascii: "|")] + previousStarted + run)
+                        try LMDB.delete(txn, byStatus, key: Array(previous.status.rawValue.utf8) + [UInt8(ascii: "|")] + previousStarted + run)
                     }
                 }
                 try LMDB.put(txn, records, key: run, value: change.json)
                 try LMDB.put(txn, byTime, key: started + run, value: [])
-                try LMDB.put(txn, byStatus, key: Array(change.status.utf8) + [UInt8(ascii: "|")] + started + run, value: [])
+                try LMDB.put(txn, byStatus, key: Array(change.status.rawValue.utf8) + [UInt8(ascii: "|")] + started + run, value: [])
             }
             if let state, let metricsJSON {
                 switch state.metrics {

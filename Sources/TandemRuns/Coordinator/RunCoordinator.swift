@@ -16,7 +16,7 @@ public final class RunCoordinator: Service, Sendable {
     private struct Job: Sendable {
         var request: RunRequest
         var control: RunControl
-        var started: @Sendable (JournalError?) -> Void
+        var started: @Sendable (RunError?) -> Void
         var emit: @Sendable ([SSEFrame]) -> Void
     }
 
@@ -67,8 +67,8 @@ public final class RunCoordinator: Service, Sendable {
     /// A reader of `run`'s frames from the journal (idempotent replay, `GET …/stream`, resume
     /// after `afterSeq`), counted against ``RunSettings/maxFollowers`` while it exists; it ends
     /// at the run's terminal frame, or once a shutdown has drained the runs.
-    /// - Throws: ``RunRefusal/overloaded`` at the limit.
-    public func follow(_ run: RunID, afterSeq: UInt64 = 0) throws(RunRefusal) -> RunFollower {
+    /// - Throws: ``RunError/overloaded`` at the limit.
+    public func follow(_ run: RunID, afterSeq: UInt64 = 0) throws(RunError) -> RunFollower {
         let limit = orchestrator.settings.maxFollowers
         let admitted = followers.withLock { count -> Bool in
             guard count < limit else { return false }
@@ -84,11 +84,11 @@ public final class RunCoordinator: Service, Sendable {
 
     /// Admits `request`: starts a new run (returning once `run_started` is durable) or tells the
     /// caller to replay an existing one.
-    /// - Throws: ``RunRefusal``.
-    public func admit(_ request: RunRequest) async throws(RunRefusal) -> RunAdmission {
+    /// - Throws: ``RunError``.
+    public func admit(_ request: RunRequest) async throws(RunError) -> RunAdmission {
         let digest = request.digest(key: orchestrator.digestKey)
         let control = RunControl()
-        let claim: Result<Bool, RunRefusal> = registry.withLock { registry in
+        let claim: Result<Bool, RunError> = registry.withLock { registry in
             if registry.shuttingDown { return .failure(.shuttingDown) }
             if let live = registry.live[request.runID] {
                 return live.digest == digest ? .success(false) : .failure(.conflict)
@@ -104,18 +104,18 @@ public final class RunCoordinator: Service, Sendable {
                 if let existing = try existingDigest(of: request.runID) {
                     release(request.runID)
                     if existing == digest { return .replay }
-                    throw RunRefusal.conflict
+                    throw RunError.conflict
                 }
-            } catch let refusal as RunRefusal {
+            } catch let refusal as RunError {
                 throw refusal
             } catch {
                 release(request.runID)
-                throw .journalUnavailable("\(error)")
+                throw .journal(error)
             }
         }
 
         let (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
-        let outcome: JournalError? = await withCheckedContinuation { continuation in
+        let outcome: RunError? = await withCheckedContinuation { continuation in
             let job = Job(
                 request: request, control: control,
                 started: { error in continuation.resume(returning: error) },
@@ -125,13 +125,12 @@ public final class RunCoordinator: Service, Sendable {
                 }
             )
             if case .terminated = jobSink.yield(job) {
-                continuation.resume(returning: JournalError(.closed, "the server is shutting down"))
+                continuation.resume(returning: .shuttingDown)
             }
         }
         if let outcome {
             release(request.runID)
-            if outcome.code == .closed { throw .shuttingDown }
-            throw .journalUnavailable(outcome.message)
+            throw outcome
         }
         return .started(RunStream(items: items, pings: sink, control: control))
     }

@@ -22,15 +22,3 @@ public enum RunAdmission: Sendable {
     /// The run id exists with the same request: replay its journaled frames (live if still running).
     case replay
 }
-
-/// Why a run was not admitted (each maps to an HTTP refusal).
-public enum RunRefusal: Error, Sendable, Equatable {
-    /// The run id exists with a different request (409 `run_id_conflict`).
-    case conflict
-    /// Too many runs at once (503 `overloaded`).
-    case overloaded
-    /// The server is shutting down (503 `shutting_down`).
-    case shuttingDown
-    /// The journal cannot take the run (503 `journal_unavailable`).
-    case journalUnavailable(String)
-}

@@ -32,7 +32,7 @@ public struct FrameRenderer: Sendable {
                 reasoningSteps: role == .pro ? Self.reasoningSteps(completed.content) : nil
             )
             let message = role == .flash ? Self.preliminaryMessage : Self.finalMessage
-            return make(seq, role == .flash ? "preliminary" : "final", AnswerPayload(response: response, message: message, traceID: traceID))
+            return make(seq, role == .flash ? .preliminary : .final, AnswerPayload(response: response, message: message, traceID: traceID))
         case .modelTimeout(let role, _):
             return error(seq, "\(Self.name(role)) model timed out", code: "\(role.rawValue)_timeout", type: "timeout", retryable: true, model: role)
         case .modelFailed(let role, let failed):
@@ -44,9 +44,9 @@ public struct FrameRenderer: Sendable {
             shutdownReported = true
             return error(seq, "Server is shutting down", code: "server_shutdown", type: "cancelled", retryable: true, model: nil)
         case .done(let done):
-            return make(seq, "done", DonePayload(traceID: traceID, status: done.status.rawValue, reason: nil))
+            return make(seq, .done, DonePayload(traceID: traceID, status: done.status.rawValue, reason: nil))
         case .runAborted(let aborted):
-            return make(seq, "done", DonePayload(traceID: traceID, status: RunStatus.error.rawValue, reason: "aborted: \(aborted.reason)"))
+            return make(seq, .done, DonePayload(traceID: traceID, status: RunStatus.error.rawValue, reason: "aborted: \(aborted.reason)"))
         case .runStarted, .modelStarted, .firstToken, .modelRetry, .modelCancelled, .clientDisconnected:
             return nil
         }
@@ -56,7 +56,7 @@ public struct FrameRenderer: Sendable {
     public func streamFailureFrames(message: String) -> [SSEFrame] {
         [
             error(nil, "Stream failed: \(message)", code: "stream_failure", type: "error", retryable: true, model: nil),
-            make(nil, "done", DonePayload(traceID: traceID, status: RunStatus.error.rawValue, reason: nil)),
+            make(nil, .done, DonePayload(traceID: traceID, status: RunStatus.error.rawValue, reason: nil)),
         ]
     }
 
@@ -92,11 +92,11 @@ public struct FrameRenderer: Sendable {
     private static func name(_ role: ModelRole) -> String { role == .flash ? "Flash" : "Pro" }
 
     private func error(_ seq: UInt64?, _ message: String, code: String, type: String, retryable: Bool, model: ModelRole?) -> SSEFrame {
-        make(seq, "error", ErrorPayload(error: message, code: code, type: type, retryable: retryable, model: model, traceID: traceID))
+        make(seq, .error, ErrorPayload(error: message, code: code, type: type, retryable: retryable, model: model, traceID: traceID))
     }
 
-    private func make(_ seq: UInt64?, _ event: String, _ payload: some CanonicalWritable) -> SSEFrame {
+    private func make(_ seq: UInt64?, _ event: FrameEvent, _ payload: some CanonicalWritable) -> SSEFrame {
         // Payloads hold only strings, finite numbers and booleans already journaled.
-        SSEFrame(id: seq, event: event, data: payload.canonicalJSON)
+        SSEFrame(id: seq, event: event.rawValue, data: payload.canonicalJSON)
     }
 }

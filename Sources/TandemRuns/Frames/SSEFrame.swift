@@ -1,9 +1,17 @@
+/// The SSE `event:` names of a run's frames (SPEC §2); raw values are the wire names.
+public enum FrameEvent: String, Sendable, CaseIterable {
+    case preliminary
+    case final
+    case error
+    case done
+}
+
 /// One Server-Sent Events frame of a run: `id: <seq>`, `event: <name>`, one `data: <json>` line.
 public struct SSEFrame: Sendable, Equatable {
     /// The journal seq of the event the frame comes from. `nil` only for the frames sent when the
     /// journal itself failed mid-run (they could not be journaled).
     public var id: UInt64?
-    /// `preliminary`, `final`, `error` or `done`.
+    /// `preliminary`, `final`, `error` or `done` (a ``FrameEvent``'s raw value).
     public var event: String
     /// The JSON payload, one line.
     public var data: [UInt8]
@@ -27,7 +35,7 @@ public struct SSEFrame: Sendable, Equatable {
     }
 
     /// Whether this is the last frame of a run.
-    public var isTerminal: Bool { event == "done" }
+    public var isTerminal: Bool { event == FrameEvent.done.rawValue }
 
     /// The keep-alive comment sent while waiting.
     public static let ping: [UInt8] = Array(": ping\n\n".utf8)

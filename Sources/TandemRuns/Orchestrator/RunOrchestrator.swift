@@ -59,14 +59,14 @@ public struct RunOrchestrator: Sendable {
     /// Runs `request` to its end.
     /// - Parameters:
     ///   - control: how the caller steers the run (client gone, shutdown).
-    ///   - started: called once `run_started` is durable (`nil`), or with the journal's error (the run
-    ///     then does not happen).
+    ///   - started: called once `run_started` is durable (`nil`), or with the error that kept it
+    ///     from the journal (the run then does not happen).
     ///   - emit: receives the frames of each commit, in order, once their events are durable; the
     ///     last is `done`.
     public func run(
         _ request: RunRequest,
         control: RunControl,
-        started: @Sendable (JournalError?) -> Void,
+        started: @Sendable (RunError?) -> Void,
         emit: @escaping @Sendable ([SSEFrame]) -> Void
     ) async {
         let run = request.runID
@@ -77,14 +77,14 @@ public struct RunOrchestrator: Sendable {
             _ = try await journal.append([startedEvent(request)], for: run)
         } catch {
             logger.error("run could not start: journal append failed", metadata: ["error": "\(error)"])
-            started(error as? JournalError ?? JournalError.unavailable(error))
+            started(.notStarted(error))
             return
         }
         started(nil)
 
         var machine = RunStateMachine(policy: settings.onFlashFailure)
         var renderer = FrameRenderer(traceID: run.rawValue)
-        var journalFailure: (any Error)?
+        var closing: RunAborted?
         await withDiscardingTaskGroup { group in
             for role in ModelRole.allCases {
                 group.addTask { await self.call(role, request: request, start: startTime, control: control) }
@@ -94,15 +94,19 @@ public struct RunOrchestrator: Sendable {
             while let batch = await control.mailbox.next() {
                 var events: [DomainEvent] = []
                 var finished = false
-                for input in batch {
+                // Carries out what the machine decided; it alone decides what a run journals and ends.
+                func perform(_ input: RunStateMachine.Input) {
                     for action in machine.handle(input, elapsedMs: (clock.now - startTime).milliseconds) {
                         switch action {
                         case .journal(let more): events += more
                         case .cancel(let role): control.stopSignal(role).fire()
+                        case .failStream: emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
+                        case .abort(let aborted): closing = aborted
                         case .finish: finished = true
                         }
                     }
                 }
+                for input in batch { perform(input) }
                 if !events.isEmpty {
                     do {
                         let committed = try await journal.append(events, for: run)
@@ -111,29 +115,24 @@ public struct RunOrchestrator: Sendable {
                         if !frames.isEmpty { emit(frames) }
                     } catch {
                         logger.error("journal append failed mid-run; ending the stream", metadata: ["error": "\(error)"])
-                        emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
-                        control.stopFlash.fire()
-                        control.stopPro.fire()
-                        journalFailure = error
-                        finished = true
+                        perform(.journalFailed(cause: "\(error)"))
                     }
                 }
                 if finished { control.mailbox.finish() }
             }
         }
-        if let journalFailure {
-            await closeAfterJournalFailure(run, cause: journalFailure, control: control, logger: logger)
+        if let closing {
+            await closeAfterJournalFailure(run, with: closing, control: control, logger: logger)
         }
     }
 
-    /// Ends in the journal a run whose append failed mid-run, as soon as the journal takes writes
-    /// again: until then the run has no closing entry, and its followers and same-`run_id` retries
-    /// would wait for one. Retried with backoff (250 ms doubling to 5 s) while the run stays
-    /// live; a shutdown stops the retries and start-up recovery closes the run instead.
-    private func closeAfterJournalFailure(_ run: RunID, cause: any Error, control: RunControl, logger: Logger) async {
-        let aborted = DomainEvent.runAborted(RunAborted(
-            reason: "the audit journal failed mid-run (\(cause)); the run was ended once the journal could write again"
-        ))
+    /// Ends in the journal a run whose append failed mid-run with `aborted` (decided by the state
+    /// machine), as soon as the journal takes writes again: until then the run has no closing
+    /// entry, and its followers and same-`run_id` retries would wait for one. Retried with backoff
+    /// (250 ms doubling to 5 s) while the run stays live; a shutdown stops the retries and start-up
+    /// recovery closes the run instead.
+    private func closeAfterJournalFailure(_ run: RunID, with aborted: RunAborted, control: RunControl, logger: Logger) async {
+        let aborted = DomainEvent.runAborted(aborted)
         var delay = Duration.milliseconds(250)
         while true {
             do {
@@ -263,13 +262,6 @@ private struct CallObserver: ModelCallObserver {
         if tracker.progress(at: now) {
             inputs.yield(.progress(.firstToken(role, FirstToken(afterMs: CanonicalJSON.milliseconds((now - start).milliseconds)))))
         }
-    }
-}
-
-extension JournalError {
-    /// Wraps an unexpected error from the journal path.
-    static func unavailable(_ error: any Error) -> JournalError {
-        JournalError(.environment, "journal unavailable: \(error)")
     }
 }
 

@@ -23,7 +23,7 @@ struct ConsoleRoutes {
 
     private func file(_ path: String) -> Response {
         guard let asset = ConsoleAssets.asset(at: path) else {
-            return APIError(status: .notFound, code: "not_found", message: "The console has no file '\(path)'.").response
+            return APIError.consoleFileNotFound(path).response
         }
         var headers = HTTPFields()
         headers[.contentType] = asset.contentType

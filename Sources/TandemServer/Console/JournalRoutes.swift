@@ -45,7 +45,7 @@ struct JournalRoutes {
         do {
             report = try await Blocking.run { try journal.verifyLinks(of: journal.entries(of: run)) }
         } catch {
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
         guard report.entries > 0 else { return APIError.notFound(raw).response }
         return JSONBody.response(RunVerification(
@@ -87,7 +87,7 @@ struct JournalRoutes {
         do {
             stats = try await Blocking.run { try journal.stats() }
         } catch {
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
         return JSONBody.response(Summary(
             headSeq: stats.head.seq, headHash: stats.head.hashHex, entries: stats.entries, bytes: stats.lineBytes,
@@ -100,11 +100,7 @@ struct JournalRoutes {
 
     private func verifyJournal() async -> Response {
         guard verifications.begin() else {
-            return APIError(
-                status: .conflict, code: "verify_in_progress",
-                message: "A journal verify is already running; wait for it to finish (GET /api/journal shows its result).",
-                retryAfterSeconds: 1
-            ).response
+            return APIError.verifyInProgress.response
         }
         let journal = journal
         let started = clock.now
@@ -113,7 +109,7 @@ struct JournalRoutes {
             report = try await Blocking.run { try journal.verify() }
         } catch {
             verifications.finish(nil)
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
         let outcome = JournalVerifications.Outcome(
             ok: report.isValid, entries: report.entriesChecked, headSeq: report.head.seq, headHash: report.head.hashHex,

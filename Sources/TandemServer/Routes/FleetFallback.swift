@@ -23,10 +23,7 @@ struct FleetFallback: Sendable {
             // Bounded: a request must not wait for the pool while PostgreSQL is unreachable.
             return try await withFleetDeadline(Self.readLimit) { () async throws(FleetError) in try await link.store.run(runID) }
         } catch {
-            throw APIError(
-                status: .serviceUnavailable, code: error.code,
-                message: "The run is not on this node and the fleet store cannot be read (\(error.description)).", retryAfterSeconds: 5
-            )
+            throw APIError(fleetUnreadable: error)
         }
     }
 

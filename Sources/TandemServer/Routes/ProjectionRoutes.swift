@@ -14,8 +14,6 @@ struct ProjectionRoutes {
     let coordinator: RunCoordinator
     let fleet: FleetLink?
 
-    static let statuses: Set<String> = ["running", "ok", "partial", "timeout", "error", "cancelled", "aborted"]
-
     func register(on router: Router<TandemRequestContext>) {
         router.get("/api/runs/{run_id}") { _, context in await record(context) }
         router.get("/api/runs") { request, _ in await list(request) }
@@ -30,15 +28,9 @@ struct ProjectionRoutes {
         let head: UInt64
         do {
             head = try journal.head().seq
-        } catch {
-            throw .journalUnavailable("\(error)")
-        }
-        do {
             return try await projector.store(through: head)
-        } catch let error as ProjectionError {
-            throw .projectionLagging(error.message)
         } catch {
-            throw .journalUnavailable("\(error)")
+            throw APIError(error)
         }
     }
 
@@ -53,10 +45,8 @@ struct ProjectionRoutes {
                 return try await FleetFallback(link: fleet).record(raw) ?? APIError.notFound(raw).response
             }
             return JSONBody.raw(json)
-        } catch let error as APIError {
-            return error.response
         } catch {
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
     }
 
@@ -67,9 +57,12 @@ struct ProjectionRoutes {
 
     private func page(_ request: Request, defaultLimit: Int) async throws(APIError) -> Page {
         let query = request.uri.queryParameters
-        let status: String? = query.get("status").map { String($0) }
-        if let status, !Self.statuses.contains(status) {
-            throw .validation("status", "status must be one of \(Self.statuses.sorted().joined(separator: ", ")).")
+        var status: RunRecordStatus?
+        if let raw = query.get("status") {
+            guard let known = RunRecordStatus(rawValue: String(raw)) else {
+                throw .validation("status", "status must be one of \(RunRecordStatus.allCases.map(\.rawValue).sorted().joined(separator: ", ")).")
+            }
+            status = known
         }
         var limit = defaultLimit
         if let raw = query.get("limit") {
@@ -94,7 +87,7 @@ struct ProjectionRoutes {
             let (records, next) = try store.list(status: status, since: since.map { $0.hasSuffix("Z") ? String($0.dropLast()) : $0 }, limit: limit, after: cursor)
             return Page(records: records, cursor: next.map(Self.encodeHex))
         } catch {
-            throw .journalUnavailable("\(error)")
+            throw APIError(error)
         }
     }
 
@@ -125,7 +118,7 @@ struct ProjectionRoutes {
         var proLatencyMs: Double?
         var createdAt: String?
         var userID: String?
-        var status: String
+        var status: RunRecordStatus
 
         enum CodingKeys: String, CodingKey {
             case id, query, context, status
@@ -148,7 +141,7 @@ struct ProjectionRoutes {
             try container.encode(proLatencyMs, forKey: .proLatencyMs)
             try container.encode(createdAt, forKey: .createdAt)
             try container.encode(userID, forKey: .userID)
-            try container.encode(status, forKey: .status)
+            try container.encode(status.rawValue, forKey: .status)
         }
     }
 
@@ -186,10 +179,8 @@ struct ProjectionRoutes {
         do {
             let store = try await caughtUpStore()
             return JSONBody.raw(MetricsExposition.json(try store.metrics()))
-        } catch let error as APIError {
-            return error.response
         } catch {
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
     }
 
@@ -207,10 +198,8 @@ struct ProjectionRoutes {
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: .init(string: text)))
-        } catch let error as APIError {
-            return error.response
         } catch {
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
     }
 

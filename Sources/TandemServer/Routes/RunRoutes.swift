@@ -48,7 +48,7 @@ struct RunRoutes {
                 return sse.response(runID: runRequest.runID.rawValue, source: .journal(follower), channel: context.channel)
             }
         } catch {
-            return APIError.refused(error).response
+            return APIError(error).response
         }
     }
 
@@ -83,10 +83,8 @@ struct RunRoutes {
             }
             let follower = try coordinator.follow(run, afterSeq: after)
             return sse.response(runID: run.rawValue, source: .journal(follower), channel: context.channel)
-        } catch let refusal as RunRefusal {
-            return APIError.refused(refusal).response
         } catch {
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
     }
 
@@ -105,7 +103,7 @@ struct RunRoutes {
                 return error.response
             }
         } catch {
-            return APIError.journalUnavailable("\(error)").response
+            return APIError(error).response
         }
     }
 
@@ -119,7 +117,7 @@ struct RunRoutes {
         do {
             exists = try !journal.seqs(of: run).isEmpty
         } catch {
-            throw .journalUnavailable("\(error)")
+            throw APIError(error)
         }
         guard exists else { throw .notFound(raw) }
         return run

@@ -1,6 +1,5 @@
 import Hummingbird
 import NIOCore
-import TandemRuns
 
 /// A refusal: status, stable `code`, a human sentence, and where relevant the offending field and
 /// when to retry. Rendered as `{"error": "...", "code": "...", "field"?: "..."}`.
@@ -74,14 +73,14 @@ struct APIError: Error, Sendable {
         APIError(status: .notFound, code: "run_not_found", message: "No run with run_id '\(run)' is in the journal.")
     }
 
-    /// The refusal the contract names for a run the coordinator did not admit or follow.
-    static func refused(_ refusal: RunRefusal) -> APIError {
-        switch refusal {
-        case .conflict: .conflict
-        case .overloaded: .overloaded
-        case .shuttingDown: .shuttingDown
-        case .journalUnavailable(let detail): .journalUnavailable(detail)
-        }
+    static let verifyInProgress = APIError(
+        status: .conflict, code: "verify_in_progress",
+        message: "A journal verify is already running; wait for it to finish (GET /api/journal shows its result).",
+        retryAfterSeconds: 1
+    )
+
+    static func consoleFileNotFound(_ path: String) -> APIError {
+        APIError(status: .notFound, code: "not_found", message: "The console has no file '\(path)'.")
     }
 
     var response: Response {

@@ -1,0 +1,45 @@
+import HTTPTypes
+import TandemFleet
+import TandemProjections
+import TandemRuns
+
+/// The one place where the modules' errors become refusals (status, stable `code`, sentence):
+/// routes hand what they caught to ``APIError/init(_:)-(any Error)`` and build no mapping of their own.
+extension APIError {
+    /// The refusal for a run the coordinator did not admit or follow.
+    init(_ error: RunError) {
+        if error.code == .conflict {
+            self = .conflict
+        } else if error.code == .overloaded {
+            self = .overloaded
+        } else if error.code == .shuttingDown {
+            self = .shuttingDown
+        } else {
+            // `.journalUnavailable`, the remaining code: the journal could not take or read the run.
+            self = .journalUnavailable(error.message)
+        }
+    }
+
+    /// The refusal for a read of another node's run while the fleet store cannot be read.
+    init(fleetUnreadable error: FleetError) {
+        self.init(
+            status: .serviceUnavailable, code: error.code,
+            message: "The run is not on this node and the fleet store cannot be read (\(error.description)).", retryAfterSeconds: 5
+        )
+    }
+
+    /// The refusal for whatever a route caught: a refusal as it is, module errors by their
+    /// meaning; anything else failed while reading or writing the journal.
+    init(_ error: any Error) {
+        switch error {
+        case let refusal as APIError:
+            self = refusal
+        case let error as RunError:
+            self.init(error)
+        case let error as ProjectionError where error.code == .lagging:
+            self = .projectionLagging(error.message)
+        default:
+            self = .journalUnavailable("\(error)")
+        }
+    }
+}
