@@ -8,49 +8,48 @@ import TandemStorage
 import TandemTestSupport
 import Testing
 
-/// A store with one database.
-private struct OneDatabase: StorageSchema {
-    static let store = "test store"
-    static let format = "tandem-test/1"
+/// The names of a store with one database.
+private protocol SingleDatabaseNames {
+    static var store: String { get }
+    static var format: String { get }
+    static var database: String { get }
+}
+
+/// A store with one database, named by `Names`.
+private struct SingleDatabase<Names: SingleDatabaseNames>: StorageSchema {
+    static var store: String { Names.store }
+    static var format: String { Names.format }
     let items: Database
 
     init(resolving database: (String) throws(StorageError) -> Database) throws(StorageError) {
-        items = try database("items")
+        items = try database(Names.database)
     }
 }
 
-/// The same store declaring a second database.
+private enum TestStore: SingleDatabaseNames {
+    static let store = "test store", format = "tandem-test/1", database = "items"
+}
+
+/// The same store, one format version later.
+private enum NextFormat: SingleDatabaseNames {
+    static let store = "test store", format = "tandem-test/2", database = "items"
+}
+
+/// The journal's files as a store, for the stale-reader test.
+private enum JournalFiles: SingleDatabaseNames {
+    static let store = "journal", format = "tandem-journal/1", database = "entries"
+}
+
+/// The test store declaring a second database.
 private struct TwoDatabases: StorageSchema {
-    static let store = "test store"
-    static let format = "tandem-test/1"
+    static let store = TestStore.store
+    static let format = TestStore.format
     let items: Database
     let extra: Database
 
     init(resolving database: (String) throws(StorageError) -> Database) throws(StorageError) {
         items = try database("items")
         extra = try database("extra")
-    }
-}
-
-/// The same store, one format version later.
-private struct NextFormat: StorageSchema {
-    static let store = "test store"
-    static let format = "tandem-test/2"
-    let items: Database
-
-    init(resolving database: (String) throws(StorageError) -> Database) throws(StorageError) {
-        items = try database("items")
-    }
-}
-
-/// The journal's files as a store, for the stale-reader test.
-private struct JournalEntries: StorageSchema {
-    static let store = "journal"
-    static let format = "tandem-journal/1"
-    let entries: Database
-
-    init(resolving database: (String) throws(StorageError) -> Database) throws(StorageError) {
-        entries = try database("entries")
     }
 }
 
@@ -74,7 +73,7 @@ struct StorageTests {
     func missingDatabaseAtReadOnlyOpen() throws {
         let directory = try TemporaryDirectory()
         do {
-            let storage = try open(OneDatabase.self, directory)
+            let storage = try open(SingleDatabase<TestStore>.self, directory)
             try storage.write { txn in try txn.put(Array("k".utf8), Array("v".utf8), in: storage.databases.items) }
         }
         #expect {
@@ -103,13 +102,13 @@ struct StorageTests {
     func formatAndMissingFilesAreRefused() throws {
         let directory = try TemporaryDirectory()
         #expect {
-            _ = try open(OneDatabase.self, directory, readOnly: true)
+            _ = try open(SingleDatabase<TestStore>.self, directory, readOnly: true)
         } throws: { error in
             storageError(error)?.message == "no test store at \(directory.path) (data.mdb missing)"
         }
-        _ = try open(OneDatabase.self, directory)
+        _ = try open(SingleDatabase<TestStore>.self, directory)
         #expect {
-            _ = try open(NextFormat.self, directory)
+            _ = try open(SingleDatabase<NextFormat>.self, directory)
         } throws: { error in
             guard let error = storageError(error) else { return false }
             return error.code == .formatMismatch
@@ -121,7 +120,7 @@ struct StorageTests {
     func throwingWriteAborts() throws {
         struct Refused: Error {}
         let directory = try TemporaryDirectory()
-        let storage = try open(OneDatabase.self, directory)
+        let storage = try open(SingleDatabase<TestStore>.self, directory)
         #expect(throws: Refused.self) {
             try storage.write { txn in
                 try txn.put(Array("kept?".utf8), Array("no".utf8), in: storage.databases.items)
@@ -141,7 +140,7 @@ struct StorageTests {
         let directory = try TemporaryDirectory()
         let grown = Mutex<[Int]>([])
         let storage = try open(
-            OneDatabase.self, directory, mapSize: 128 * 1024,
+            SingleDatabase<TestStore>.self, directory, mapSize: 128 * 1024,
             growth: MapGrowth(limit: 320 * 1024, limitSetting: "TEST_MAX_MAP_BYTES")
         ) { bytes in grown.withLock { $0.append(bytes) } }
         let value = [UInt8](repeating: 7, count: 1_500)
@@ -187,26 +186,15 @@ struct StorageTests {
             journal.close()
         }
         // Opened (which frees the slots of processes already dead) before the reader dies.
-        let storage = try Storage<JournalEntries>(
+        let storage = try Storage<SingleDatabase<JournalFiles>>(
             directory: directory.path + "/journal", mapSize: 1 << 30, maxReaders: 1_024,
             growth: MapGrowth(limit: 1 << 30, limitSetting: nil), noSync: true, readOnly: false
         )
         #expect(try storage.clearStaleReaders() == 0)
 
-        // `tandem journal replay | head` whose reader has gone: Python's subprocess restores
-        // SIGPIPE's default action (this test process ignores it, and children inherit that).
-        let script = """
-            import subprocess, sys
-            child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            child.stdout.close()
-            sys.exit(-child.wait())
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, TandemExecutable.path, "journal", "replay", "--data-dir", directory.path]
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == SIGPIPE, "the replay did not die of SIGPIPE")
+        // `tandem journal replay | head` whose reader has gone.
+        let status = try TandemExecutable.replayWithClosedOutput(dataDirectory: directory.path)
+        try #require(status == SIGPIPE, "the replay did not die of SIGPIPE")
 
         #expect(try storage.clearStaleReaders() == 1)
         #expect(try storage.clearStaleReaders() == 0)
