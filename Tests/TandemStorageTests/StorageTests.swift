@@ -174,7 +174,7 @@ struct StorageTests {
         #expect(stored == written)
     }
 
-    @Test("Reader slots of a process that died inside a read transaction are freed")
+    @Test("Reader slots of a process that died inside a read transaction are freed", .timeLimit(.minutes(1)))
     func staleReadersAreCleared() async throws {
         let directory = try TemporaryDirectory()
         do {
