@@ -37,10 +37,15 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // The only target that imports CLMDB (docs/DESIGN.md, "Storage").
+        .target(
+            name: "TandemStorage",
+            dependencies: ["CLMDB"]
+        ),
         .target(
             name: "TandemJournal",
             dependencies: [
-                "CLMDB",
+                "TandemStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,7 +59,7 @@ let package = Package(
         .target(
             name: "TandemProjections",
             dependencies: [
-                "CLMDB",
+                "TandemStorage",
                 "TandemJournal",
                 "TandemDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -184,6 +189,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/TandemTestSupport"
+        ),
+        .testTarget(
+            name: "TandemStorageTests",
+            dependencies: ["TandemStorage", "TandemJournal", "TandemDomain", "TandemTestSupport"]
         ),
         .testTarget(
             name: "TandemJournalTests",

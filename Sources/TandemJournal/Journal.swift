@@ -1,5 +1,6 @@
 public import Logging
 import Synchronization
+import TandemStorage
 
 /// tandem's source of truth: an append-only, hash-chained journal of domain events in LMDB.
 ///
@@ -9,7 +10,7 @@ import Synchronization
 public final class Journal: Sendable {
     /// The configuration the journal was opened with.
     public let configuration: JournalConfiguration
-    let environment: LMDBEnvironment
+    let storage: JournalStore
     private let writer: JournalWriter?
     let signal: HeadSignal
     let runSignals = RunSignals()
@@ -19,16 +20,9 @@ public final class Journal: Sendable {
     /// - Throws: ``JournalError`` when the environment cannot be opened or has another format.
     public init(_ configuration: JournalConfiguration, logger: Logger) throws {
         self.configuration = configuration
-        let environment = try LMDBEnvironment(
-            directory: configuration.journalDirectory,
-            layout: .journal,
-            mapSize: configuration.initialMapBytes,
-            maxReaders: configuration.maxReaders,
-            noSync: configuration.durability == .async,
-            readOnly: configuration.readOnly
-        )
-        self.environment = environment
-        let head = try environment.read { try JournalHead.read($0, environment) }
+        let storage = try JournalStore(configuration, logger: logger)
+        self.storage = storage
+        let head = try storage.read { try JournalHead.read($0, storage) }
         let signal = HeadSignal(head: head.seq)
         self.signal = signal
         if configuration.readOnly {
@@ -36,7 +30,7 @@ public final class Journal: Sendable {
         } else {
             let counters = self.counters
             let writer = JournalWriter(
-                environment: environment, configuration: configuration, logger: logger, runSignals: runSignals
+                storage: storage, configuration: configuration, logger: logger, runSignals: runSignals
             ) { head, observation in
                 counters.value.withLock { totals in
                     totals.last = observation
@@ -123,13 +117,13 @@ public final class Journal: Sendable {
 
     /// The last committed seq and its hash, as stored.
     public func head() throws -> JournalHead {
-        try environment.read { try JournalHead.read($0, environment) }
+        try storage.read { try JournalHead.read($0, storage) }
     }
 
     /// The entry with sequence number `seq`, if there is one.
     public func entry(_ seq: UInt64) throws -> JournalEntry? {
-        try environment.read { txn in
-            guard let line = try LMDB.get(txn, environment.entries, key: LMDB.key(seq)) else { return nil }
+        try storage.read { txn in
+            guard let line = try txn.get(SeqKey.encode(seq), in: storage.databases.entries) else { return nil }
             return try JournalEntry(line: line)
         }
     }
@@ -158,9 +152,9 @@ public final class Journal: Sendable {
         var more = true
         while more, next <= through {
             var seen = 0
-            try environment.read { txn in
-                try LMDB.walk(txn, environment.entries, from: LMDB.key(next)) { key, value in
-                    let seq = LMDB.seq(fromKey: key)
+            try storage.read { txn in
+                try txn.walk(storage.databases.entries, from: SeqKey.encode(next)) { key, value in
+                    let seq = SeqKey.decode(key)
                     guard seq <= through else {
                         more = false
                         return false
@@ -202,16 +196,16 @@ public final class Journal: Sendable {
 
     /// The seqs of every entry of `run`, in order; empty when the run is unknown.
     public func seqs(of run: RunID) throws -> [UInt64] {
-        try environment.read { txn in try runSeqs(run, txn) }
+        try storage.read { txn in try RunIndex.seqs(of: run, txn, storage) }
     }
 
     /// Every entry of `run` with a seq greater than `after`, in order; empty when the run is
     /// unknown. Only the run's index past `after` and the journal's entries past both `after` and
     /// the index checkpoint are read.
     public func entries(of run: RunID, after: UInt64 = 0) throws -> [JournalEntry] {
-        try environment.read { txn in
-            try RunIndex.seqs(of: run, after: after, txn, environment).map { seq in
-                guard let line = try LMDB.get(txn, environment.entries, key: LMDB.key(seq)) else {
+        try storage.read { txn in
+            try RunIndex.seqs(of: run, after: after, txn, storage).map { seq in
+                guard let line = try txn.get(SeqKey.encode(seq), in: storage.databases.entries) else {
                     throw JournalError(.corrupted, "the run index of \(run) names a missing entry", seq: seq)
                 }
                 return try JournalEntry(line: line)
@@ -221,17 +215,13 @@ public final class Journal: Sendable {
 
     /// The last seq the run index covers; later entries are found by scanning.
     var indexedThrough: UInt64 {
-        get throws { try environment.read { try RunIndex.indexedThrough($0, environment) } }
-    }
-
-    private func runSeqs(_ run: RunID, _ txn: OpaquePointer) throws -> [UInt64] {
-        try RunIndex.seqs(of: run, txn, environment)
+        get throws { try storage.read { try RunIndex.indexedThrough($0, storage) } }
     }
 
     /// Runs whose opening entry was appended but whose closing entry was not, oldest first, with
     /// the seq of each one's first entry.
     public func openRuns() throws -> [(run: RunID, openedAt: UInt64)] {
-        try environment.read { txn in try RunIndex.openRuns(txn, environment) }
+        try storage.read { txn in try RunIndex.openRuns(txn, storage) }
     }
 
     /// Suspends until the journal's head is beyond `seq` (as seen by this process), or `timeout` passes.

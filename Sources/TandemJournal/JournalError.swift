@@ -1,8 +1,11 @@
+package import TandemStorage
+
 /// An error the journal reports: what happened, and what an operator can do about it.
 ///
 /// Built as a struct around a private code so that new cases never break callers
 /// (the `ServiceGroupError` pattern). Compare with the static members, e.g.
-/// `error.code == .mapFull`.
+/// `error.code == .mapFull`. A failure of the journal's storage keeps the ``StorageError`` as its
+/// ``cause`` and its message as the one a user sees.
 public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind of failure, stable across releases.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -51,12 +54,29 @@ public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible 
     public let message: String
     /// The journal sequence number concerned, when there is one.
     public let seq: UInt64?
+    /// The storage failure behind this error, when storage is the cause.
+    package let cause: StorageError?
 
     /// An error of kind `code` saying `message`.
     public init(_ code: Code, _ message: String, seq: UInt64? = nil) {
         self.code = code
         self.message = message
         self.seq = seq
+        self.cause = nil
+    }
+
+    /// The journal's error for a failure of its storage, of the matching kind, saying what it says.
+    package init(_ cause: StorageError) {
+        code = switch cause.code {
+        case .mapFull: .mapFull
+        case .diskFull: .diskFull
+        case .formatMismatch: .formatMismatch
+        case .io: .io
+        default: .environment
+        }
+        message = cause.message
+        seq = nil
+        self.cause = cause
     }
 
     public var description: String {

@@ -63,7 +63,7 @@ package enum ProjectionRebuild {
         }
         let targetHash = try target == 0 ? nil : journal.entry(target).map { Array($0.hash.utf8) }
         try store.commit([], state: ProjectionStore.State(metrics: .whole(metrics), checkpoint: target, checkpointHash: targetHash))
-        try store.environment.sync()
+        try store.sync()
         progress(target, target)
         return Outcome(store: store, events: events, seconds: started.duration(to: .now).seconds)
     }

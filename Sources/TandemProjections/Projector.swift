@@ -143,7 +143,7 @@ public final class Projector: Service, Sendable {
                 let store = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: false)
                 guard let disagreement = try checkpointDisagreement(store) else { return store }
                 logger.notice("projection store does not match the journal; rebuilding it from the journal", metadata: ["reason": "\(disagreement)", "store": "\(name)"])
-            } catch let error as JournalError where error.code == .formatMismatch {
+            } catch let error as ProjectionError where error.code == .formatMismatch {
                 logger.notice("projection store has another format version; rebuilding it from the journal", metadata: ["error": "\(error.message)"])
             }
         }

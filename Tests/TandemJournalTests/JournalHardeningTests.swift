@@ -68,20 +68,9 @@ struct JournalHardeningTests {
         defer { journal.close() }
         let before = journal.staleReaderSlotsFreed
 
-        // `tandem journal replay | head` whose reader has gone: Python's subprocess restores
-        // SIGPIPE's default action (this test process ignores it, and children inherit that).
-        let script = """
-            import subprocess, sys
-            child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            child.stdout.close()
-            sys.exit(-child.wait())
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, TandemExecutable.path, "journal", "replay", "--data-dir", directory.path]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == SIGPIPE, "the replay did not die of SIGPIPE")
+        // `tandem journal replay | head` whose reader has gone.
+        let status = try TandemExecutable.replayWithClosedOutput(dataDirectory: directory.path)
+        #expect(status == SIGPIPE, "the replay did not die of SIGPIPE")
 
         // Polling: the writer's check runs on its own thread every 50 ms, with nothing to await.
         while journal.staleReaderSlotsFreed == before { try await Task.sleep(for: .milliseconds(20)) }

@@ -123,7 +123,7 @@ struct JournalIntegrityTests {
             _ = try await journal.append((0..<50).map { _ in try abortedEntry("grow", reason: big) })
         }
         #expect(try journal.head().seq == 1_000)
-        #expect(journal.environment.currentMapSize > 256 * 1024)
+        #expect(journal.storage.mapSize > 256 * 1024)
         #expect(try journal.verify().isValid)
     }
 

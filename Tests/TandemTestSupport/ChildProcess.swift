@@ -33,6 +33,27 @@ public enum TandemExecutable {
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), errData.text())
     }
+
+    /// Runs `tandem journal replay` on `dataDirectory` with its output closed from the start, as
+    /// `tandem journal replay | head` whose reader has gone: it dies of SIGPIPE inside a read
+    /// transaction (given a journal of a few thousand entries), leaving its reader slot behind.
+    /// - Returns: the replay's termination status: `SIGPIPE` when it died as intended.
+    public static func replayWithClosedOutput(dataDirectory: String) throws -> Int32 {
+        // Python's subprocess restores SIGPIPE's default action (the test process ignores it,
+        // and children inherit that).
+        let script = """
+            import subprocess, sys
+            child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            child.stdout.close()
+            sys.exit(-child.wait())
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, path, "journal", "replay", "--data-dir", dataDirectory]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
 }
 
 /// Collects a pipe's bytes on a background thread.

@@ -38,7 +38,7 @@ extension Journal {
             firstTimestamp: try entry(1)?.timestamp,
             lastTimestamp: head.seq > 0 ? try entry(head.seq)?.timestamp : nil,
             fileBytes: fileBytes,
-            mapBytes: UInt64(environment.currentMapSize),
+            mapBytes: UInt64(storage.mapSize),
             openRuns: try openRuns().count
         )
     }

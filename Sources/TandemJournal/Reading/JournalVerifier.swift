@@ -1,5 +1,5 @@
-import CLMDB
 import Foundation
+import TandemStorage
 
 /// The outcome of checking a journal's sequence and hash chain.
 public struct VerificationReport: Sendable, Equatable {
@@ -37,8 +37,8 @@ extension Journal {
     /// an append-only journal, so the segments' own read transactions see the snapshot's bytes.
     /// - Parameter progress: called every 65,536 entries with the number checked so far.
     public func verify(progress: @Sendable (UInt64) -> Void = { _ in }) throws -> VerificationReport {
-        let (head, lastStored) = try environment.read { txn in
-            (try JournalHead.read(txn, environment), try Self.lastStoredSeq(txn, environment))
+        let (head, lastStored) = try storage.read { txn in
+            (try JournalHead.read(txn, storage), try Self.lastStoredSeq(txn, storage))
         }
         let end = max(head.seq, lastStored)
         // Hashing dominates: split the range into one segment per core. Each segment seeds its
@@ -87,19 +87,11 @@ extension Journal {
 
     /// The highest seq stored in the entries database (which may differ from the head if damaged).
     func lastStoredSeq() throws -> UInt64 {
-        try environment.read { txn in try Self.lastStoredSeq(txn, environment) }
+        try storage.read { txn in try Self.lastStoredSeq(txn, storage) }
     }
 
-    private static func lastStoredSeq(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> UInt64 {
-        var cursor: OpaquePointer?
-        try LMDBEnvironment.check(mdb_cursor_open(txn, environment.entries, &cursor), "open cursor")
-        defer { mdb_cursor_close(cursor) }
-        var key = MDB_val()
-        var value = MDB_val()
-        let rc = mdb_cursor_get(cursor, &key, &value, MDB_LAST)
-        if rc == MDB_NOTFOUND { return 0 }
-        try LMDBEnvironment.check(rc, "read last entry")
-        return LMDB.seq(fromKey: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
+    private static func lastStoredSeq(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> UInt64 {
+        try txn.lastKey(in: storage.databases.entries).map { SeqKey.decode($0) } ?? 0
     }
 }
 

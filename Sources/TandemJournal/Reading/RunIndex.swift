@@ -1,49 +1,61 @@
-import CLMDB
+import TandemStorage
 
 /// Reads of the run index, completed with the entries past its checkpoint (see ``RunIndexer``).
 enum RunIndex {
     private static let checkpointKey = Array("indexed".utf8)
 
     /// The last seq the index covers (0 when nothing is indexed).
-    static func indexedThrough(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> UInt64 {
-        guard let value = try LMDB.get(txn, environment.meta, key: checkpointKey) else { return 0 }
-        return value.withUnsafeBytes { LMDB.seq(fromKey: $0) }
+    static func indexedThrough(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> UInt64 {
+        guard let value = try txn.get(checkpointKey, in: storage.meta) else { return 0 }
+        return SeqKey.decode(value)
     }
 
-    static func setIndexedThrough(_ seq: UInt64, _ txn: OpaquePointer, _ environment: LMDBEnvironment) throws {
-        try LMDB.put(txn, environment.meta, key: checkpointKey, value: LMDB.key(seq))
+    static func setIndexedThrough(_ seq: UInt64, _ txn: borrowing WriteTransaction, _ storage: JournalStore) throws {
+        try txn.put(checkpointKey, SeqKey.encode(seq), in: storage.meta)
     }
 
     /// The seqs of `run` greater than `after`, in order: the indexed ones, then those past the
     /// checkpoint (only entries past both are scanned).
-    static func seqs(of run: RunID, after: UInt64 = 0, _ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> [UInt64] {
-        let indexed = try indexedThrough(txn, environment)
+    static func seqs(of run: RunID, after: UInt64 = 0, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [UInt64] {
+        let indexed = try indexedThrough(txn, storage)
         var seqs: [UInt64] = []
-        if after < indexed, let anchor = try LMDB.get(txn, environment.runStarts, key: Array(run.rawValue.utf8)) {
-            seqs = try LMDB.runSeqs(txn, environment.runEntries, anchor: anchor.withUnsafeBytes { LMDB.seq(fromKey: $0) }, after: after)
+        if after < indexed, let anchor = try txn.get(Array(run.rawValue.utf8), in: storage.databases.runStarts) {
+            seqs = try indexedSeqs(anchor: SeqKey.decode(anchor), after: after, txn, storage)
         }
         let runBytes = Array(run.rawValue.utf8)
         let scanFrom = max(indexed, after)
         guard scanFrom < .max else { return seqs }
-        try LMDB.walk(txn, environment.entries, from: LMDB.key(scanFrom + 1)) { key, line in
+        try txn.walk(storage.databases.entries, from: SeqKey.encode(scanFrom + 1)) { key, line in
             let layout = try EntryLine.parse(line)
-            if line[layout.runID].elementsEqual(runBytes) { seqs.append(LMDB.seq(fromKey: key)) }
+            if line[layout.runID].elementsEqual(runBytes) { seqs.append(SeqKey.decode(key)) }
+            return true
+        }
+        return seqs
+    }
+
+    /// The seqs after `after` of the run whose anchor is `anchor`, from the `run_entries` keys
+    /// that start with it.
+    private static func indexedSeqs(anchor: UInt64, after: UInt64, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [UInt64] {
+        var seqs: [UInt64] = []
+        try txn.walk(storage.databases.runEntries, from: SeqKey.encode(anchor) + SeqKey.encode(after == .max ? after : after + 1)) { keyBytes, _ in
+            guard keyBytes.count == 16, SeqKey.decode(UnsafeRawBufferPointer(rebasing: keyBytes[0..<8])) == anchor else { return false }
+            seqs.append(SeqKey.decode(UnsafeRawBufferPointer(rebasing: keyBytes[8..<16])))
             return true
         }
         return seqs
     }
 
     /// Open runs, oldest first: the indexed ones, updated by the lifecycle marks past the checkpoint.
-    static func openRuns(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> [(run: RunID, openedAt: UInt64)] {
-        let indexed = try indexedThrough(txn, environment)
+    static func openRuns(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [(run: RunID, openedAt: UInt64)] {
+        let indexed = try indexedThrough(txn, storage)
         var open: [(run: RunID, openedAt: UInt64)] = []
-        try LMDB.walk(txn, environment.openRuns, from: nil) { key, value in
-            open.append((RunID(validatedRawValue: String(decoding: value, as: UTF8.self)), LMDB.seq(fromKey: key)))
+        try txn.walk(storage.databases.openRuns, from: nil) { key, value in
+            open.append((RunID(validatedRawValue: String(decoding: value, as: UTF8.self)), SeqKey.decode(key)))
             return true
         }
-        try LMDB.walk(txn, environment.marks, from: LMDB.key(indexed + 1)) { key, value in
-            let seq = LMDB.seq(fromKey: key)
-            guard let line = try LMDB.get(txn, environment.entries, key: LMDB.key(seq)) else {
+        try txn.walk(storage.databases.marks, from: SeqKey.encode(indexed + 1)) { key, value in
+            let seq = SeqKey.decode(key)
+            guard let line = try txn.get(SeqKey.encode(seq), in: storage.databases.entries) else {
                 throw JournalError(.corrupted, "a lifecycle mark names a missing entry", seq: seq)
             }
             let layout = try line.withUnsafeBytes { try EntryLine.parse($0) }

@@ -1,3 +1,5 @@
+import TandemStorage
+
 /// The journal's head: the last committed seq and the SHA-256 (hex) of its line.
 public struct JournalHead: Sendable, Equatable {
     /// The last committed seq; 0 for an empty journal.
@@ -11,16 +13,16 @@ public struct JournalHead: Sendable, Equatable {
     static let empty = JournalHead(seq: 0, hash: ChainHash.genesis)
     private static let metaKey = Array("head".utf8)
 
-    static func read(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> JournalHead {
-        guard let value = try LMDB.get(txn, environment.meta, key: metaKey) else { return .empty }
+    static func read(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> JournalHead {
+        guard let value = try txn.get(metaKey, in: storage.meta) else { return .empty }
         guard value.count == 8 + 64 else {
             throw JournalError(.corrupted, "the journal's head record is damaged (\(value.count) bytes); run `tandem journal verify`")
         }
-        let seq = value.withUnsafeBytes { LMDB.seq(fromKey: $0) }
+        let seq = SeqKey.decode(value)
         return JournalHead(seq: seq, hash: Array(value[8...]))
     }
 
-    func write(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws {
-        try LMDB.put(txn, environment.meta, key: Self.metaKey, value: LMDB.key(seq) + hash)
+    func write(_ txn: borrowing WriteTransaction, _ storage: JournalStore) throws {
+        try txn.put(Self.metaKey, SeqKey.encode(seq) + hash, in: storage.meta)
     }
 }

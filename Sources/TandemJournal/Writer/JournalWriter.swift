@@ -1,7 +1,7 @@
-import CLMDB
 import Foundation
 import Logging
 import Synchronization
+import TandemStorage
 
 /// The journal's single writer: one OS thread that owns every LMDB write transaction.
 ///
@@ -40,7 +40,7 @@ final class JournalWriter: @unchecked Sendable {
         var seconds: Double
     }
 
-    private let environment: LMDBEnvironment
+    private let storage: JournalStore
     private let configuration: JournalConfiguration
     private let logger: Logger
     private let onCommit: @Sendable (_ head: UInt64, _ observation: CommitObservation) -> Void
@@ -64,18 +64,18 @@ final class JournalWriter: @unchecked Sendable {
     let staleReadersFreed = Atomic<Int>(0)
 
     init(
-        environment: LMDBEnvironment,
+        storage: JournalStore,
         configuration: JournalConfiguration,
         logger: Logger,
         runSignals: RunSignals,
         onCommit: @escaping @Sendable (UInt64, CommitObservation) -> Void
     ) {
         self.runSignals = runSignals
-        self.environment = environment
+        self.storage = storage
         self.configuration = configuration
         self.logger = logger
         self.onCommit = onCommit
-        self.indexer = RunIndexer(environment: environment)
+        self.indexer = RunIndexer(storage: storage)
     }
 
     /// Starts the writer thread.
@@ -111,7 +111,7 @@ final class JournalWriter: @unchecked Sendable {
     // MARK: The writer thread
 
     private func run() {
-        withMapGrowth("catch up the run index") { try indexer.catchUp() }
+        logFailure("catch up the run index") { try indexer.catchUp() }
         while true {
             condition.lock()
             writerWaiting = true
@@ -173,14 +173,14 @@ final class JournalWriter: @unchecked Sendable {
             || ContinuousClock.now >= lastIndexFlush.advanced(by: configuration.indexInterval)
         else { return }
         lastIndexFlush = .now
-        withMapGrowth("update the run index") { try indexer.flush() }
+        logFailure("update the run index") { try indexer.flush() }
     }
 
     private func syncToDisk() throws {
         if let override = configuration.syncOverride {
             try override()
         } else {
-            try environment.sync()
+            try storage.sync()
         }
     }
 
@@ -189,7 +189,7 @@ final class JournalWriter: @unchecked Sendable {
         lastReaderCheck = .now
         let freed: Int
         do {
-            freed = try environment.clearStaleReaders()
+            freed = try storage.clearStaleReaders()
         } catch {
             logger.warning("could not check for readers of dead processes", metadata: ["error": "\(error)"])
             return
@@ -220,21 +220,13 @@ final class JournalWriter: @unchecked Sendable {
         }
     }
 
-    /// Runs `body`, growing the map and retrying while it reports `.mapFull`; logs a final failure
+    /// Runs `body` (whose writes grow the map as the storage's policy allows) and logs a failure
     /// (the index is derived: it is retried at the next flush and rebuilt at start-up).
-    private func withMapGrowth(_ what: String, _ body: () throws -> Void) {
-        while true {
-            do {
-                try body()
-                return
-            } catch let error as JournalError where error.code == .mapFull {
-                if (try? environment.growMap(limit: configuration.maxMapBytes)) == true { continue }
-                logger.error("journal could not \(what)", metadata: ["error": "\(error)"])
-                return
-            } catch {
-                logger.error("journal could not \(what)", metadata: ["error": "\(error)"])
-                return
-            }
+    private func logFailure(_ what: String, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            logger.error("journal could not \(what)", metadata: ["error": "\(error)"])
         }
     }
 
@@ -253,43 +245,28 @@ final class JournalWriter: @unchecked Sendable {
                 return
             }
         }
-        while true {
-            do {
-                let (results, head) = try environment.write { txn in try self.write(batch, in: txn) }
-                let seconds = started.duration(to: .now).seconds
-                if configuration.durability == .async, dirtySince == nil { dirtySince = .now }
-                let watching = runSignals.isWatching
-                var lastSeqs: [RunID: UInt64] = [:]
-                for (request, entries) in zip(batch, results) {
-                    for (pending, committed) in zip(request.entries, entries) {
-                        indexer.record(run: pending.runID, seq: committed.seq, lifecycle: pending.lifecycle)
-                        if watching { lastSeqs[pending.runID] = committed.seq }
-                    }
+        do {
+            // A full map grows (up to `maxMapBytes`) inside the storage's write, which runs this again.
+            let (results, head) = try storage.write { txn in try self.write(batch, in: txn) }
+            let seconds = started.duration(to: .now).seconds
+            if configuration.durability == .async, dirtySince == nil { dirtySince = .now }
+            let watching = runSignals.isWatching
+            var lastSeqs: [RunID: UInt64] = [:]
+            for (request, entries) in zip(batch, results) {
+                for (pending, committed) in zip(request.entries, entries) {
+                    indexer.record(run: pending.runID, seq: committed.seq, lifecycle: pending.lifecycle)
+                    if watching { lastSeqs[pending.runID] = committed.seq }
                 }
-                // The journal's state (head, no failure) is updated before any appender resumes,
-                // so what an appender reads next already reflects its commit.
-                onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
-                if watching { runSignals.publish(lastSeqs) }
-                for (request, entries) in zip(batch, results) {
-                    request.continuation.resume(returning: entries)
-                }
-                return
-            } catch let error as JournalError where error.code == .mapFull {
-                do {
-                    if try environment.growMap(limit: configuration.maxMapBytes) {
-                        logger.notice("journal map grown", metadata: ["map_bytes": "\(environment.currentMapSize)"])
-                        continue
-                    }
-                } catch {
-                    fail(batch, with: error)
-                    return
-                }
-                fail(batch, with: error)
-                return
-            } catch {
-                fail(batch, with: error)
-                return
             }
+            // The journal's state (head, no failure) is updated before any appender resumes,
+            // so what an appender reads next already reflects its commit.
+            onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
+            if watching { runSignals.publish(lastSeqs) }
+            for (request, entries) in zip(batch, results) {
+                request.continuation.resume(returning: entries)
+            }
+        } catch {
+            fail(batch, with: error)
         }
     }
 
@@ -305,14 +282,15 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     /// Writes the batch inside `txn`; returns each request's committed entries and the new head seq.
-    private func write(_ batch: [Request], in txn: OpaquePointer) throws -> ([[JournalEntry]], UInt64) {
-        let stored = try JournalHead.read(txn, environment)
+    private func write(_ batch: [Request], in txn: borrowing WriteTransaction) throws -> ([[JournalEntry]], UInt64) {
+        let stored = try JournalHead.read(txn.reads, storage)
+        let databases = storage.databases
         var seq = stored.seq
         var prev = stored.hash
         var results: [[JournalEntry]] = []
         results.reserveCapacity(batch.count)
         for request in batch {
-            if request.probe { try LMDB.put(txn, environment.meta, key: Self.probeKey, value: Self.probeValue) }
+            if request.probe { try txn.put(Self.probeKey, Self.probeValue, in: storage.meta) }
             var committed: [JournalEntry] = []
             committed.reserveCapacity(request.entries.count)
             for entry in request.entries {
@@ -323,10 +301,10 @@ final class JournalWriter: @unchecked Sendable {
                     into: &line, seq: seq, timestamp: timestamps.format(microseconds: micros),
                     entry: entry, prev: prev
                 )
-                let key = LMDB.key(seq)
-                try LMDB.put(txn, environment.entries, key: key, value: line, flags: UInt32(MDB_APPEND))
+                let key = SeqKey.encode(seq)
+                try txn.put(key, line, in: databases.entries, appending: true)
                 if let mark = LifecycleMark(entry.lifecycle) {
-                    try LMDB.put(txn, environment.marks, key: key, value: [mark.rawValue], flags: UInt32(MDB_APPEND))
+                    try txn.put(key, [mark.rawValue], in: databases.marks, appending: true)
                 }
                 line.withUnsafeBytes { ChainHash.writeHex(of: $0, into: &prev) }
                 lastMicros = micros
@@ -334,7 +312,7 @@ final class JournalWriter: @unchecked Sendable {
             }
             results.append(committed)
         }
-        try JournalHead(seq: seq, hash: prev).write(txn, environment)
+        try JournalHead(seq: seq, hash: prev).write(txn, storage)
         return (results, seq)
     }
 }

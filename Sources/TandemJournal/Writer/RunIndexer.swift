@@ -1,4 +1,4 @@
-import CLMDB
+import TandemStorage
 
 /// How an entry changed its run's open/closed state, as stored in the `marks` database
 /// (only for entries that open or close a run).
@@ -31,13 +31,13 @@ struct RunIndexer {
         var mark: LifecycleMark?
     }
 
-    private let environment: LMDBEnvironment
+    private let storage: JournalStore
     private var pending: [Pending] = []
     /// Anchors (first seq) of recently indexed runs; mirrors committed index state only.
     private var anchors: [RunID: UInt64] = [:]
 
-    init(environment: LMDBEnvironment) {
-        self.environment = environment
+    init(storage: JournalStore) {
+        self.storage = storage
     }
 
     var hasPendingWork: Bool { !pending.isEmpty }
@@ -51,8 +51,8 @@ struct RunIndexer {
     /// Re-reads entries committed after the index checkpoint (a crash between a journal commit
     /// and the index flush) and indexes them.
     mutating func catchUp() throws {
-        let tail = try environment.read { txn in
-            try Self.readEntries(from: try RunIndex.indexedThrough(txn, environment) + 1, through: .max, txn, environment)
+        let tail = try storage.read { txn in
+            try Self.readEntries(from: try RunIndex.indexedThrough(txn, storage) + 1, through: .max, txn, storage)
         }
         pending = tail + pending
         try flush()
@@ -64,43 +64,46 @@ struct RunIndexer {
     /// and index its own entries: the checkpoint is read inside the transaction, entries it
     /// already covers are skipped, entries this process did not write are read back from the
     /// journal to close the gap, and the checkpoint never moves backwards.
+    ///
+    /// Anchors first stored by the transaction are remembered only once it commits (the storage
+    /// runs it again after growing a full map, and a failed one stores nothing).
     mutating func flush() throws {
         guard let last = pending.last?.seq else { return }
-        do {
-            try environment.write { txn in
-                let indexed = try RunIndex.indexedThrough(txn, environment)
-                guard last > indexed else { return }
-                var work = pending.drop { $0.seq <= indexed }
-                if let first = work.first, first.seq != indexed + 1 || last - first.seq != UInt64(work.count - 1) {
-                    work = try Self.readEntries(from: indexed + 1, through: last, txn, environment)[...]
-                }
-                for entry in work {
-                    let anchor = try anchor(of: entry.run, firstSeq: entry.seq, in: txn)
-                    let anchorKey = LMDB.key(anchor)
-                    try LMDB.put(txn, environment.runEntries, key: anchorKey + LMDB.key(entry.seq), value: [])
-                    switch entry.mark {
-                    case .opens:
-                        try LMDB.put(txn, environment.openRuns, key: anchorKey, value: Array(entry.run.rawValue.utf8))
-                    case .closes:
-                        try LMDB.delete(txn, environment.openRuns, key: anchorKey)
-                    case nil:
-                        break
-                    }
-                }
-                try RunIndex.setIndexedThrough(last, txn, environment)
+        var stored: [RunID: UInt64] = [:]
+        try storage.write { txn in
+            stored.removeAll()
+            let indexed = try RunIndex.indexedThrough(txn.reads, storage)
+            guard last > indexed else { return }
+            var work = pending.drop { $0.seq <= indexed }
+            if let first = work.first, first.seq != indexed + 1 || last - first.seq != UInt64(work.count - 1) {
+                work = try Self.readEntries(from: indexed + 1, through: last, txn.reads, storage)[...]
             }
-        } catch {
-            anchors.removeAll()
-            throw error
+            let databases = storage.databases
+            for entry in work {
+                let anchor = try anchor(of: entry.run, firstSeq: entry.seq, in: txn, storing: &stored)
+                let anchorKey = SeqKey.encode(anchor)
+                try txn.put(anchorKey + SeqKey.encode(entry.seq), [], in: databases.runEntries)
+                switch entry.mark {
+                case .opens:
+                    try txn.put(anchorKey, Array(entry.run.rawValue.utf8), in: databases.openRuns)
+                case .closes:
+                    try txn.delete(anchorKey, in: databases.openRuns)
+                case nil:
+                    break
+                }
+            }
+            try RunIndex.setIndexedThrough(last, txn, storage)
         }
+        if anchors.count + stored.count > 65_536 { anchors.removeAll(keepingCapacity: true) }
+        anchors.merge(stored) { _, new in new }
         pending.removeAll(keepingCapacity: true)
     }
 
     /// The committed entries in `from...through` with their lifecycle marks, read from the journal.
-    private static func readEntries(from: UInt64, through: UInt64, _ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> [Pending] {
+    private static func readEntries(from: UInt64, through: UInt64, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [Pending] {
         var entries: [Pending] = []
-        try LMDB.walk(txn, environment.entries, from: LMDB.key(from)) { key, line in
-            let seq = LMDB.seq(fromKey: key)
+        try txn.walk(storage.databases.entries, from: SeqKey.encode(from)) { key, line in
+            let seq = SeqKey.decode(key)
             guard seq <= through else { return false }
             let layout = try EntryLine.parse(line)
             let run = RunID(validatedRawValue: String(decoding: UnsafeRawBufferPointer(rebasing: line[layout.runID]), as: UTF8.self))
@@ -109,8 +112,8 @@ struct RunIndexer {
         }
         if let first = entries.first {
             var index = 0
-            try LMDB.walk(txn, environment.marks, from: LMDB.key(first.seq)) { key, value in
-                let seq = LMDB.seq(fromKey: key)
+            try txn.walk(storage.databases.marks, from: SeqKey.encode(first.seq)) { key, value in
+                let seq = SeqKey.decode(key)
                 guard seq <= through else { return false }
                 while index < entries.count, entries[index].seq < seq { index += 1 }
                 if index < entries.count, entries[index].seq == seq { entries[index].mark = value.first.flatMap(LifecycleMark.init(rawValue:)) }
@@ -121,18 +124,20 @@ struct RunIndexer {
     }
 
     /// The anchor of `run`: its first seq, recorded in `run_starts` when the run is first indexed.
-    private mutating func anchor(of run: RunID, firstSeq seq: UInt64, in txn: OpaquePointer) throws -> UInt64 {
-        if let anchor = anchors[run] { return anchor }
+    /// Anchors not yet in ``anchors`` are noted in `stored`, for after the commit.
+    private func anchor(
+        of run: RunID, firstSeq seq: UInt64, in txn: borrowing WriteTransaction, storing stored: inout [RunID: UInt64]
+    ) throws -> UInt64 {
+        if let anchor = anchors[run] ?? stored[run] { return anchor }
         let runKey = Array(run.rawValue.utf8)
         let anchor: UInt64
-        if let stored = try LMDB.get(txn, environment.runStarts, key: runKey) {
-            anchor = stored.withUnsafeBytes { LMDB.seq(fromKey: $0) }
+        if let value = try txn.reads.get(runKey, in: storage.databases.runStarts) {
+            anchor = SeqKey.decode(value)
         } else {
-            try LMDB.put(txn, environment.runStarts, key: runKey, value: LMDB.key(seq))
+            try txn.put(runKey, SeqKey.encode(seq), in: storage.databases.runStarts)
             anchor = seq
         }
-        if anchors.count >= 65_536 { anchors.removeAll(keepingCapacity: true) }
-        anchors[run] = anchor
+        stored[run] = anchor
         return anchor
     }
 }

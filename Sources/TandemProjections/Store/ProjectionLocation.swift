@@ -47,7 +47,7 @@ package struct ProjectionLocation: Sendable {
         let temporary = pointer + ".tmp-\(UUID().uuidString.prefix(6))"
         try Data((name + "\n").utf8).write(to: URL(fileURLWithPath: temporary), options: .atomic)
         guard rename(temporary, pointer) == 0 else {
-            throw JournalError(.io, "cannot publish projection store \(name): \(String(cString: strerror(errno)))")
+            throw ProjectionError(.storage, "cannot publish projection store \(name): \(String(cString: strerror(errno)))")
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         where entry.hasPrefix("store-") && entry != name && entry != keep {

@@ -1,7 +1,22 @@
-package import CLMDB
 import Crypto
 import Foundation
-package import TandemJournal
+import TandemStorage
+
+/// The projection store's databases (see ``ProjectionStore``).
+struct ProjectionSchema: StorageSchema {
+    static let store = "projection store"
+    static let format = "tandem-projections/2"
+
+    let records: Database
+    let byTime: Database
+    let byStatus: Database
+
+    init(resolving database: (String) throws(StorageError) -> Database) throws(StorageError) {
+        records = try database("records")
+        byTime = try database("by_time")
+        byStatus = try database("by_status")
+    }
+}
 
 /// The projections' own LMDB environment: run records with their listing indexes, the metrics
 /// state, and the checkpoint (last applied journal seq) — all written in one transaction, so the
@@ -15,19 +30,16 @@ package import TandemJournal
 ///   `metrics` (JSON), `metrics+<seq>` (JSON additions since the whole `metrics` was stored;
 ///   reads merge them).
 ///
-/// `@unchecked Sendable`: its only state is the environment, which is thread-safe: reads run in
-/// their own transactions, and each write transaction begins and commits on one thread without
-/// suspending (the live projector, or a rebuild's shard threads, which LMDB's writer lock serializes).
-package final class ProjectionStore: @unchecked Sendable {
+/// Failures of its storage reach callers as ``ProjectionError`` wrapping the storage's error.
+/// Reads run in their own transactions, and each write transaction begins and commits on one
+/// thread without suspending (the live projector, or a rebuild's shard threads, which LMDB's
+/// writer lock serializes).
+package final class ProjectionStore: Sendable {
     /// Version 2: metrics may be stored as additions (version 1 readers would miss them, so a
     /// store of either version is rebuilt by the other at start-up).
-    package static let format = "tandem-projections/2"
-    static let layout = LMDBEnvironment.Layout(
-        what: "projection store", format: format,
-        databases: [("records", 0), ("by_time", 0), ("by_status", 0)]
-    )
+    package static let format = ProjectionSchema.format
 
-    package let environment: LMDBEnvironment
+    private let storage: Storage<ProjectionSchema>
     /// The store's directory name inside `<data>/projections`.
     package let name: String
 
@@ -37,15 +49,17 @@ package final class ProjectionStore: @unchecked Sendable {
     ///   (a power loss may roll the last commit back, state and checkpoint together).
     package init(directory: String, name: String, readOnly: Bool, syncCommits: Bool = true) throws {
         self.name = name
-        environment = try LMDBEnvironment(
-            directory: directory, layout: Self.layout, mapSize: 1 << 30, maxReaders: 1_024,
-            noSync: !syncCommits, noMetaSync: true, readOnly: readOnly
-        )
+        do {
+            storage = try Storage(
+                directory: directory, mapSize: 1 << 30, maxReaders: 1_024, growth: MapGrowth(limit: 1 << 40, limitSetting: nil),
+                noSync: !syncCommits, noMetaSync: true, readOnly: readOnly
+            )
+        } catch let error as StorageError {
+            throw ProjectionError(error)
+        }
     }
 
-    private var records: MDB_dbi { environment.database("records") }
-    private var byTime: MDB_dbi { environment.database("by_time") }
-    private var byStatus: MDB_dbi { environment.database("by_status") }
+    private var databases: ProjectionSchema { storage.databases }
     private static let checkpointKey = Array("checkpoint".utf8)
     private static let checkpointHashKey = Array("checkpoint_hash".utf8)
     private static let metricsKey = Array("metrics".utf8)
@@ -55,31 +69,30 @@ package final class ProjectionStore: @unchecked Sendable {
     // MARK: Reads
 
     package func checkpoint() throws -> UInt64 {
-        try environment.read { txn in try Self.checkpoint(txn, environment) }
+        try read { txn in try checkpoint(txn) }
     }
 
     /// The checkpoint and the hash of the journal line it was taken at, read together; the hash
     /// is `nil` in a store written before hashes were kept (or at checkpoint 0).
     package func checkpointWithHash() throws -> (seq: UInt64, hash: [UInt8]?) {
-        try environment.read { txn in
-            (try Self.checkpoint(txn, environment), try LMDB.get(txn, environment.meta, key: Self.checkpointHashKey))
+        try read { txn in
+            (try checkpoint(txn), try txn.get(Self.checkpointHashKey, in: storage.meta))
         }
     }
 
-    private static func checkpoint(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> UInt64 {
-        guard let value = try LMDB.get(txn, environment.meta, key: checkpointKey) else { return 0 }
-        return value.withUnsafeBytes { LMDB.seq(fromKey: $0) }
+    private func checkpoint(_ txn: borrowing ReadTransaction) throws -> UInt64 {
+        try txn.get(Self.checkpointKey, in: storage.meta).map { SeqKey.decode($0) } ?? 0
     }
 
     /// The metrics as of the checkpoint: the whole stored state plus every addition stored since.
     package func metrics() throws -> MetricsState {
-        try environment.read { txn in try Self.metrics(txn, environment) }
+        try read { txn in try metrics(txn) }
     }
 
-    private static func metrics(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws -> MetricsState {
-        var metrics = try LMDB.get(txn, environment.meta, key: metricsKey).flatMap { MetricsState(json: $0) } ?? MetricsState()
-        try LMDB.walk(txn, environment.meta, from: metricsAdditionPrefix) { key, value in
-            guard key.starts(with: metricsAdditionPrefix) else { return false }
+    private func metrics(_ txn: borrowing ReadTransaction) throws -> MetricsState {
+        var metrics = try txn.get(Self.metricsKey, in: storage.meta).flatMap { MetricsState(json: $0) } ?? MetricsState()
+        try txn.walk(storage.meta, from: Self.metricsAdditionPrefix) { key, value in
+            guard key.starts(with: Self.metricsAdditionPrefix) else { return false }
             if let addition = MetricsState(json: Array(value)) { metrics.merge(addition) }
             return true
         }
@@ -88,7 +101,7 @@ package final class ProjectionStore: @unchecked Sendable {
 
     /// The stored JSON of `run`'s record.
     package func recordJSON(_ run: String) throws -> [UInt8]? {
-        try environment.read { txn in try LMDB.get(txn, records, key: Array(run.utf8)) }
+        try read { txn in try txn.get(Array(run.utf8), in: databases.records) }
     }
 
     package func record(_ run: String) throws -> DualRunRecord? {
@@ -102,13 +115,13 @@ package final class ProjectionStore: @unchecked Sendable {
     ///   - after: the cursor of the previous page.
     /// - Returns: record JSONs and the cursor of the next page (`nil` at the end).
     package func list(status: RunRecordStatus?, since: String?, limit: Int, after cursor: [UInt8]?) throws -> ([[UInt8]], [UInt8]?) {
-        try environment.read { txn in
+        try read { txn in
             let prefix: [UInt8] = status.map { Array($0.rawValue.utf8) + [UInt8(ascii: "|")] } ?? []
-            let database = status == nil ? byTime : byStatus
+            let database = status == nil ? databases.byTime : databases.byStatus
             var page: [[UInt8]] = []
             var lastKey: [UInt8]?
             var more = false
-            try LMDB.walk(txn, database, from: cursor.map { prefix + $0 } ?? prefix) { key, _ in
+            try txn.walk(database, from: cursor.map { prefix + $0 } ?? prefix) { key, _ in
                 guard key.starts(with: prefix) else { return false }
                 let rest = Array(key[prefix.count...])
                 if let cursor, rest == cursor { return true }
@@ -121,7 +134,7 @@ package final class ProjectionStore: @unchecked Sendable {
                     return false
                 }
                 let run = Array(rest[27...])
-                if let json = try LMDB.get(txn, records, key: run) { page.append(json) }
+                if let json = try txn.get(run, in: databases.records) { page.append(json) }
                 lastKey = rest
                 return true
             }
@@ -174,55 +187,74 @@ package final class ProjectionStore: @unchecked Sendable {
         case nil: nil
         }
         try write { txn in
+            let databases = self.databases
+            let meta = storage.meta
             for change in changes {
                 let run = Array(change.runID.utf8)
                 let started = Self.invert(Array(change.startedAt.utf8))
                 if let previous = change.previous {
                     let previousStarted = Self.invert(Array(previous.startedAt.utf8))
                     if previous.startedAt != change.startedAt {
-                        try LMDB.delete(txn, byTime, key: previousStarted + run)
+                        try txn.delete(previousStarted + run, in: databases.byTime)
                     }
                     if previous.status != change.status || previous.startedAt != change.startedAt {
-                        try LMDB.delete(txn, byStatus, key: Array(previous.status.rawValue.utf8) + [UInt8(ascii: "|")] + previousStarted + run)
+                        try txn.delete(Array(previous.status.rawValue.utf8) + [UInt8(ascii: "|")] + previousStarted + run, in: databases.byStatus)
                     }
                 }
-                try LMDB.put(txn, records, key: run, value: change.json)
-                try LMDB.put(txn, byTime, key: started + run, value: [])
-                try LMDB.put(txn, byStatus, key: Array(change.status.rawValue.utf8) + [UInt8(ascii: "|")] + started + run, value: [])
+                try txn.put(run, change.json, in: databases.records)
+                try txn.put(started + run, [], in: databases.byTime)
+                try txn.put(Array(change.status.rawValue.utf8) + [UInt8(ascii: "|")] + started + run, [], in: databases.byStatus)
             }
             if let state, let metricsJSON {
                 switch state.metrics {
                 case .whole:
-                    try LMDB.put(txn, environment.meta, key: Self.metricsKey, value: metricsJSON)
+                    try txn.put(Self.metricsKey, metricsJSON, in: meta)
                     var additions: [[UInt8]] = []
-                    try LMDB.walk(txn, environment.meta, from: Self.metricsAdditionPrefix) { key, _ in
+                    try txn.reads.walk(meta, from: Self.metricsAdditionPrefix) { key, _ in
                         guard key.starts(with: Self.metricsAdditionPrefix) else { return false }
                         additions.append(Array(key))
                         return true
                     }
-                    for key in additions { try LMDB.delete(txn, environment.meta, key: key) }
+                    for key in additions { try txn.delete(key, in: meta) }
                 case .added(let added):
                     // Entries that count nothing (starts, first frames) add no key to merge on reads.
                     if added != MetricsState() {
-                        try LMDB.put(txn, environment.meta, key: Self.metricsAdditionPrefix + LMDB.key(state.checkpoint), value: metricsJSON)
+                        try txn.put(Self.metricsAdditionPrefix + SeqKey.encode(state.checkpoint), metricsJSON, in: meta)
                     }
                 }
-                try LMDB.put(txn, environment.meta, key: Self.checkpointKey, value: LMDB.key(state.checkpoint))
+                try txn.put(Self.checkpointKey, SeqKey.encode(state.checkpoint), in: meta)
                 if let hash = state.checkpointHash {
-                    try LMDB.put(txn, environment.meta, key: Self.checkpointHashKey, value: hash)
+                    try txn.put(Self.checkpointHashKey, hash, in: meta)
                 }
             }
         }
     }
 
-    private func write(_ body: (OpaquePointer) throws -> Void) throws {
-        while true {
-            do {
-                try environment.write(body)
-                return
-            } catch let error as JournalError where error.code == .mapFull {
-                guard try environment.growMap(limit: 1 << 40) else { throw error }
-            }
+    /// Forces the commits of a store opened without `syncCommits` to disk.
+    package func sync() throws {
+        do {
+            try storage.sync()
+        } catch {
+            throw ProjectionError(error)
+        }
+    }
+
+    /// See ``Storage/read(_:)``; a storage failure becomes a ``ProjectionError``.
+    private func read<T>(_ body: (borrowing ReadTransaction) throws -> T) throws -> T {
+        do {
+            return try storage.read(body)
+        } catch let error as StorageError {
+            throw ProjectionError(error)
+        }
+    }
+
+    /// See ``Storage/write(_:)``: the map grows up to 1 TiB; a storage failure becomes a
+    /// ``ProjectionError``.
+    private func write(_ body: (borrowing WriteTransaction) throws -> Void) throws {
+        do {
+            try storage.write(body)
+        } catch let error as StorageError {
+            throw ProjectionError(error)
         }
     }
 
@@ -230,24 +262,24 @@ package final class ProjectionStore: @unchecked Sendable {
 
     /// The checkpoint and a SHA-256 over every stored byte of the state, read in one snapshot.
     package func digest() throws -> (checkpoint: UInt64, digest: String) {
-        try environment.read { txn in
+        try read { txn in
             var hasher = SHA256()
             func add(_ bytes: UnsafeRawBufferPointer) {
                 withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
                 hasher.update(bufferPointer: bytes)
             }
-            for database in [records, byTime, byStatus] {
-                try LMDB.walk(txn, database, from: nil) { key, value in
+            for database in [databases.records, databases.byTime, databases.byStatus] {
+                try txn.walk(database, from: nil) { key, value in
                     add(key)
                     add(value)
                     return true
                 }
             }
-            let checkpoint = try Self.checkpoint(txn, environment)
+            let checkpoint = try self.checkpoint(txn)
             // The metrics as read (whole plus additions), so that how they were stored does not count.
-            let metrics = try Self.metrics(txn, environment).json
+            let metrics = try self.metrics(txn).json
             metrics.withUnsafeBytes { add($0) }
-            LMDB.key(checkpoint).withUnsafeBytes { add($0) }
+            SeqKey.encode(checkpoint).withUnsafeBytes { add($0) }
             return (checkpoint, hasher.finalize().map { String(format: "%02x", $0) }.joined())
         }
     }

@@ -6,7 +6,7 @@ import Darwin
 
 /// A POSIX read-write lock: many readers or one writer.
 ///
-/// The journal holds it shared for every LMDB transaction and exclusively while it changes the map
+/// A store holds it shared for every LMDB transaction and exclusively while it changes the map
 /// size, which LMDB allows only when this process has no transaction open.
 ///
 /// `@unchecked Sendable`: the only stored state is a heap-allocated `pthread_rwlock_t`, which is
@@ -25,13 +25,13 @@ final class ReadWriteLock: @unchecked Sendable {
         lock.deallocate()
     }
 
-    func withReadLock<T>(_ body: () throws -> T) rethrows -> T {
+    func withReadLock<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    func withWriteLock<T>(_ body: () throws -> T) rethrows -> T {
+    func withWriteLock<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
