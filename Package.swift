@@ -122,8 +122,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // The console's sources; embedded as Swift by Tools/embed_console.py (docs/DESIGN.md).
-            exclude: ["Console/Assets"]
+            // The console's files, compiled into the binary as byte arrays (`PackageResources`).
+            resources: [.embedInCode("Console/Assets")]
         ),
         // MARK: Command line
         .target(
