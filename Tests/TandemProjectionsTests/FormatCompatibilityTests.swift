@@ -20,17 +20,24 @@ import Testing
 struct FormatCompatibilityTests {
     /// What the earlier build recorded about its data directory.
     struct Expected: Codable, Equatable {
-        var headSeq: UInt64
-        var headHash: String
-        /// SHA-256 (hex) of every journal line, each followed by `\n` (what `journal replay` prints).
-        var replaySHA256: String
-        var projectionDigest: String
-        var projectionCheckpoint: UInt64
-        /// One run's stored record JSON, byte for byte.
-        var sampleRun: String
-        var sampleRecord: String
-        var sampleRunSeqs: [UInt64]
-        var openRuns: [String]
+        /// The journal: its head, and a SHA-256 (hex) of every line, each followed by `\n`
+        /// (what `journal replay` prints).
+        struct JournalFacts: Codable, Equatable {
+            var headSeq: UInt64, headHash: String
+            var replaySHA256: String
+            var openRuns: [String]
+        }
+        /// The projection store's digest and checkpoint.
+        struct ProjectionFacts: Codable, Equatable {
+            var digest: String, checkpoint: UInt64
+        }
+        /// One run: its seqs from the run index, its stored record JSON byte for byte.
+        struct SampleRun: Codable, Equatable {
+            var runID: String, seqs: [UInt64], record: String
+        }
+        var journal: JournalFacts
+        var projections: ProjectionFacts
+        var sampleRun: SampleRun
     }
 
     private static let fixture = URL(fileURLWithPath: #filePath)
@@ -56,15 +63,16 @@ struct FormatCompatibilityTests {
         }
         let (checkpoint, digest) = try store.digest()
         return Expected(
-            headSeq: try journal.head().seq,
-            headHash: headHash,
-            replaySHA256: hasher.finalize().map { String(format: "%02x", $0) }.joined(),
-            projectionDigest: digest,
-            projectionCheckpoint: checkpoint,
-            sampleRun: sampleRun,
-            sampleRecord: String(decoding: try store.recordJSON(sampleRun) ?? [], as: UTF8.self),
-            sampleRunSeqs: try journal.seqs(of: RunID(sampleRun)!),
-            openRuns: try journal.openRuns().map(\.run.rawValue).sorted()
+            journal: .init(
+                headSeq: try journal.head().seq, headHash: headHash,
+                replaySHA256: hasher.finalize().map { String(format: "%02x", $0) }.joined(),
+                openRuns: try journal.openRuns().map(\.run.rawValue).sorted()
+            ),
+            projections: .init(digest: digest, checkpoint: checkpoint),
+            sampleRun: .init(
+                runID: sampleRun, seqs: try journal.seqs(of: RunID(sampleRun)!),
+                record: String(decoding: try store.recordJSON(sampleRun) ?? [], as: UTF8.self)
+            )
         )
     }
 
@@ -81,7 +89,7 @@ struct FormatCompatibilityTests {
         defer { journal.close() }
         let report = try journal.verify()
         #expect(report.isValid, "\(String(describing: report.problem))")
-        #expect(report.entriesChecked == expected.headSeq)
+        #expect(report.entriesChecked == expected.journal.headSeq)
         let location = ProjectionLocation(dataDirectory: directory.path)
         let name = try #require(location.currentName())
         let store = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: true)
@@ -101,8 +109,8 @@ struct FormatCompatibilityTests {
         }
         // New entries chain onto the earlier build's head.
         try await Workload.append(runs: 16, to: journal, firstRun: 10_000)
-        let first = try #require(try journal.entry(expected.headSeq + 1))
-        #expect(first.prev == expected.headHash)
+        let first = try #require(try journal.entry(expected.journal.headSeq + 1))
+        #expect(first.prev == expected.journal.headHash)
         #expect(try journal.verify().isValid)
     }
 
