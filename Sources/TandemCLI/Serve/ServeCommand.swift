@@ -71,7 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let projector = Projector(journal: journal, dataDirectory: settings.journal.directory, logger: logger)
         try projector.prepare()
-        let clock = SystemClock()
+        let clock = ContinuousClock()
         let provider: any ModelProvider
         let httpClient = UpstreamHTTPClient.make(maxConnections: settings.upstreamMaxConnections)
         let breakers: [ModelRole: CircuitBreaker] = [
