@@ -30,17 +30,22 @@ public final class Projector: Service, Sendable {
     private let updateInterval: Duration
     /// Times updates, waits and read timeouts.
     private let clock: any MonotonicClock
+    /// A fault point for crash tests: called with the last seq of each batch about to be
+    /// committed to the store (its journal entries are committed already).
+    private let beforeCommit: (@Sendable (_ through: UInt64) -> Void)?
 
     /// - Parameters:
     ///   - updateInterval: the shortest time between two updates no reader asked for.
     ///   - clock: times updates, waits and read timeouts.
+    ///   - beforeCommit: a fault point for crash tests (`nil` in production).
     public init(
         journal: Journal, dataDirectory: String, logger: Logger, updateInterval: Duration = Projector.updateInterval,
-        clock: any MonotonicClock = ContinuousClock()
+        clock: any MonotonicClock = ContinuousClock(), beforeCommit: (@Sendable (_ through: UInt64) -> Void)? = nil
     ) {
         self.journal = journal
         self.updateInterval = updateInterval
         self.clock = clock
+        self.beforeCommit = beforeCommit
         self.location = ProjectionLocation(dataDirectory: dataDirectory)
         self.logger = logger
         self.applied = HeadSignal(head: 0)
@@ -198,6 +203,7 @@ public final class Projector: Service, Sendable {
             for entry in entries { try folder.apply(entry, store: store) }
             let now = clock.elapsed
             let whole = now - lastWholeMetrics >= Self.wholeMetricsInterval
+            beforeCommit?(folder.applied)
             try folder.flush(to: store, wholeMetrics: whole)
             if whole { lastWholeMetrics = now }
             advance(store, to: folder.applied)

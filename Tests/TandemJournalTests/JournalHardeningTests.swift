@@ -64,7 +64,11 @@ struct JournalHardeningTests {
             _ = try await journal.append((0..<3_000).map { _ in try abortedEntry("many", reason: String(repeating: "r", count: 200)) })
             journal.close()
         }
-        let journal = try makeJournal(directory) { $0.staleReaderCheckInterval = .milliseconds(50) }
+        let clock = ManualClock()
+        let journal = try makeJournal(directory) {
+            $0.staleReaderCheckInterval = .seconds(3_600)
+            $0.monotonicClock = clock
+        }
         defer { journal.close() }
         let before = journal.staleReaderSlotsFreed
 
@@ -83,8 +87,12 @@ struct JournalHardeningTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == SIGPIPE, "the replay did not die of SIGPIPE")
 
-        // Polling: the writer's check runs on its own thread every 50 ms, with nothing to await.
-        while journal.staleReaderSlotsFreed == before { try await Task.sleep(for: .milliseconds(20)) }
+        // The check is due on the injected clock; the writer makes it after its next commit, and
+        // has made it once the commit after that returns.
+        #expect(journal.staleReaderSlotsFreed == before)
+        clock.advance(by: .seconds(3_600))
+        _ = try await journal.append(try abortedEntry("wake"))
+        _ = try await journal.append(try abortedEntry("after"))
         #expect(journal.staleReaderSlotsFreed > before)
     }
 }
@@ -117,6 +125,37 @@ extension JournalHardeningTests {
         let committed = try await journal.append(try abortedEntry("after"))
         #expect(committed.seq == 2)
         #expect(journal.lastAppendFailure == nil)
+    }
+}
+
+extension JournalHardeningTests {
+    @Test("async durability syncs once its interval has passed on the injected clock, not before")
+    func asyncSyncOnTheInjectedClock() async throws {
+        let directory = try TemporaryDirectory()
+        let clock = ManualClock()
+        let syncs = Shared(0)
+        let (synced, recordSync) = AsyncStream.makeStream(of: Void.self)
+        let journal = try makeJournal(directory) {
+            $0.durability = .async
+            $0.syncInterval = .seconds(3_600)
+            $0.monotonicClock = clock
+            $0.syncOverride = {
+                syncs.value.withLock { $0 += 1 }
+                recordSync.yield()
+            }
+        }
+        defer { journal.close() }
+        _ = try await journal.append(try abortedEntry("first"))
+        // The writer looks for a due sync after each commit, before it takes the next request:
+        // once this second append returns, the first commit's look is over.
+        _ = try await journal.append(try abortedEntry("second"))
+        #expect(syncs.value.withLock { $0 } == 0, "synced before its interval passed")
+        clock.advance(by: .seconds(3_600))
+        // Real time has not moved: only the injected clock makes this commit's sync due.
+        _ = try await journal.append(try abortedEntry("third"))
+        var iterator = synced.makeAsyncIterator()
+        await iterator.next()
+        #expect(syncs.value.withLock { $0 } == 1)
     }
 }
 

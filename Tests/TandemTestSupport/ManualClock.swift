@@ -1,5 +1,5 @@
 public import TandemDomain
-public import Synchronization
+import Synchronization
 import TandemJournal
 
 /// A monotonic clock that moves only when a test says so. Sleepers wake when ``advance(to:)``
