@@ -98,14 +98,16 @@ struct JournalHardeningTests {
 }
 
 extension JournalHardeningTests {
-    @Test("async durability: a failed background sync refuses appends (not only logs), is retried each interval, and clears once a sync succeeds")
+    @Test("async durability: a failed background sync refuses appends (not only logs), is not retried in a loop, and clears once a sync succeeds")
     func failedSyncRefusesAppends() async throws {
         let directory = try TemporaryDirectory()
         let failing = Shared(true)
         let attempts = Shared(0)
+        let clock = ManualClock()
         let journal = try makeJournal(directory) {
             $0.durability = .async
-            $0.syncInterval = .milliseconds(10)
+            $0.syncInterval = .seconds(3_600)
+            $0.monotonicClock = clock
             $0.syncOverride = {
                 attempts.value.withLock { $0 += 1 }
                 if failing.value.withLock({ $0 }) { throw JournalError(.io, "EIO from the test's disk") }
@@ -113,17 +115,22 @@ extension JournalHardeningTests {
         }
         defer { journal.close() }
         _ = try await journal.append(try abortedEntry("before"))
-        // Polling: the background sync runs on the writer thread 10 ms after the commit.
-        while journal.lastAppendFailure == nil { try await Task.sleep(for: .milliseconds(5)) }
+        clock.advance(by: .seconds(3_600))
+        // Acknowledged before its sync (async durability); the writer syncs after this commit,
+        // due on the injected clock, and the sync fails.
+        _ = try await journal.append(try abortedEntry("unsynced"))
+        // The next commit tries the sync again first, fails, and refuses the append.
         await #expect(throws: JournalError.self) { _ = try await journal.append(try abortedEntry("refused")) }
-        let seen = attempts.value.withLock { $0 }
-        try await Task.sleep(for: .milliseconds(200))
-        // Retried about every 10 ms, not in a tight loop (a spin made tens of thousands).
-        #expect(attempts.value.withLock { $0 } - seen < 200)
+        #expect(journal.lastAppendFailure != nil)
+        #expect(attempts.value.withLock { $0 } == 2)
+        // The failed sync moved the next background try a whole interval on: with the injected
+        // clock standing still, only the next append tries again (a spin made tens of thousands).
+        await #expect(throws: JournalError.self) { _ = try await journal.append(try abortedEntry("refused-again")) }
+        #expect(attempts.value.withLock { $0 } == 3)
 
         failing.value.withLock { $0 = false }
         let committed = try await journal.append(try abortedEntry("after"))
-        #expect(committed.seq == 2)
+        #expect(committed.seq == 3)
         #expect(journal.lastAppendFailure == nil)
     }
 }
