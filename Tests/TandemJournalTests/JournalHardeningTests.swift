@@ -104,14 +104,9 @@ extension JournalHardeningTests {
         let failing = Shared(true)
         let attempts = Shared(0)
         let clock = ManualClock()
-        let journal = try makeJournal(directory) {
-            $0.durability = .async
-            $0.syncInterval = .seconds(3_600)
-            $0.monotonicClock = clock
-            $0.syncOverride = {
-                attempts.value.withLock { $0 += 1 }
-                if failing.value.withLock({ $0 }) { throw JournalError(.io, "EIO from the test's disk") }
-            }
+        let journal = try hourlySyncedJournal(directory, clock: clock) {
+            attempts.value.withLock { $0 += 1 }
+            if failing.value.withLock({ $0 }) { throw JournalError(.io, "EIO from the test's disk") }
         }
         defer { journal.close() }
         _ = try await journal.append(try abortedEntry("before"))
@@ -142,14 +137,9 @@ extension JournalHardeningTests {
         let clock = ManualClock()
         let syncs = Shared(0)
         let (synced, recordSync) = AsyncStream.makeStream(of: Void.self)
-        let journal = try makeJournal(directory) {
-            $0.durability = .async
-            $0.syncInterval = .seconds(3_600)
-            $0.monotonicClock = clock
-            $0.syncOverride = {
-                syncs.value.withLock { $0 += 1 }
-                recordSync.yield()
-            }
+        let journal = try hourlySyncedJournal(directory, clock: clock) {
+            syncs.value.withLock { $0 += 1 }
+            recordSync.yield()
         }
         defer { journal.close() }
         _ = try await journal.append(try abortedEntry("first"))
@@ -163,6 +153,18 @@ extension JournalHardeningTests {
         var iterator = synced.makeAsyncIterator()
         await iterator.next()
         #expect(syncs.value.withLock { $0 } == 1)
+    }
+}
+
+/// A journal in `async` durability that syncs (through `sync`) every hour of `clock`.
+private func hourlySyncedJournal(
+    _ directory: TemporaryDirectory, clock: ManualClock, sync: @escaping @Sendable () throws -> Void
+) throws -> Journal {
+    try makeJournal(directory) {
+        $0.durability = .async
+        $0.syncInterval = .seconds(3_600)
+        $0.monotonicClock = clock
+        $0.syncOverride = sync
     }
 }
 
