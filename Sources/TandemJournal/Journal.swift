@@ -224,12 +224,13 @@ public final class Journal: Sendable {
         try storage.read { txn in try RunIndex.openRuns(txn, storage) }
     }
 
-    /// Suspends until the journal's head is beyond `seq` (as seen by this process), or `timeout` passes.
+    /// Suspends until the journal's head is beyond `seq` (as seen by this process), or `timeout`
+    /// passes on the configuration's ``JournalConfiguration/monotonicClock``.
     ///
     /// Appends by this process wake the waiter at once; appends by another process are noticed
     /// by the caller re-reading after the timeout.
     public func waitForAppend(beyond seq: UInt64, timeout: Duration) async {
-        await signal.wait(beyond: seq, timeout: timeout)
+        await signal.wait(beyond: seq, timeout: timeout, clock: configuration.monotonicClock)
     }
 
     /// Suspends until an entry of `run` with a seq greater than `seq` is committed by this
@@ -237,7 +238,7 @@ public final class Journal: Sendable {
     /// Commits of other runs do not wake the caller; appends by another process are noticed by
     /// the caller re-reading after the timeout.
     public func waitForAppend(to watch: RunWatch, beyond seq: UInt64, timeout: Duration) async {
-        await runSignals.wait(watch, beyond: seq, timeout: timeout)
+        await runSignals.wait(watch, beyond: seq, timeout: timeout, clock: configuration.monotonicClock)
     }
 
     /// Starts noting the commits of `run` for ``waitForAppend(to:beyond:timeout:)``; the watch

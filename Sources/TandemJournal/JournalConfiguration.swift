@@ -31,6 +31,9 @@ public struct JournalConfiguration: Sendable {
     public var readOnly: Bool
     /// How often the writer frees reader slots left by dead processes.
     public var staleReaderCheckInterval: Duration
+    /// Times the writer's intervals (index flush, `async` sync, stale-reader check) and the
+    /// timeouts of ``Journal/waitForAppend(beyond:timeout:)``; tests pass a manual clock.
+    public var monotonicClock: any Clock<Duration>
     /// Replaces the `async` durability's background sync (tests make it fail as a dying disk
     /// would); `nil` syncs the environment.
     package var syncOverride: (@Sendable () throws -> Void)?
@@ -47,7 +50,8 @@ public struct JournalConfiguration: Sendable {
         maxReaders: UInt32 = 1_024,
         clock: JournalClock = .system,
         readOnly: Bool = false,
-        staleReaderCheckInterval: Duration = .seconds(10)
+        staleReaderCheckInterval: Duration = .seconds(10),
+        monotonicClock: any Clock<Duration> = ContinuousClock()
     ) {
         self.directory = directory
         self.durability = durability
@@ -60,6 +64,7 @@ public struct JournalConfiguration: Sendable {
         self.clock = clock
         self.readOnly = readOnly
         self.staleReaderCheckInterval = staleReaderCheckInterval
+        self.monotonicClock = monotonicClock
     }
 
     /// Where the LMDB environment lives inside the data directory.

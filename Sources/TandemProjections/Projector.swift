@@ -1,6 +1,7 @@
 public import Logging
 public import ServiceLifecycle
 import Synchronization
+public import TandemDomain
 public import TandemJournal
 
 /// Keeps the projections up to date with the journal, as a `Service` of `tandem serve`.
@@ -27,11 +28,24 @@ public final class Projector: Service, Sendable {
     private let wanted: HeadSignal
 
     private let updateInterval: Duration
+    /// Times updates, waits and read timeouts.
+    private let clock: any MonotonicClock
+    /// A fault point for crash tests: called with the last seq of each batch about to be
+    /// committed to the store (its journal entries are committed already).
+    private let beforeCommit: (@Sendable (_ through: UInt64) -> Void)?
 
-    /// - Parameter updateInterval: the shortest time between two updates no reader asked for.
-    public init(journal: Journal, dataDirectory: String, logger: Logger, updateInterval: Duration = Projector.updateInterval) {
+    /// - Parameters:
+    ///   - updateInterval: the shortest time between two updates no reader asked for.
+    ///   - clock: times updates, waits and read timeouts.
+    ///   - beforeCommit: a fault point for crash tests (`nil` in production).
+    public init(
+        journal: Journal, dataDirectory: String, logger: Logger, updateInterval: Duration = Projector.updateInterval,
+        clock: any MonotonicClock = ContinuousClock(), beforeCommit: (@Sendable (_ through: UInt64) -> Void)? = nil
+    ) {
         self.journal = journal
         self.updateInterval = updateInterval
+        self.clock = clock
+        self.beforeCommit = beforeCommit
         self.location = ProjectionLocation(dataDirectory: dataDirectory)
         self.logger = logger
         self.applied = HeadSignal(head: 0)
@@ -47,7 +61,7 @@ public final class Projector: Service, Sendable {
         let store = try openOrRebuild()
         use(store, applied: try store.checkpoint())
         var folder = try ProjectionFolder(store: store)
-        var lastWholeMetrics = ContinuousClock.now - Self.wholeMetricsInterval
+        var lastWholeMetrics = clock.elapsed - Self.wholeMetricsInterval
         try catchUp(&folder, store: store, lastWholeMetrics: &lastWholeMetrics)
     }
 
@@ -56,11 +70,11 @@ public final class Projector: Service, Sendable {
     /// - Throws: ``ProjectionError`` `.lagging` when the projections do not get there within
     ///   `timeout` — never a store that is behind presented as current.
     package func store(through seq: UInt64, timeout: Duration = .seconds(2)) async throws -> ProjectionStore {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = clock.elapsed + timeout
         while true {
             let (store, appliedSeq) = current.withLock { ($0.store, $0.applied) }
             if let store, appliedSeq >= seq { return store }
-            let now = ContinuousClock.now
+            let now = clock.elapsed
             guard now < deadline else {
                 throw ProjectionError(
                     .lagging,
@@ -68,7 +82,7 @@ public final class Projector: Service, Sendable {
                 )
             }
             wanted.publish(seq)
-            await applied.wait(beyond: appliedSeq, timeout: min(.milliseconds(100), now.duration(to: deadline)))
+            await applied.wait(beyond: appliedSeq, timeout: min(.milliseconds(100), deadline - now), clock: clock)
         }
     }
 
@@ -94,7 +108,7 @@ public final class Projector: Service, Sendable {
             // Kept between catch-ups (its metrics and open runs are the store's, in memory), and
             // dropped when the store changes or a write fails: it is then read back from the store.
             var folder: (ProjectionFolder, ProjectionStore)?
-            var lastUpdate = ContinuousClock.now - self.updateInterval
+            var lastUpdate = self.clock.elapsed - self.updateInterval
             var lastStoreCheck = lastUpdate
             var lastWholeMetrics = lastUpdate - Self.wholeMetricsInterval
             while !Task.isCancelled {
@@ -102,11 +116,12 @@ public final class Projector: Service, Sendable {
                 // store transaction, and rewrites the records of runs still going), unless a
                 // reader waits for an entry not applied yet.
                 let due = lastUpdate + self.updateInterval
-                if due > .now { await self.wanted.wait(beyond: self.applied.head, timeout: ContinuousClock.now.duration(to: due)) }
-                lastUpdate = .now
+                let now = self.clock.elapsed
+                if due > now { await self.wanted.wait(beyond: self.applied.head, timeout: due - now, clock: self.clock) }
+                lastUpdate = self.clock.elapsed
                 let seen = self.applied.head
                 do {
-                    if lastStoreCheck.duration(to: lastUpdate) >= Self.storeCheckInterval {
+                    if lastUpdate - lastStoreCheck >= Self.storeCheckInterval {
                         lastStoreCheck = lastUpdate
                         try self.switchIfRebuilt()
                     }
@@ -116,7 +131,7 @@ public final class Projector: Service, Sendable {
                 } catch {
                     folder = nil
                     self.logger.error("projection update failed; retrying", metadata: ["error": "\(error)", "seq": "\(seen)"])
-                    try? await Task.sleep(for: .seconds(1))
+                    try? await self.clock.sleep(for: .seconds(1))
                 }
                 if self.applied.head == seen {
                     await self.journal.waitForAppend(beyond: seen, timeout: .seconds(1))
@@ -180,14 +195,15 @@ public final class Projector: Service, Sendable {
     }
 
     /// Applies every journal entry past `folder`'s checkpoint, in batches.
-    private func catchUp(_ folder: inout ProjectionFolder, store: ProjectionStore, lastWholeMetrics: inout ContinuousClock.Instant) throws {
+    private func catchUp(_ folder: inout ProjectionFolder, store: ProjectionStore, lastWholeMetrics: inout Duration) throws {
         advance(store, to: folder.applied)
         while true {
             let entries = try journal.entries(from: folder.applied + 1, limit: 4_096)
             guard !entries.isEmpty else { return }
             for entry in entries { try folder.apply(entry, store: store) }
-            let now = ContinuousClock.now
-            let whole = lastWholeMetrics.duration(to: now) >= Self.wholeMetricsInterval
+            let now = clock.elapsed
+            let whole = now - lastWholeMetrics >= Self.wholeMetricsInterval
+            beforeCommit?(folder.applied)
             try folder.flush(to: store, wholeMetrics: whole)
             if whole { lastWholeMetrics = now }
             advance(store, to: folder.applied)

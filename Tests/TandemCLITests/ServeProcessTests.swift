@@ -13,29 +13,12 @@ import Testing
 /// `tandem serve` and the operator commands as separate processes sharing a data dir.
 @Suite("serve and operator commands as processes", .serialized, .timeLimit(.minutes(2)))
 struct ServeProcessTests {
-    /// A port that was free a moment ago.
-    static func freePort() throws -> Int {
-        try FreePort.next()
-    }
-
-    /// Starts `serve` with fast scripted models (and `environment` on top) on a free port;
-    /// returns it once `/health` answers.
+    /// Starts `serve` with fast scripted models (and `environment` on top) on a port it picks;
+    /// returns once it listens.
     static func startServe(_ directory: TemporaryDirectory, environment: [String: String] = [:]) async throws -> (RunningTandem, Int) {
-        let port = try Self.freePort()
-        var settings = ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
+        var settings = ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "info", "GEMINI_API_KEY": ""]
         settings.merge(environment) { $1 }
-        let child = try RunningTandem(["serve", "--port", "\(port)", "--data-dir", directory.path], environment: settings)
-        // Polling: the child reports nothing when it listens; /health is the only sign.
-        for _ in 0..<200 {
-            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
-                response.status == .ok
-            {
-                return (child, port)
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        child.send(SIGKILL)
-        throw CancellationError()
+        return try await RunningTandem.serve(["--data-dir", directory.path], environment: settings)
     }
 
     /// Runs queries against `port` from `clients` tasks until cancelled; returns how many finished.
@@ -43,32 +26,44 @@ struct ServeProcessTests {
         await QueryLoad.run(port: port, clients: clients)
     }
 
+    /// Runs one query as `run` to its end.
+    private func query(_ port: Int, run: String) async throws {
+        let stream = try await SSEConnection.open("http://127.0.0.1:\(port)", "/api/reasoning/query", body: #"{"query":"one more","run_id":"\#(run)"}"#)
+        #expect(try await stream.rest().last?.event == "done")
+    }
+
     @Test("SIGKILL between journal and projection commits: after restart nothing is counted twice")
     func crashDoesNotDoubleCount() async throws {
         let directory = try TemporaryDirectory()
-        let (child, port) = try await Self.startServe(directory)
+        // The fault point kills serve after the journal commit of the entries that reach seq 400
+        // and before the projection commit that applies them.
+        let (child, port) = try await Self.startServe(directory, environment: ["TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ": "400"])
         let loader = Task { await load(port: port, clients: 8) }
-        // Killed once the load has committed a good many runs, not after a time that may be too
-        // short on a busy machine. Polling: the child appends and nothing tells this process.
-        do {
-            let reader = try Journal(JournalConfiguration(directory: directory.path, readOnly: true), logger: Logger(label: "test"))
-            while try reader.head().seq < 400 { try await Task.sleep(for: .milliseconds(20)) }
-            reader.close()
-        }
-        child.send(SIGKILL)
-        _ = child.wait()
+        let exit = await child.exited()
         loader.cancel()
         let finished = await loader.value
+        #expect(child.process.terminationReason == .uncaughtSignal && exit.status == SIGKILL, "serve did not die at its fault point")
         #expect(finished > 5, "the load barely ran")
 
-        // Restart: recovery aborts unfinished runs; the projector catches up from its checkpoint.
+        // The kill landed between the two commits: the journal holds entries the projections
+        // never committed.
         let journal = try Journal(JournalConfiguration(directory: directory.path), logger: Logger(label: "test"))
+        let location = ProjectionLocation(dataDirectory: directory.path)
+        let name = try #require(location.currentName())
+        do {
+            let killed = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: true)
+            let checkpoint = try killed.checkpoint()
+            #expect(checkpoint < 400, "the batch reaching seq 400 was committed to the projections")
+            #expect(try journal.head().seq >= 400, "the journal did not commit the batch")
+        }
+
+        // Restart: recovery aborts unfinished runs; the projector catches up from its checkpoint.
         try await CrashRecovery.abortUnfinishedRuns(in: journal, logger: Logger(label: "test"))
         let projector = Projector(journal: journal, dataDirectory: directory.path, logger: Logger(label: "test"))
         try projector.prepare()
         let live = try #require(projector.store)
-        let location = ProjectionLocation(dataDirectory: directory.path + "/aside")
-        let rebuilt = try ProjectionRebuild.rebuild(journal: journal, location: location, name: "check")
+        let aside = ProjectionLocation(dataDirectory: directory.path + "/aside")
+        let rebuilt = try ProjectionRebuild.rebuild(journal: journal, location: aside, name: "check")
         #expect(try live.digest() == rebuilt.store.digest())
         let terminal = try journal.entries(from: 1).filter { $0.type == "done" || $0.type == "run_aborted" }.count
         #expect(try live.metrics().runs.values.reduce(0, +) == UInt64(terminal))
@@ -79,12 +74,29 @@ struct ServeProcessTests {
     func rebuildWhileServing() async throws {
         let directory = try TemporaryDirectory()
         let (child, port) = try await Self.startServe(directory)
+        // Runs before the rebuild, so that it has something to fold; more go on during it.
+        for index in 0..<5 { try await query(port, run: "before-\(index)") }
         let loader = Task { await load(port: port, clients: 4) }
-        try await Task.sleep(for: .milliseconds(500))
         let rebuild = try TandemExecutable.run(["projections", "rebuild", "--data-dir", directory.path])
         #expect(rebuild.status == 0, "\(rebuild.stderr)")
         #expect(rebuild.stdout.contains("events/s"))
-        try await Task.sleep(for: .milliseconds(1_500))  // the server notices the swap and keeps appending
+        let name = try #require(
+            rebuild.stdout.split(separator: "\n").first { $0.hasPrefix("projections rebuilt into ") }?
+                .dropFirst("projections rebuilt into ".count).split(separator: ":").first.map(String.init)
+        )
+        let location = ProjectionLocation(dataDirectory: directory.path)
+        #expect(location.currentName() == name)
+
+        // The server picks the rebuilt store up and says so.
+        let switched = await child.waitForLog(containing: "switched to a rebuilt projection store")
+        #expect(switched?.contains("store=\(name)") == true, "\(switched ?? "serve ended without switching")")
+        // A run after the switch is projected into the rebuilt store, not into the one it replaced.
+        try await query(port, run: "after-switch")
+        let record = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/runs/after-switch"), timeout: .seconds(10))
+        #expect(record.status == .ok)
+        let rebuilt = try ProjectionStore(directory: location.path(of: name), name: name, readOnly: true)
+        #expect(try rebuilt.record("after-switch") != nil, "the server kept projecting into the store it had before the rebuild")
+
         loader.cancel()
         #expect(await loader.value > 0)
         let verify = try TandemExecutable.run(["projections", "rebuild", "--verify", "--data-dir", directory.path])
@@ -129,18 +141,11 @@ struct GeminiServeTests {
         let upstream = try await FakeUpstream.start()
         upstream.script([], fallback: .answer(chunks: ["It is", " Rayleigh scattering."], version: "gemini-2.5-served-007"))
         let directory = try TemporaryDirectory()
-        let port = try ServeProcessTests.freePort()
-        let child = try RunningTandem(
-            ["serve", "--port", "\(port)", "--data-dir", directory.path],
-            environment: ["TANDEM_PROVIDER": "gemini", "GEMINI_API_KEY": "AIzaTESTKEY0123456789abcdefghijklmnopqrs", "GEMINI_BASE_URL": upstream.baseURL, "LOG_LEVEL": "error"]
+        let (child, port) = try await RunningTandem.serve(
+            ["--data-dir", directory.path],
+            environment: ["TANDEM_PROVIDER": "gemini", "GEMINI_API_KEY": "AIzaTESTKEY0123456789abcdefghijklmnopqrs", "GEMINI_BASE_URL": upstream.baseURL, "LOG_LEVEL": "info"]
         )
         defer { child.send(SIGKILL) }
-        var healthy = false
-        for _ in 0..<200 where !healthy {
-            healthy = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)))?.status == .ok
-            if !healthy { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(healthy)
         let stream = try await SSEConnection.open("http://127.0.0.1:\(port)", "/api/reasoning/query", body: #"{"query":"Why is the sky blue?","run_id":"gem-1"}"#)
         let frames = try await stream.rest()
         #expect(frames.map(\.event).contains("final"))

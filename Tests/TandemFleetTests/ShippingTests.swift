@@ -120,10 +120,7 @@ struct ShippingTests {
             let service = Task { try await shipper.run() }
             defer { service.cancel() }
             let head = try node.journal.head().seq
-            // Polling is the only way to see another task's progress here; each wait is bounded.
-            for _ in 0..<600 where shipper.status.snapshot.shippedSeq < head {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            await shipper.waitUntilShipped(head)
             #expect(shipper.status.snapshot.shippedSeq == head)
             #expect(shipper.status.snapshot.shipErrors >= 2)
         }

@@ -64,7 +64,11 @@ struct JournalHardeningTests {
             _ = try await journal.append((0..<3_000).map { _ in try abortedEntry("many", reason: String(repeating: "r", count: 200)) })
             journal.close()
         }
-        let journal = try makeJournal(directory) { $0.staleReaderCheckInterval = .milliseconds(50) }
+        let clock = ManualClock()
+        let journal = try makeJournal(directory) {
+            $0.staleReaderCheckInterval = .seconds(3_600)
+            $0.monotonicClock = clock
+        }
         defer { journal.close() }
         let before = journal.staleReaderSlotsFreed
 
@@ -72,40 +76,84 @@ struct JournalHardeningTests {
         let status = try TandemExecutable.replayWithClosedOutput(dataDirectory: directory.path)
         #expect(status == SIGPIPE, "the replay did not die of SIGPIPE")
 
-        // Polling: the writer's check runs on its own thread every 50 ms, with nothing to await.
-        while journal.staleReaderSlotsFreed == before { try await Task.sleep(for: .milliseconds(20)) }
+        // The check is due on the injected clock; the writer makes it after its next commit, and
+        // has made it once the commit after that returns.
+        #expect(journal.staleReaderSlotsFreed == before)
+        clock.advance(by: .seconds(3_600))
+        _ = try await journal.append(try abortedEntry("wake"))
+        _ = try await journal.append(try abortedEntry("after"))
         #expect(journal.staleReaderSlotsFreed > before)
     }
 }
 
 extension JournalHardeningTests {
-    @Test("async durability: a failed background sync refuses appends (not only logs), is retried each interval, and clears once a sync succeeds")
+    @Test("async durability: a failed background sync refuses appends (not only logs), is not retried in a loop, and clears once a sync succeeds")
     func failedSyncRefusesAppends() async throws {
         let directory = try TemporaryDirectory()
         let failing = Shared(true)
         let attempts = Shared(0)
-        let journal = try makeJournal(directory) {
-            $0.durability = .async
-            $0.syncInterval = .milliseconds(10)
-            $0.syncOverride = {
-                attempts.value.withLock { $0 += 1 }
-                if failing.value.withLock({ $0 }) { throw JournalError(.io, "EIO from the test's disk") }
-            }
+        let clock = ManualClock()
+        let journal = try hourlySyncedJournal(directory, clock: clock) {
+            attempts.value.withLock { $0 += 1 }
+            if failing.value.withLock({ $0 }) { throw JournalError(.io, "EIO from the test's disk") }
         }
         defer { journal.close() }
         _ = try await journal.append(try abortedEntry("before"))
-        // Polling: the background sync runs on the writer thread 10 ms after the commit.
-        while journal.lastAppendFailure == nil { try await Task.sleep(for: .milliseconds(5)) }
+        clock.advance(by: .seconds(3_600))
+        // Acknowledged before its sync (async durability); the writer syncs after this commit,
+        // due on the injected clock, and the sync fails.
+        _ = try await journal.append(try abortedEntry("unsynced"))
+        // The next commit tries the sync again first, fails, and refuses the append.
         await #expect(throws: JournalError.self) { _ = try await journal.append(try abortedEntry("refused")) }
-        let seen = attempts.value.withLock { $0 }
-        try await Task.sleep(for: .milliseconds(200))
-        // Retried about every 10 ms, not in a tight loop (a spin made tens of thousands).
-        #expect(attempts.value.withLock { $0 } - seen < 200)
+        #expect(journal.lastAppendFailure != nil)
+        #expect(attempts.value.withLock { $0 } == 2)
+        // The failed sync moved the next background try a whole interval on: with the injected
+        // clock standing still, only the next append tries again (a spin made tens of thousands).
+        await #expect(throws: JournalError.self) { _ = try await journal.append(try abortedEntry("refused-again")) }
+        #expect(attempts.value.withLock { $0 } == 3)
 
         failing.value.withLock { $0 = false }
         let committed = try await journal.append(try abortedEntry("after"))
-        #expect(committed.seq == 2)
+        #expect(committed.seq == 3)
         #expect(journal.lastAppendFailure == nil)
+    }
+}
+
+extension JournalHardeningTests {
+    @Test("async durability syncs once its interval has passed on the injected clock, not before")
+    func asyncSyncOnTheInjectedClock() async throws {
+        let directory = try TemporaryDirectory()
+        let clock = ManualClock()
+        let syncs = Shared(0)
+        let (synced, recordSync) = AsyncStream.makeStream(of: Void.self)
+        let journal = try hourlySyncedJournal(directory, clock: clock) {
+            syncs.value.withLock { $0 += 1 }
+            recordSync.yield()
+        }
+        defer { journal.close() }
+        _ = try await journal.append(try abortedEntry("first"))
+        // The writer looks for a due sync after each commit, before it takes the next request:
+        // once this second append returns, the first commit's look is over.
+        _ = try await journal.append(try abortedEntry("second"))
+        #expect(syncs.value.withLock { $0 } == 0, "synced before its interval passed")
+        clock.advance(by: .seconds(3_600))
+        // Real time has not moved: only the injected clock makes this commit's sync due.
+        _ = try await journal.append(try abortedEntry("third"))
+        var iterator = synced.makeAsyncIterator()
+        await iterator.next()
+        #expect(syncs.value.withLock { $0 } == 1)
+    }
+}
+
+/// A journal in `async` durability that syncs (through `sync`) every hour of `clock`.
+private func hourlySyncedJournal(
+    _ directory: TemporaryDirectory, clock: ManualClock, sync: @escaping @Sendable () throws -> Void
+) throws -> Journal {
+    try makeJournal(directory) {
+        $0.durability = .async
+        $0.syncInterval = .seconds(3_600)
+        $0.monotonicClock = clock
+        $0.syncOverride = sync
     }
 }
 

@@ -73,8 +73,8 @@ struct HostileNumbersTests {
         // The live projector keeps folding what comes after.
         let next = try await journal.append(Workload.events(forRun: 0), for: RunID("after")!)
         let live = Task { try await projector.run() }
-        // Polling: the projector's progress is only visible through its store.
-        while try store.checkpoint() < next.last!.seq { try await Task.sleep(for: .milliseconds(10)) }
+        let caughtUp = try await projector.store(through: next.last!.seq, timeout: .seconds(30))
+        #expect(caughtUp === store)
         live.cancel()
         #expect(try store.record("after")?.status == .ok)
     }

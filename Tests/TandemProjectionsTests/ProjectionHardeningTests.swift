@@ -28,6 +28,26 @@ struct ProjectionHardeningTests {
         }
     }
 
+    @Test("A read times out on the injected clock: still waiting just before its timeout, lagging at it, with no real waiting")
+    func lagTimeoutOnTheInjectedClock() async throws {
+        let directory = try TemporaryDirectory()
+        let journal = try journal(directory)
+        try await Workload.append(runs: 2, to: journal)
+        let clock = ManualClock()
+        let projector = Projector(journal: journal, dataDirectory: directory.path, logger: Logger(label: "test"), clock: clock)
+        try projector.prepare()
+        try await Workload.append(runs: 1, to: journal, firstRun: 2)
+        let head = try journal.head().seq
+        // The projector is not running: only the timeout can end this read.
+        let read = Task { try await projector.store(through: head, timeout: .seconds(2)) }
+        await clock.waitForSleepers(1)
+        clock.advance(to: .milliseconds(1_900))
+        // Not timed out yet: it waits again, for what is left of its timeout.
+        await clock.waitForSleepers(1)
+        clock.advance(to: .seconds(2))
+        await #expect(throws: ProjectionError.self) { _ = try await read.value }
+    }
+
     @Test("Switching to a rebuilt store that is behind resets what readers wait for: no stale store is served")
     func switchResetsTheAppliedMark() async throws {
         let directory = try TemporaryDirectory()

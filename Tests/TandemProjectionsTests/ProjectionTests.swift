@@ -25,40 +25,43 @@ struct ProjectionTests {
     @Test("Fold rules: each outcome gives its status and model traces", arguments: 0..<8)
     func foldRules(kind: Int) async throws {
         let record = try await fold(Workload.events(forRun: kind))
-        let expected: RunRecordStatus = [.ok, .ok, .ok, .partial, .partial, .timeout, .cancelled, .aborted][kind]
-        #expect(record.status == expected)
         #expect(record.query == "question \(kind)")
         #expect(record.contextJSON.map { String(decoding: $0, as: UTF8.self) } == #"{"user_id":"u\#(kind % 7)"}"#)
         #expect(record.events == Workload.events(forRun: kind).count)
         #expect(record.endedAt != nil)
-        switch kind {
-        case 0:
+        switch Workload.scenario(ofRun: kind) {
+        case .bothAnswer:
+            #expect(record.status == .ok)
             #expect(record.flash?.outcome == .completed)
-            #expect(record.flash?.latencyMs == 100)
-            #expect(record.flash?.ttftMs == 25)
+            #expect(record.flash?.latencyMs == Double(100 + kind))
+            #expect(record.flash?.ttftMs == Double(100 + kind) / 4)
             #expect(record.flash?.version == "flash-001")
             #expect(record.flash?.promptTokens == 10)
-            #expect(record.pro?.requestID == "req-0")
-            #expect(record.durationMs == 1_000)
-        case 3:
+            #expect(record.pro?.outcome == .completed)
+            #expect(record.pro?.requestID == "req-\(kind)")
+            #expect(record.durationMs == Double(1_000 + kind))
+        case .flashTimesOut:
+            #expect(record.status == .partial)
             #expect(record.flash?.outcome == .timeout)
             #expect(record.flash?.errorClass == "timeout_total")
             #expect(record.pro?.attempts == 2)
-        case 4:
+        case .proFails:
+            #expect(record.status == .partial)
             #expect(record.pro?.outcome == .failed)
             #expect(record.pro?.errorClass == "upstream_http_4xx")
             #expect(record.pro?.error == "bad request")
-        case 5:
+        case .bothTimeOut:
+            #expect(record.status == .timeout)
             #expect(record.flash?.errorClass == "timeout_first_token")
             #expect(record.pro?.errorClass == "timeout_idle")
-        case 6:
+        case .clientGone:
+            #expect(record.status == .cancelled)
             #expect(record.clientDisconnected)
             #expect(record.flash?.outcome == .cancelled)
             #expect(record.flash?.error == "client_disconnected")
-        case 7:
+        case .abortedAfterPro:
+            #expect(record.status == .aborted)
             #expect(record.flash?.error == "superseded")
-            #expect(record.pro?.outcome == .completed)
-        default:
             #expect(record.pro?.outcome == .completed)
         }
         #expect(DualRunRecord(json: record.json) == record, "the stored form reads back to the same record")

@@ -97,8 +97,7 @@ struct CircuitBreakerTrialTests {
         let provider = provider(upstream)
         await openThenCoolDown(provider)
         let trial = Task { try await provider.generate(request(), observer: RecordingObserver()) }
-        // Polling: the fake upstream's request log is the only sign that the trial reached it.
-        while upstream.requests.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        await upstream.waitForRequests(2)
         trial.cancel()
         await #expect(throws: CancellationError.self) { try await trial.value }
         try await expectCallGoesThrough(provider, "the next call is the new trial, not circuit_open")

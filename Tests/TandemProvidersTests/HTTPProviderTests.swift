@@ -166,7 +166,7 @@ struct HTTPProviderTests {
         upstream.script([.delayHeaders(.seconds(2), chunks: ["late"])])
         let provider = gemini(upstream)
         let call = Task { try await provider.generate(request(), observer: RecordingObserver()) }
-        while upstream.requests.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        await upstream.waitForRequests(1)
         let cancelled = ContinuousClock.now
         call.cancel()
         await #expect(throws: CancellationError.self) { try await call.value }

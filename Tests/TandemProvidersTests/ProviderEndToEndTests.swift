@@ -53,7 +53,7 @@ struct ProviderEndToEndTests {
         let clock = ManualClock()
         try await TestServer.with(provider: gemini(upstream, clock), clock: clock) { server in
             let stream = try await SSEConnection.open(server.baseURL, "/api/reasoning/query", body: #"{"query":"stall"}"#)
-            while upstream.requests.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            await upstream.waitForRequests(2)
             await server.clock.waitForSleepers(2)  // the deadline scheduler and the pinger
             let expiry = ContinuousClock.now
             server.clock.advance(to: .seconds(5))
@@ -62,11 +62,7 @@ struct ProviderEndToEndTests {
             // The close comes from Flash's expiry alone: the injected clock stays where it is (Pro's
             // deadline has not passed) until the fake server has seen it. How long it takes on the
             // wall clock depends on the machine's load, so it is reported, not asserted.
-            var waited = 0
-            while upstream.closes.isEmpty, waited < 10_000 {
-                try await Task.sleep(for: .milliseconds(1))
-                waited += 1
-            }
+            await upstream.waitForCloses(1)
             let closed = try #require(upstream.closes.first, "the upstream connection was not closed after Flash's deadline")
             #expect(expiry < closed, "closed \(expiry.duration(to: closed)) after expiry")
             await server.clock.waitForSleepers(2)

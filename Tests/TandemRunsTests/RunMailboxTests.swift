@@ -35,11 +35,30 @@ struct RunMailboxTests {
         #expect(await mailbox.next() == nil)
     }
 
-    @Test("A waiting reader whose task is cancelled gets nil")
-    func cancellation() async {
+    @Test("A reader whose task is cancelled before it reads gets nil, even with nothing pending")
+    func cancelledBeforeReading() async {
+        let mailbox = RunMailbox()
+        let (started, start) = AsyncStream.makeStream(of: Void.self)
+        let reader = Task {
+            for await _ in started {}  // ends when cancelled: next() begins on a cancelled task
+            return await mailbox.next()
+        }
+        reader.cancel()
+        start.finish()
+        #expect(await reader.value == nil)
+        #expect(!mailbox.readerIsWaiting)
+    }
+
+    @Test("A reader cancelled while it waits gets nil, and a later input is kept for the next read")
+    func cancelledWhileWaiting() async {
         let mailbox = RunMailbox()
         let reader = Task { await mailbox.next() }
+        // Polling is the only way to see the reader parked: it is a few scheduler turns away.
+        while !mailbox.readerIsWaiting { await Task.yield() }
         reader.cancel()
         #expect(await reader.value == nil)
+        #expect(!mailbox.readerIsWaiting)
+        mailbox.yield(.shutdown)
+        #expect(await mailbox.next() == [.shutdown])
     }
 }

@@ -48,43 +48,49 @@ struct RunStateMachineTests {
         ])
     }
 
+    /// How a run ends, in the statuses test.
+    enum Ending: CaseIterable {
+        case flashFailsProAnswers, proFailsAfterFlash, bothTimeOut, timeoutAndFailure, bothFail, clientGone
+        case shutdownBeforeAnswers, shutdownAfterFlash
+    }
+
     @Test("Statuses: partial, timeout, error, cancelled", arguments: [
-        ("flash fails, pro ok", RunStatus.partial),
-        ("pro fails after flash", .partial),
-        ("both time out", .timeout),
-        ("timeout and failure", .timeout),
-        ("both fail", .error),
-        ("client gone", .cancelled),
-        ("shutdown before answers", .cancelled),
-        ("shutdown after flash", .partial),
+        (Ending.flashFailsProAnswers, RunStatus.partial),
+        (.proFailsAfterFlash, .partial),
+        (.bothTimeOut, .timeout),
+        (.timeoutAndFailure, .timeout),
+        (.bothFail, .error),
+        (.clientGone, .cancelled),
+        (.shutdownBeforeAnswers, .cancelled),
+        (.shutdownAfterFlash, .partial),
     ])
-    func statuses(scenario: String, expected: RunStatus) {
+    func statuses(ending: Ending, expected: RunStatus) {
         var machine = RunStateMachine(policy: .continue)
-        switch scenario {
-        case "flash fails, pro ok":
+        switch ending {
+        case .flashFailsProAnswers:
             _ = machine.handle(.failed(.flash, failure), elapsedMs: 1)
             _ = machine.handle(.completed(.pro, proAnswer), elapsedMs: 2)
-        case "pro fails after flash":
+        case .proFailsAfterFlash:
             _ = machine.handle(.completed(.flash, flashAnswer), elapsedMs: 1)
             _ = machine.handle(.failed(.pro, failure), elapsedMs: 2)
-        case "both time out":
+        case .bothTimeOut:
             _ = machine.handle(.timedOut(.flash, timeout), elapsedMs: 1)
             _ = machine.handle(.timedOut(.pro, timeout), elapsedMs: 2)
-        case "timeout and failure":
+        case .timeoutAndFailure:
             _ = machine.handle(.failed(.flash, failure), elapsedMs: 1)
             _ = machine.handle(.timedOut(.pro, timeout), elapsedMs: 2)
-        case "both fail":
+        case .bothFail:
             _ = machine.handle(.failed(.pro, failure), elapsedMs: 1)
             _ = machine.handle(.failed(.flash, failure), elapsedMs: 2)
-        case "client gone":
+        case .clientGone:
             #expect(machine.handle(.clientDisconnected, elapsedMs: 1).contains(.cancel(.pro)))
             _ = machine.handle(.stopped(.flash), elapsedMs: 2)
             _ = machine.handle(.stopped(.pro), elapsedMs: 2)
-        case "shutdown before answers":
+        case .shutdownBeforeAnswers:
             _ = machine.handle(.shutdown, elapsedMs: 1)
             _ = machine.handle(.stopped(.flash), elapsedMs: 2)
             _ = machine.handle(.stopped(.pro), elapsedMs: 2)
-        default:
+        case .shutdownAfterFlash:
             _ = machine.handle(.completed(.flash, flashAnswer), elapsedMs: 1)
             _ = machine.handle(.shutdown, elapsedMs: 1)
             _ = machine.handle(.stopped(.pro), elapsedMs: 2)

@@ -14,7 +14,7 @@ import Testing
 @Suite("Hardening: availability", .serialized, .timeLimit(.minutes(2)))
 struct HardeningTests {
     private static func zeroLatency() -> ScriptedProvider {
-        ScriptedProvider(flash: .init(latency: .zero), pro: .init(latency: .zero), clock: SystemClock())
+        ScriptedProvider(flash: .init(latency: .zero), pro: .init(latency: .zero), clock: ContinuousClock())
     }
 
     /// Polls `condition` every 20 ms until it holds (or the test's time limit ends it). Polling is

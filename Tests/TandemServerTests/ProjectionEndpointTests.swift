@@ -79,7 +79,7 @@ struct ProjectionEndpointTests {
         let provider = FakeProvider()
         try await TestServer.with(provider: provider) { server in
             for index in 0..<3 {
-                let start = server.clock.now
+                let start = server.clock.elapsed
                 let stream = try await query(server)
                 await provider.pro.waitForCalls(index + 1)
                 server.clock.advance(to: start + .milliseconds(150))

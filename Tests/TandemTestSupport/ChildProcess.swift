@@ -1,4 +1,6 @@
 public import Foundation
+import Synchronization
+import TandemJournal
 
 /// The built `tandem` executable and helpers to run it as a child process in tests.
 public enum TandemExecutable {
@@ -76,7 +78,8 @@ final class ErrorCollector: @unchecked Sendable {
     }
 }
 
-/// A long-running `tandem` child whose standard output is read line by line.
+/// A long-running `tandem` child whose standard output is read line by line, and whose standard
+/// error (its log) is collected and can be waited on for a line.
 public final class RunningTandem: @unchecked Sendable {
     // `@unchecked Sendable`: `process` and the pipes are set in `init` and only used through
     // Foundation APIs that are thread-safe for these calls (`terminate`, `processIdentifier`,
@@ -85,7 +88,7 @@ public final class RunningTandem: @unchecked Sendable {
     private let output = Pipe()
     private let errors = Pipe()
     private var buffer = Data()
-    private let errorText: ErrorCollector
+    private let log: LogLines
 
     /// Starts `tandem arguments…`.
     public init(_ arguments: [String], environment: [String: String] = [:]) throws {
@@ -97,7 +100,20 @@ public final class RunningTandem: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        errorText = ErrorCollector(errors.fileHandleForReading)
+        log = LogLines(errors.fileHandleForReading)
+    }
+
+    /// Starts `tandem serve --port 0 arguments…` and returns it with the port it bound, read from
+    /// its `listening` log line (so `LOG_LEVEL` must let `info` through).
+    public static func serve(_ arguments: [String], environment: [String: String] = [:]) async throws -> (RunningTandem, Int) {
+        let child = try RunningTandem(["serve", "--port", "0"] + arguments, environment: environment)
+        guard let line = await child.waitForLog(containing: "[TandemCLI] listening"),
+            let port = line.split(separator: " ").first(where: { $0.hasPrefix("address=") })?.split(separator: ":").last.flatMap({ Int($0) })
+        else {
+            child.send(SIGKILL)
+            throw ChildFailure("serve did not report a listening address: \(child.wait().stderr)")
+        }
+        return (child, port)
     }
 
     /// The next line of standard output, or `nil` at end of file.
@@ -118,14 +134,102 @@ public final class RunningTandem: @unchecked Sendable {
         }
     }
 
+    /// The first line of standard error (the log) containing `text`, as soon as it is written —
+    /// or `nil` once the child closed its standard error without writing one.
+    public func waitForLog(containing text: String) async -> String? {
+        await log.first(containing: text)
+    }
+
     /// Sends `signal` to the child.
     public func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
 
+    /// Suspends (without blocking a thread) until the child has closed its standard error, as it
+    /// does when it exits; then returns its status and standard error.
+    public func exited() async -> (status: Int32, stderr: String) {
+        await log.end()
+        return wait()
+    }
+
     /// Waits for the child to exit and returns its status and standard error.
     public func wait() -> (status: Int32, stderr: String) {
         process.waitUntilExit()
-        return (process.terminationStatus, errorText.text())
+        return (process.terminationStatus, log.text())
+    }
+}
+
+/// A child process that did not do what a test needs of it.
+public struct ChildFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A child's standard error, read on a background thread into lines that tests can wait for.
+private final class LogLines: Sendable {
+    private struct State {
+        var lines: [String] = []
+        var partial = Data()
+        var ended = false
+        /// Tagged with the text each waits for (`nil`: the end); resumed with the line, or `nil`
+        /// at the end.
+        var waiters = WaiterList<String?, String?>()
+    }
+
+    private let state = Mutex(State())
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            while true {
+                let chunk = handle.availableData
+                self.append(chunk)
+                if chunk.isEmpty { break }
+            }
+            self.done.signal()
+        }
+    }
+
+    private func append(_ chunk: Data) {
+        state.withLock { state in
+            state.partial.append(chunk)
+            var added: [String] = []
+            while let newline = state.partial.firstIndex(of: 10) {
+                added.append(String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self))
+                state.partial = Data(state.partial[(newline + 1)...])
+            }
+            if chunk.isEmpty {
+                if !state.partial.isEmpty { added.append(String(decoding: state.partial, as: UTF8.self)) }
+                state.partial = Data()
+                state.ended = true
+            }
+            state.lines += added
+            let ended = state.ended
+            return state.waiters.take { wanted in
+                ended || wanted.map { wanted in added.contains { $0.contains(wanted) } } ?? false
+            }
+        }.resume { wanted in wanted.flatMap(self.firstLine(containing:)) }
+    }
+
+    private func firstLine(containing text: String) -> String? {
+        state.withLock { state in state.lines.first { $0.contains(text) } }
+    }
+
+    /// Returns once the child closed its standard error.
+    func end() async {
+        _ = await state.wait(in: \.waiters, tag: nil, onCancel: .some(nil)) { $0.ended ? .some(nil) : nil }
+    }
+
+    func first(containing text: String) async -> String? {
+        await state.wait(in: \.waiters, tag: text, onCancel: .some(nil)) { state in
+            if let line = state.lines.first(where: { $0.contains(text) }) { return .some(line) }
+            return state.ended ? .some(nil) : nil
+        }
+    }
+
+    /// Everything the child wrote, once it closed its standard error.
+    func text() -> String {
+        done.wait()
+        return state.withLock { $0.lines.joined(separator: "\n") }
     }
 }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import Synchronization
+import TandemJournal
 
 /// A real HTTP server on loopback that speaks the Gemini (`:streamGenerateContent?alt=sse`) and
 /// OpenAI (`/v1/chat/completions`) streaming protocols, and misbehaves on request: delays, stalls
@@ -42,6 +43,25 @@ public final class FakeUpstream: Sendable {
         var tokenRequests: [String] = []
         var inFlight = 0
         var maxInFlight = 0
+        /// Tests waiting for requests or closes to arrive.
+        var waiters = WaiterList<Awaited, Void>()
+
+        /// Takes the waiters that what was recorded so far lets go.
+        mutating func due() -> Wakeups<Awaited, Void> {
+            let (requests, closes) = (requests.count, closes.count)
+            return waiters.take { awaited in
+                switch awaited {
+                case .requests(let count): requests >= count
+                case .closes(let count): closes >= count
+                }
+            }
+        }
+    }
+
+    /// What a test waits for.
+    private enum Awaited: Sendable {
+        case requests(Int)
+        case closes(Int)
     }
 
     private let state = Mutex(State())
@@ -98,6 +118,16 @@ public final class FakeUpstream: Sendable {
     }
 
     public var requests: [(path: String, headers: [String: String], body: String)] { state.withLock { $0.requests } }
+
+    /// Returns once `count` model requests have been received.
+    public func waitForRequests(_ count: Int) async {
+        await state.wait(in: \.waiters, tag: .requests(count), onCancel: nil) { $0.requests.count >= count ? () : nil }
+    }
+
+    /// Returns once clients have closed `count` connections whose response was still streaming.
+    public func waitForCloses(_ count: Int) async {
+        await state.wait(in: \.waiters, tag: .closes(count), onCancel: nil) { $0.closes.count >= count ? () : nil }
+    }
     /// When the client closed connections whose response was still streaming.
     public var closes: [ContinuousClock.Instant] { state.withLock { $0.closes } }
 
@@ -138,17 +168,19 @@ public final class FakeUpstream: Sendable {
         let body = try await request.collectBody(upTo: 1 << 20)
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        let behaviour = state.withLock { state -> Behaviour in
+        let (behaviour, arrived) = state.withLock { state -> (Behaviour, Wakeups<Awaited, Void>) in
             state.requests.append((request.uri.path, headers, String(buffer: body)))
             state.inFlight += 1
             state.maxInFlight = max(state.maxInFlight, state.inFlight)
-            return state.script.isEmpty ? state.fallback : state.script.removeFirst()
+            return (state.script.isEmpty ? state.fallback : state.script.removeFirst(), state.due())
         }
+        arrived.resume(returning: ())
         let answered: @Sendable () -> Void = { [self] in state.withLock { $0.inFlight -= 1 } }
         var responseHeaders = HTTPFields()
         responseHeaders[.contentType] = "text/event-stream"
         // Watching for the client leaving consumes the connection: it closes after the stream.
         responseHeaders[.connection] = "close"
+        // The scripted delay itself (real time by definition), not a wait for something to happen.
         if case .delayHeaders(let delay, _) = behaviour { try await Task.sleep(for: delay) }
         switch behaviour {
         case .status(let code, let retryAfter):
@@ -163,17 +195,19 @@ public final class FakeUpstream: Sendable {
         }
         let frames = Self.frames(for: behaviour, wire)
         let requestBody = request.body
-        let clientGone = Mutex(false)
+        let clientGone = FirstOutcome<Void>()
         return Response(status: .ok, headers: responseHeaders, body: ResponseBody { [self] writer in
             try await requestBody.consumeWithInboundCloseHandler { _ in
                 switch behaviour {
                 case .stallAfterHeaders:
                     try await writer.write(ByteBuffer(string: ": waiting\n\n"))
                     // Stall until the client goes away (then end, so the server can shut down).
-                    while !clientGone.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+                    await clientGone.value(onCancel: ())
+                    try Task.checkCancellation()
                 case .trickle(_, let gap):
                     for frame in frames {
                         try await writer.write(ByteBuffer(string: frame))
+                        // The scripted gap itself: real time between pieces, as an upstream sends them.
                         try await Task.sleep(for: gap)
                     }
                 case .cut:
@@ -183,8 +217,11 @@ public final class FakeUpstream: Sendable {
                     for frame in frames { try await writer.write(ByteBuffer(string: frame)) }
                 }
             } onInboundClosed: { [self] in
-                state.withLock { $0.closes.append(.now) }
-                clientGone.withLock { $0 = true }
+                state.withLock { state in
+                    state.closes.append(.now)
+                    return state.due()
+                }.resume(returning: ())
+                clientGone.offer(())
             }
             answered()
             try await writer.finish(nil)

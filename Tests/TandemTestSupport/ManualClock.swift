@@ -1,95 +1,93 @@
 public import TandemDomain
 import Synchronization
+import TandemJournal
 
-/// A monotonic clock that moves only when a test says so. Sleepers wake, in deadline order, when
-/// ``advance(to:)`` passes their deadline; a cancelled sleeper throws `CancellationError` at once.
+/// A monotonic clock that moves only when a test says so. Sleepers wake when ``advance(to:)``
+/// passes their deadline (resumed in deadline order); a cancelled sleeper throws
+/// `CancellationError` at once.
 public final class ManualClock: MonotonicClock {
-    private struct Sleeper {
-        var deadline: Duration
-        var continuation: CheckedContinuation<Void, any Error>
+    /// A point on the manual clock: the time since its origin (zero when made).
+    public struct Instant: InstantProtocol {
+        public var elapsed: Duration
+
+        public func advanced(by duration: Duration) -> Instant { Instant(elapsed: elapsed + duration) }
+        public func duration(to other: Instant) -> Duration { other.elapsed - elapsed }
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.elapsed < rhs.elapsed }
+    }
+
+    private enum Waiting: Sendable {
+        /// A sleeper, until this deadline.
+        case sleeper(Duration)
+        /// A test, until this many tasks sleep.
+        case sleepers(Int)
+
+        var isSleeper: Bool {
+            if case .sleeper = self { return true }
+            return false
+        }
     }
 
     private struct State {
         var now: Duration = .zero
-        var nextID = 0
-        var sleepers: [Int: Sleeper] = [:]
-        var cancelled: Set<Int> = []
-        var countWaiters: [(Int, CheckedContinuation<Void, Never>)] = []
+        /// Resumed with `true` when woken, `false` when cancelled.
+        var waiters = WaiterList<Waiting, Bool>()
+
+        var sleeperCount: Int { waiters.count(where: \.isSleeper) }
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
-    public var now: Duration { state.withLock { $0.now } }
+    public var now: Instant { Instant(elapsed: elapsed) }
+
+    public var elapsed: Duration { state.withLock { $0.now } }
+
+    public var minimumResolution: Duration { .zero }
+
+    public func instant(atElapsed elapsed: Duration) -> Instant { Instant(elapsed: elapsed) }
 
     /// How many tasks are sleeping on this clock.
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    public var sleeperCount: Int { state.withLock { $0.sleeperCount } }
 
-    public func sleep(until deadline: Duration) async throws {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let outcome: Result<Void, any Error>? = state.withLock { state in
-                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
-                    if deadline <= state.now { return .success(()) }
-                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return nil
-                }
-                if let outcome {
-                    continuation.resume(with: outcome)
-                } else {
-                    notifyCountWaiters()
-                }
-            }
-        } onCancel: {
-            let sleeper = state.withLock { state -> Sleeper? in
-                if let sleeper = state.sleepers.removeValue(forKey: id) { return sleeper }
-                state.cancelled.insert(id)
-                return nil
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
+    public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
+        try Task.checkCancellation()
+        let woken = await state.wait(
+            in: \.waiters, tag: .sleeper(deadline.elapsed), onCancel: false,
+            parked: { state in
+                let sleepers = state.sleeperCount
+                return (state.waiters.take { if case .sleepers(let count) = $0 { count <= sleepers } else { false } }, true)
+            },
+            until: { state in deadline.elapsed <= state.now ? true : nil }
+        )
+        if !woken { throw CancellationError() }
     }
 
     /// Moves time to `instant` (never backwards), waking every sleeper whose deadline has come.
     public func advance(to instant: Duration) {
-        let due: [Sleeper] = state.withLock { state in
+        var due = state.withLock { state in
             state.now = max(state.now, instant)
-            let due = state.sleepers.filter { $0.value.deadline <= state.now }
-            for id in due.keys { state.sleepers[id] = nil }
-            return due.values.sorted { $0.deadline < $1.deadline }
+            let now = state.now
+            return state.waiters.take { waiting in
+                if case .sleeper(let deadline) = waiting { deadline <= now } else { false }
+            }
         }
-        for sleeper in due { sleeper.continuation.resume() }
+        due.sort { lhs, rhs in
+            if case .sleeper(let left) = lhs, case .sleeper(let right) = rhs { return left < right }
+            return false
+        }
+        due.resume(returning: true)
     }
 
     /// Moves time forward by `duration`.
     public func advance(by duration: Duration) {
-        advance(to: now + duration)
+        advance(to: elapsed + duration)
     }
 
     /// Returns once at least `count` tasks sleep on the clock.
     public func waitForSleepers(_ count: Int) async {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Bool in
-                if state.sleepers.count >= count { return true }
-                state.countWaiters.append((count, continuation))
-                return false
-            }
-            if ready { continuation.resume() }
+        _ = await state.wait(in: \.waiters, tag: .sleepers(count), onCancel: nil) { state in
+            state.sleeperCount >= count ? true : nil
         }
-    }
-
-    private func notifyCountWaiters() {
-        let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            let count = state.sleepers.count
-            let ready = state.countWaiters.filter { $0.0 <= count }.map(\.1)
-            state.countWaiters.removeAll { $0.0 <= count }
-            return ready
-        }
-        for continuation in ready { continuation.resume() }
     }
 }

@@ -28,8 +28,8 @@ public final class PostgresTestServer: @unchecked Sendable {
     public init() throws {
         guard let binaries = Self.binaryDirectory() else { throw Failure("PostgreSQL is not installed") }
         self.binaries = binaries
-        port = try FreePort.next()
-        directory = FileManager.default.temporaryDirectory.path + "/tandem-pg-\(UUID().uuidString.prefix(8))"
+        let directory = FileManager.default.temporaryDirectory.path + "/tandem-pg-\(UUID().uuidString.prefix(8))"
+        self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if geteuid() == 0, let user = getpwnam("postgres") {
             chown(directory, user.pointee.pw_uid, user.pointee.pw_gid)
@@ -37,7 +37,21 @@ public final class PostgresTestServer: @unchecked Sendable {
         // One initdb per test process; each server starts from a copy of it (initdb takes seconds).
         let template = try Self.template.get()
         try Self.execute("/bin/cp", ["-a", template, directory + "/data"])
-        try start()
+        // PostgreSQL cannot listen on port 0 and report the port it got, so it is offered a port
+        // that was free a moment ago; another process may take that port in between, and then
+        // the start fails to bind and is retried on another one.
+        var attempt = 1
+        while true {
+            let candidate = try FreePort.next()
+            unlink(directory + "/server.log")
+            do {
+                try Self.start(binaries: binaries, directory: directory, port: candidate)
+                port = candidate
+                return
+            } catch where attempt < 5 && Self.failedToBind(directory: directory) {
+                attempt += 1
+            }
+        }
     }
 
     deinit {
@@ -56,12 +70,23 @@ public final class PostgresTestServer: @unchecked Sendable {
         return url(database: name)
     }
 
-    /// Starts (or restarts) the server and waits until it accepts connections.
+    /// Restarts the server (on its port: the URLs handed out name it) and waits until it accepts
+    /// connections.
     public func start() throws {
-        try run("pg_ctl", [
+        try Self.start(binaries: binaries, directory: directory, port: port)
+    }
+
+    private static func start(binaries: String, directory: String, port: Int) throws {
+        try tool(binaries, "pg_ctl", [
             "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "30", "start",
             "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
         ])
+    }
+
+    /// Whether the server's last start failed because its port was taken.
+    private static func failedToBind(directory: String) -> Bool {
+        let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+        return log.contains("could not bind") || log.contains("Address already in use")
     }
 
     /// Stops the server; `immediate` is a crash stop (no checkpoint, open transactions lost, crash
@@ -170,9 +195,11 @@ public final class PostgresTestServer: @unchecked Sendable {
     }
 }
 
-/// Loopback ports for test servers.
+/// Loopback ports for test servers that cannot bind port 0 and report what they got (PostgreSQL);
+/// every other server binds port 0 itself.
 public enum FreePort {
-    /// A port that was free a moment ago (bound to port 0, then released).
+    /// A port that was free a moment ago (bound to port 0, then released): someone else may take
+    /// it before the server binds it, so a failed bind must be retried with another one.
     public static func next() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw PostgresTestServer.Failure("socket() failed") }

@@ -4,7 +4,29 @@ public import TandemJournal
 /// Realistic journals without a server: interleaved runs with every kind of outcome, appended
 /// straight to the journal in the order a server would.
 public enum Workload {
-    /// The event sequence of run number `index` (its outcome cycles through eight kinds).
+    /// What happens in a run of the workload.
+    public enum Scenario: CaseIterable, Sendable {
+        /// Flash answers, then Pro: ok.
+        case bothAnswer
+        /// Flash times out; Pro is retried once, then answers: partial.
+        case flashTimesOut
+        /// Flash answers, Pro fails: partial.
+        case proFails
+        /// Both time out (first token, idle): timeout.
+        case bothTimeOut
+        /// The client leaves; both calls are cancelled: cancelled.
+        case clientGone
+        /// Pro answers first, then a crash leaves the run unfinished: aborted at restart.
+        case abortedAfterPro
+    }
+
+    /// The scenario of run number `index`: they cycle through eight runs, three of them answered.
+    public static func scenario(ofRun index: Int) -> Scenario {
+        let cycle: [Scenario] = [.bothAnswer, .bothAnswer, .bothAnswer, .flashTimesOut, .proFails, .bothTimeOut, .clientGone, .abortedAfterPro]
+        return cycle[index % cycle.count]
+    }
+
+    /// The event sequence of run number `index` (its ``scenario(ofRun:)``).
     public static func events(forRun index: Int, contentBytes: Int = 300) -> [DomainEvent] {
         let started = DomainEvent.runStarted(RunStarted(
             query: "question \(index)", context: .object(["user_id": .string("u\(index % 7)")]),
@@ -27,30 +49,30 @@ public enum Workload {
             .modelStarted(.flash, ModelStarted(model: "gemini-2.5-flash", attempt: 1)),
             .modelStarted(.pro, ModelStarted(model: "gemini-2.5-pro", attempt: 1)),
         ]
-        switch index % 8 {
-        case 0, 1, 2:  // flash then pro
+        switch scenario(ofRun: index) {
+        case .bothAnswer:
             events += [.firstToken(.flash, FirstToken(afterMs: flashLatency / 4)), completed(.flash, flashLatency),
                        .firstToken(.pro, FirstToken(afterMs: proLatency / 4)), completed(.pro, proLatency),
                        .done(RunDone(status: .ok, durationMs: proLatency))]
-        case 3:  // flash times out, pro ok
+        case .flashTimesOut:
             events += [.modelTimeout(.flash, ModelTimeout(timeoutS: 5, phase: .total, elapsedMs: 5_000)),
                        .modelRetry(.pro, ModelRetry(attempt: 1, delayMs: 200, errorClass: "upstream_http_5xx", httpStatus: 503)),
                        .modelStarted(.pro, ModelStarted(model: "gemini-2.5-pro", attempt: 2)),
                        completed(.pro, proLatency), .done(RunDone(status: .partial, durationMs: proLatency))]
-        case 4:  // pro fails after flash
+        case .proFails:
             events += [completed(.flash, flashLatency),
                        .modelFailed(.pro, ModelFailed(errorClass: "upstream_http_4xx", message: "bad request", httpStatus: 400, retryable: false)),
                        .done(RunDone(status: .partial, durationMs: proLatency))]
-        case 5:  // both time out
+        case .bothTimeOut:
             events += [.modelTimeout(.flash, ModelTimeout(timeoutS: 5, phase: .firstToken, elapsedMs: 5_000)),
                        .modelTimeout(.pro, ModelTimeout(timeoutS: 45, phase: .idle, elapsedMs: 45_000)),
                        .done(RunDone(status: .timeout, durationMs: 45_000))]
-        case 6:  // client gone
+        case .clientGone:
             events += [.clientDisconnected(ClientDisconnected(elapsedMs: 50)),
                        .modelCancelled(.flash, ModelCancelled(reason: .clientDisconnected)),
                        .modelCancelled(.pro, ModelCancelled(reason: .clientDisconnected)),
                        .done(RunDone(status: .cancelled, durationMs: 51))]
-        default:  // pro first, then a crash leaves it unfinished: aborted at restart
+        case .abortedAfterPro:
             events += [completed(.pro, proLatency), .modelCancelled(.flash, ModelCancelled(reason: .superseded)),
                        .runAborted(RunAborted(reason: "restart"))]
         }

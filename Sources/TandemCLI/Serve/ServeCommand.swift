@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import Glibc
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -68,9 +69,12 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("cannot load the request-digest key", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
-        let projector = Projector(journal: journal, dataDirectory: settings.journal.directory, logger: logger)
+        let projector = Projector(
+            journal: journal, dataDirectory: settings.journal.directory, logger: logger,
+            beforeCommit: try Self.projectionFaultPoint()
+        )
         try projector.prepare()
-        let clock = SystemClock()
+        let clock = ContinuousClock()
         let provider: any ModelProvider
         let httpClient = UpstreamHTTPClient.make(maxConnections: settings.upstreamMaxConnections)
         let breakers: [ModelRole: CircuitBreaker] = [
@@ -149,5 +153,17 @@ struct ServeCommand: AsyncParsableCommand {
         try await httpClient.shutdown()
         let finalHead = try journal.head().seq
         logger.info("stopped; closing the journal", metadata: ["head_seq": "\(finalHead)"])
+    }
+
+    /// A fault point for the crash tests only (`TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ`):
+    /// the process kills itself (SIGKILL) before the projection commit of the batch that reaches
+    /// this seq, after its journal entries were committed.
+    private static func projectionFaultPoint() throws -> (@Sendable (UInt64) -> Void)? {
+        let name = "TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ"
+        guard let raw = Environment.value(name) else { return nil }
+        guard let seq = UInt64(raw) else { throw ValidationError("\(name) must be a seq") }
+        return { through in
+            if through >= seq { kill(getpid(), SIGKILL) }
+        }
     }
 }

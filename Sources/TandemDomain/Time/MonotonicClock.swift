@@ -1,35 +1,32 @@
-/// The monotonic clock runs are timed by: latencies, deadlines and simulated model delays.
+/// The clocks tandem is timed by: a standard `Clock` of `Duration`s (`ContinuousClock` in
+/// production, tests' manual clock) whose instants also read as a `Duration` since a fixed origin.
 ///
-/// Time is a `Duration` since an arbitrary origin, so the clock can be type-erased and replaced in
-/// tests by a manual clock that only moves when told to.
-public protocol MonotonicClock: Sendable {
+/// Times are kept as those durations (latencies, deadlines, rate windows), so holders of the clock
+/// stay free of generics and existential instants: `any MonotonicClock` is read with one call,
+/// and is also an ordinary `Clock` (`sleep(for:)`, `Task.sleep(until:clock:)`). See docs/DESIGN.md.
+public protocol MonotonicClock: Clock where Duration == Swift.Duration {
     /// The time since the clock's origin.
-    var now: Duration { get }
-    /// Suspends until `now >= deadline`.
-    /// - Throws: `CancellationError` when the calling task is cancelled first.
-    func sleep(until deadline: Duration) async throws
+    var elapsed: Duration { get }
+    /// The instant `elapsed` after the clock's origin.
+    func instant(atElapsed elapsed: Duration) -> Instant
 }
 
 extension MonotonicClock {
-    /// Suspends for `duration`.
-    public func sleep(for duration: Duration) async throws {
-        try await sleep(until: now + duration)
+    /// Suspends until ``elapsed`` reaches `deadline`.
+    /// - Throws: `CancellationError` when the calling task is cancelled first.
+    public func sleep(untilElapsed deadline: Duration) async throws {
+        try await sleep(until: instant(atElapsed: deadline), tolerance: nil)
     }
 }
 
-/// The process's monotonic clock (`ContinuousClock`).
-public struct SystemClock: MonotonicClock {
-    private let origin: ContinuousClock.Instant
+/// The process's monotonic clock, with one origin for the whole process (so durations read by
+/// different holders compare).
+extension ContinuousClock: MonotonicClock {
+    private static let origin = ContinuousClock.now
 
-    public init() {
-        origin = ContinuousClock.now
-    }
+    public var elapsed: Duration { Self.origin.duration(to: now) }
 
-    public var now: Duration { origin.duration(to: ContinuousClock.now) }
-
-    public func sleep(until deadline: Duration) async throws {
-        try await ContinuousClock().sleep(until: origin.advanced(by: deadline), tolerance: nil)
-    }
+    public func instant(atElapsed elapsed: Duration) -> Instant { Self.origin.advanced(by: elapsed) }
 }
 
 extension Duration {

@@ -19,6 +19,10 @@ import TandemStorage
 /// only while holding `condition`; `onFailure` is set before ``start()`` and only read after; every
 /// other mutable property (`lastMicros`, `timestamps`, `dirtySince`, `syncFailure`, `indexer`,
 /// `lastIndexFlush`, `lastReaderCheck`) is touched only by the writer thread.
+///
+/// Its intervals are timed on ``JournalConfiguration/monotonicClock``: the thread cannot suspend,
+/// so it reads the clock and waits on its condition for the time left (with a manual clock in
+/// tests, it then looks again when the next request wakes it).
 final class JournalWriter: @unchecked Sendable {
     /// One caller's append: its entries and the continuation to resume after the commit.
     struct Request {
@@ -54,12 +58,14 @@ final class JournalWriter: @unchecked Sendable {
     private var writerWaiting = false
     private var lastMicros: Int64 = 0
     private var timestamps = TimestampFormatter()
-    private var dirtySince: ContinuousClock.Instant?
+    /// The configuration's clock, read as the time since the writer was made.
+    private let elapsed: @Sendable () -> Duration
+    private var dirtySince: Duration?
     /// The last background sync's failure (`async` durability), until a sync succeeds.
     private var syncFailure: JournalError?
     private var indexer: RunIndexer
-    private var lastIndexFlush = ContinuousClock.now
-    private var lastReaderCheck = ContinuousClock.now
+    private var lastIndexFlush: Duration
+    private var lastReaderCheck: Duration
     /// Reader slots of dead processes freed so far.
     let staleReadersFreed = Atomic<Int>(0)
 
@@ -76,6 +82,9 @@ final class JournalWriter: @unchecked Sendable {
         self.logger = logger
         self.onCommit = onCommit
         self.indexer = RunIndexer(storage: storage)
+        self.elapsed = elapsedReader(configuration.monotonicClock)
+        self.lastIndexFlush = elapsed()
+        self.lastReaderCheck = lastIndexFlush
     }
 
     /// Starts the writer thread.
@@ -120,8 +129,9 @@ final class JournalWriter: @unchecked Sendable {
                     condition.wait()
                     continue
                 }
-                if ContinuousClock.now >= deadline { break }
-                condition.wait(until: Date(timeIntervalSinceNow: ContinuousClock.now.duration(to: deadline).seconds))
+                let now = elapsed()
+                if now >= deadline { break }
+                condition.wait(until: Date(timeIntervalSinceNow: (deadline - now).seconds))
             }
             writerWaiting = false
             let batch = takeBatch()
@@ -144,10 +154,10 @@ final class JournalWriter: @unchecked Sendable {
 
     /// When the thread must wake without a request: the next index flush, async sync or
     /// stale-reader check.
-    private func nextDeadline() -> ContinuousClock.Instant? {
-        var deadlines: [ContinuousClock.Instant] = [lastReaderCheck.advanced(by: configuration.staleReaderCheckInterval)]
-        if indexer.hasPendingWork { deadlines.append(lastIndexFlush.advanced(by: configuration.indexInterval)) }
-        if let dirtySince { deadlines.append(dirtySince.advanced(by: configuration.syncInterval)) }
+    private func nextDeadline() -> Duration? {
+        var deadlines: [Duration] = [lastReaderCheck + configuration.staleReaderCheckInterval]
+        if indexer.hasPendingWork { deadlines.append(lastIndexFlush + configuration.indexInterval) }
+        if let dirtySince { deadlines.append(dirtySince + configuration.syncInterval) }
         return deadlines.min()
     }
 
@@ -170,9 +180,9 @@ final class JournalWriter: @unchecked Sendable {
     private func flushIndexIfDue(force: Bool) {
         guard indexer.hasPendingWork else { return }
         guard force || indexer.pendingCount >= configuration.maxBatchEntries * 4
-            || ContinuousClock.now >= lastIndexFlush.advanced(by: configuration.indexInterval)
+            || elapsed() >= lastIndexFlush + configuration.indexInterval
         else { return }
-        lastIndexFlush = .now
+        lastIndexFlush = elapsed()
         logFailure("update the run index") { try indexer.flush() }
     }
 
@@ -185,8 +195,9 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     private func clearStaleReadersIfDue() {
-        guard ContinuousClock.now >= lastReaderCheck.advanced(by: configuration.staleReaderCheckInterval) else { return }
-        lastReaderCheck = .now
+        let now = elapsed()
+        guard now >= lastReaderCheck + configuration.staleReaderCheckInterval else { return }
+        lastReaderCheck = now
         let freed: Int
         do {
             freed = try storage.clearStaleReaders()
@@ -202,7 +213,7 @@ final class JournalWriter: @unchecked Sendable {
 
     private func syncIfDue(force: Bool) {
         guard configuration.durability == .async, let since = dirtySince else { return }
-        guard force || ContinuousClock.now >= since.advanced(by: configuration.syncInterval) else { return }
+        guard force || elapsed() >= since + configuration.syncInterval else { return }
         do {
             try syncToDisk()
             dirtySince = nil
@@ -216,7 +227,7 @@ final class JournalWriter: @unchecked Sendable {
             syncFailure = failure
             onFailure(failure)
             // Retried after another interval, not at once: a failing device is not hammered.
-            dirtySince = .now
+            dirtySince = elapsed()
         }
     }
 
@@ -231,7 +242,7 @@ final class JournalWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [Request]) {
-        let started = ContinuousClock.now
+        let started = elapsed()
         if let failure = syncFailure {
             // What the failed sync should have made durable may not be: no new commit is
             // acknowledged until a sync succeeds (so `async` never hides a failing disk).
@@ -248,8 +259,9 @@ final class JournalWriter: @unchecked Sendable {
         do {
             // A full map grows (up to `maxMapBytes`) inside the storage's write, which runs this again.
             let (results, head) = try storage.write { txn in try self.write(batch, in: txn) }
-            let seconds = started.duration(to: .now).seconds
-            if configuration.durability == .async, dirtySince == nil { dirtySince = .now }
+            let committedAt = elapsed()
+            let seconds = (committedAt - started).seconds
+            if configuration.durability == .async, dirtySince == nil { dirtySince = committedAt }
             let watching = runSignals.isWatching
             var lastSeqs: [RunID: UInt64] = [:]
             for (request, entries) in zip(batch, results) {
@@ -315,6 +327,13 @@ final class JournalWriter: @unchecked Sendable {
         try JournalHead(seq: seq, hash: prev).write(txn, storage)
         return (results, seq)
     }
+}
+
+/// `clock` read as the time since this call: what a thread, which cannot suspend on a clock,
+/// times its work with.
+func elapsedReader<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
+    let origin = clock.now
+    return { origin.duration(to: clock.now) }
 }
 
 extension Duration {

@@ -20,21 +20,21 @@ public final class RunWatch: Sendable {
 /// make every follower of every run re-read). The writer publishes the last committed seq of each
 /// watched run after each commit; when no run is watched it skips the bookkeeping altogether.
 final class RunSignals: Sendable {
-    private struct Waiter {
-        var beyond: UInt64
-        var continuation: CheckedContinuation<Void, Never>
-    }
-
     private struct Watched {
         var watchers = 0
         var lastSeq: UInt64 = 0
-        var waiters: [Int: Waiter] = [:]
+    }
+
+    /// What a follower waits for: a commit of `run` past `beyond`.
+    private struct Interest: Sendable {
+        var run: RunID
+        var beyond: UInt64
     }
 
     private struct State {
         var runs: [RunID: Watched] = [:]
-        var nextID = 0
-        var cancelled: Set<Int> = []
+        /// One list for all runs: a commit looks at it only while someone waits.
+        var waiters = WaiterList<Interest, Void>()
     }
 
     private let state = Mutex(State())
@@ -64,52 +64,27 @@ final class RunSignals: Sendable {
 
     /// Records the last committed seq of each run in `lastSeqs` and wakes its waiters.
     func publish(_ lastSeqs: [RunID: UInt64]) {
-        let ready: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            var ready: [CheckedContinuation<Void, Never>] = []
+        state.withLock { state in
             for (run, seq) in lastSeqs {
                 guard var watched = state.runs[run] else { continue }
                 watched.lastSeq = max(watched.lastSeq, seq)
-                for (id, waiter) in watched.waiters where waiter.beyond < watched.lastSeq {
-                    ready.append(waiter.continuation)
-                    watched.waiters[id] = nil
-                }
                 state.runs[run] = watched
             }
-            return ready
-        }
-        for continuation in ready { continuation.resume() }
+            let runs = state.runs
+            return state.waiters.take { interest in (runs[interest.run]?.lastSeq ?? 0) > interest.beyond }
+        }.resume(returning: ())
     }
 
-    /// Returns once a commit of the watched run past `seq` is published, `timeout` passes, or the
-    /// calling task is cancelled.
-    func wait(_ watch: RunWatch, beyond seq: UInt64, timeout: Duration) async {
-        await waitAtMost(timeout) { await self.wait(watch.run, beyond: seq) }
+    /// Returns once a commit of the watched run past `seq` is published, `timeout` passes on
+    /// `clock`, or the calling task is cancelled.
+    func wait(_ watch: RunWatch, beyond seq: UInt64, timeout: Duration, clock: some Clock<Duration>) async {
+        await waitAtMost(timeout, clock: clock) { await self.wait(watch.run, beyond: seq) }
     }
 
     private func wait(_ run: RunID, beyond seq: UInt64) async {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
+        await state.wait(in: \.waiters, tag: Interest(run: run, beyond: seq), onCancel: ()) { state in
+            guard let watched = state.runs[run], watched.lastSeq <= seq else { return () }
+            return nil
         }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state in
-                    if state.cancelled.remove(id) != nil { return true }
-                    guard var watched = state.runs[run], watched.lastSeq <= seq else { return true }
-                    watched.waiters[id] = Waiter(beyond: seq, continuation: continuation)
-                    state.runs[run] = watched
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> Waiter? in
-                if let waiter = state.runs[run]?.waiters.removeValue(forKey: id) { return waiter }
-                state.cancelled.insert(id)
-                return nil
-            }
-            waiter?.continuation.resume()
-        }
-        state.withLock { _ = $0.cancelled.remove(id) }
     }
 }

@@ -76,7 +76,7 @@ struct UpstreamCaller<P: UpstreamProtocol>: Sendable {
             } catch let error as ProviderError {
                 if Task.isCancelled { throw CancellationError() }
                 let delay = error.retryable && !streamedText
-                    ? retry.delay(after: attempt, retryAfter: error.retryAfter, now: clock.now, deadline: model.deadline)
+                    ? retry.delay(after: attempt, retryAfter: error.retryAfter, now: clock.elapsed, deadline: model.deadline)
                     : nil
                 guard let delay else { throw error }
                 await observer.retrying(ModelRetry(

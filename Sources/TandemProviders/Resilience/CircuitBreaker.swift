@@ -37,7 +37,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Whether a call may go upstream now, and whether it is the half-open trial.
     func allow() -> Admission {
-        let now = clock.now
+        let now = clock.elapsed
         return state.withLock { state in
             switch state {
             case .closed: return .call
@@ -55,7 +55,7 @@ public final class CircuitBreaker: Sendable {
     }
 
     func recordFailure() {
-        let now = clock.now
+        let now = clock.elapsed
         state.withLock { state in
             switch state {
             case .closed(let failures):
@@ -71,7 +71,7 @@ public final class CircuitBreaker: Sendable {
     /// is let through as the new trial. An ordinary call changes nothing.
     func release(_ admission: Admission) {
         guard case .trial = admission else { return }
-        let now = clock.now
+        let now = clock.elapsed
         state.withLock { state in
             if case .halfOpen = state { state = .open(until: now) }
         }
@@ -79,7 +79,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Whether the circuit currently refuses calls.
     public var isOpen: Bool {
-        let now = clock.now
+        let now = clock.elapsed
         return state.withLock { state in
             if case .open(let until) = state { return now < until }
             return false

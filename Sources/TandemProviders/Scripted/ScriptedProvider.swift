@@ -36,9 +36,9 @@ public struct ScriptedProvider: ModelProvider {
         // timers per call, due at fixed points of the call so that timer slack does not add up.
         // (The stream's frames are the whole answers; chunks in between would change nothing a
         // client sees, and a simulated model's timers are not the server's cost to measure.)
-        let start = clock.now
+        let start = clock.elapsed
         func think(until deadline: Duration) async throws {
-            if behaviour.latency > .zero { try await clock.sleep(until: start + deadline) } else { try Task.checkCancellation() }
+            if behaviour.latency > .zero { try await clock.sleep(untilElapsed: start + deadline) } else { try Task.checkCancellation() }
         }
         try await think(until: behaviour.latency / (paragraphs.count + 1))
         await observer.received(paragraphs[0])

@@ -23,7 +23,7 @@ public final class RunCoordinator: Service, Sendable {
     private struct Registry {
         var live: [RunID: (digest: String, control: RunControl)] = [:]
         var shuttingDown = false
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        var idleWaiters = WaiterList<Void, Void>()
     }
 
     public let orchestrator: RunOrchestrator
@@ -143,13 +143,10 @@ public final class RunCoordinator: Service, Sendable {
     }
 
     private func release(_ run: RunID) {
-        let waiters: [CheckedContinuation<Void, Never>] = registry.withLock { registry in
+        registry.withLock { registry in
             registry.live[run] = nil
-            guard registry.live.isEmpty else { return [] }
-            defer { registry.idleWaiters.removeAll() }
-            return registry.idleWaiters
-        }
-        for waiter in waiters { waiter.resume() }
+            return registry.live.isEmpty ? registry.idleWaiters.takeAll() : Wakeups()
+        }.resume(returning: ())
     }
 
     // MARK: Service
@@ -217,13 +214,6 @@ public final class RunCoordinator: Service, Sendable {
 
     /// Returns once no run is live.
     public func waitUntilIdle() async {
-        await withCheckedContinuation { continuation in
-            let idle = registry.withLock { registry -> Bool in
-                if registry.live.isEmpty { return true }
-                registry.idleWaiters.append(continuation)
-                return false
-            }
-            if idle { continuation.resume() }
-        }
+        await registry.wait(in: \.idleWaiters, tag: (), onCancel: nil) { $0.live.isEmpty ? () : nil }
     }
 }

@@ -46,7 +46,7 @@ final class DeadlineScheduler: Sendable {
         self.clock = clock
     }
 
-    /// Runs `action` once `clock.now >= deadline`, unless cancelled first.
+    /// Runs `action` once `clock.elapsed >= deadline`, unless cancelled first.
     func schedule(at deadline: Duration, _ action: @escaping @Sendable () -> Void) -> Token {
         let (token, wake) = state.withLock { state -> (Token, UInt64?) in
             state.nextID += 1
@@ -82,7 +82,7 @@ final class DeadlineScheduler: Sendable {
     /// Fires deadlines as they come, until ``stop()`` or cancellation.
     func run() async {
         while !Task.isCancelled {
-            let now = clock.now
+            let now = clock.elapsed
             let (due, next, generation, stopped) = state.withLock { state in
                 var due: [@Sendable () -> Void] = []
                 while let top = state.queue.min, top.at <= now {
@@ -96,7 +96,7 @@ final class DeadlineScheduler: Sendable {
             if stopped { return }
             for action in due { action() }
             await withTaskGroup(of: Void.self) { group in
-                if let next { group.addTask { try? await self.clock.sleep(until: next) } }
+                if let next { group.addTask { try? await self.clock.sleep(untilElapsed: next) } }
                 group.addTask { await self.wakes.wait(beyond: generation) }
                 await group.next()
                 group.cancelAll()

@@ -72,7 +72,7 @@ public struct RunOrchestrator: Sendable {
         let run = request.runID
         var logger = logger
         logger[metadataKey: "run_id"] = "\(run)"
-        let startTime = clock.now
+        let startTime = clock.elapsed
         do {
             _ = try await journal.append([startedEvent(request)], for: run)
         } catch {
@@ -96,7 +96,7 @@ public struct RunOrchestrator: Sendable {
                 var finished = false
                 // Carries out what the machine decided; it alone decides what a run journals and ends.
                 func perform(_ input: RunStateMachine.Input) {
-                    for action in machine.handle(input, elapsedMs: (clock.now - startTime).milliseconds) {
+                    for action in machine.handle(input, elapsedMs: (clock.elapsed - startTime).milliseconds) {
                         switch action {
                         case .journal(let more): events += more
                         case .cancel(let role): control.stopSignal(role).fire()
@@ -183,7 +183,7 @@ public struct RunOrchestrator: Sendable {
         )
         // Three racers decide the call: the provider's call (a task), its deadline (in the shared
         // scheduler) and the run's stop signal; the first to hand in an outcome wins.
-        let first = FirstOutcome()
+        let first = FirstOutcome<CallOutcome>()
         control.stopSignal(role).onFire { first.offer(.stopped) }
         let watch = CallWatch(tracker: tracker, scheduler: self.deadlines, first: first)
         watch.arm()
@@ -200,11 +200,13 @@ public struct RunOrchestrator: Sendable {
                     first.offer(.failed(ProviderError(errorClass: "internal", message: "\(error)", retryable: false)))
                 }
             }
-            let winner = await first.outcome()
+            // The racers always offer an outcome (the provider's call ends in one, cancelled or
+            // not), so this returns even when the run is cancelled.
+            let winner = await first.value()
             group.cancelAll()
             return winner
         }
-        let now = clock.now
+        let now = clock.elapsed
         let input: RunStateMachine.Input
         switch outcome {
         case .completed(let response):
@@ -258,7 +260,7 @@ private struct CallObserver: ModelCallObserver {
     }
 
     func received(_ text: String) async {
-        let now = clock.now
+        let now = clock.elapsed
         if tracker.progress(at: now) {
             inputs.yield(.progress(.firstToken(role, FirstToken(afterMs: CanonicalJSON.milliseconds((now - start).milliseconds)))))
         }
@@ -275,10 +277,10 @@ private final class CallWatch: Sendable {
 
     private let tracker: DeadlineTracker
     private let scheduler: DeadlineScheduler
-    private let first: FirstOutcome
+    private let first: FirstOutcome<RunOrchestrator.CallOutcome>
     private let state = Mutex(State())
 
-    init(tracker: DeadlineTracker, scheduler: DeadlineScheduler, first: FirstOutcome) {
+    init(tracker: DeadlineTracker, scheduler: DeadlineScheduler, first: FirstOutcome<RunOrchestrator.CallOutcome>) {
         self.tracker = tracker
         self.scheduler = scheduler
         self.first = first
@@ -309,38 +311,5 @@ private final class CallWatch: Sendable {
     private func passed(_ deadline: DeadlineTracker.Deadline) {
         let current = tracker.current
         if current == deadline { first.offer(.timedOut(deadline)) } else { schedule(current) }
-    }
-}
-
-/// The outcome of the first racer of a model call to finish; later ones are dropped.
-private final class FirstOutcome: Sendable {
-    private struct State {
-        var outcome: RunOrchestrator.CallOutcome?
-        var waiter: CheckedContinuation<RunOrchestrator.CallOutcome, Never>?
-    }
-
-    private let state = Mutex(State())
-
-    func offer(_ outcome: RunOrchestrator.CallOutcome) {
-        let waiter = state.withLock { state -> CheckedContinuation<RunOrchestrator.CallOutcome, Never>? in
-            guard state.outcome == nil else { return nil }
-            state.outcome = outcome
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(returning: outcome)
-    }
-
-    /// Waits for the first offer. The racers always offer one (the provider's call ends in an
-    /// outcome, cancelled or not), so this returns even when the run is cancelled.
-    func outcome() async -> RunOrchestrator.CallOutcome {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> RunOrchestrator.CallOutcome? in
-                if let outcome = state.outcome { return outcome }
-                state.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
     }
 }

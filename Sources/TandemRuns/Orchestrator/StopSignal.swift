@@ -1,12 +1,12 @@
 import Synchronization
+import TandemJournal
 
 /// A one-shot signal: once fired, every current and future waiter returns and every action runs.
 final class StopSignal: Sendable {
     private struct State {
         var fired = false
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var waiters = WaiterList<Void, Void>()
         var actions: [@Sendable () -> Void] = []
-        var nextID = 0
     }
 
     private let state = Mutex(State())
@@ -15,16 +15,13 @@ final class StopSignal: Sendable {
     var isFired: Bool { state.withLock { $0.fired } }
 
     func fire() {
-        let (waiters, actions) = state.withLock { state -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void]) in
-            guard !state.fired else { return ([], []) }
+        let (waiters, actions) = state.withLock { state -> (Wakeups<Void, Void>, [@Sendable () -> Void]) in
+            guard !state.fired else { return (Wakeups(), []) }
             state.fired = true
-            defer {
-                state.waiters.removeAll()
-                state.actions.removeAll()
-            }
-            return (Array(state.waiters.values), state.actions)
+            defer { state.actions.removeAll() }
+            return (state.waiters.takeAll(), state.actions)
         }
-        for waiter in waiters { waiter.resume() }
+        waiters.resume(returning: ())
         for action in actions { action() }
     }
 
@@ -39,22 +36,6 @@ final class StopSignal: Sendable {
 
     /// Returns once fired, or when the calling task is cancelled.
     func wait() async {
-        let id = state.withLock { state in
-            defer { state.nextID += 1 }
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let resumeNow = state.withLock { state in
-                    if state.fired || Task.isCancelled { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.resume()
-        }
+        await state.wait(in: \.waiters, tag: (), onCancel: ()) { $0.fired ? () : nil }
     }
 }

@@ -103,7 +103,7 @@ struct JournalRoutes {
             return APIError.verifyInProgress.response
         }
         let journal = journal
-        let started = clock.now
+        let started = clock.elapsed
         let report: VerificationReport
         do {
             report = try await Blocking.run { try journal.verify() }
@@ -115,7 +115,7 @@ struct JournalRoutes {
             ok: report.isValid, entries: report.entriesChecked, headSeq: report.head.seq, headHash: report.head.hashHex,
             brokenAt: report.problem?.seq, reason: report.problem?.reason,
             finishedAt: String(decoding: JournalClock.timestamp(microseconds: JournalClock.system.microsecondsSinceEpoch()), as: UTF8.self),
-            durationMs: CanonicalJSON.milliseconds((clock.now - started).milliseconds)
+            durationMs: CanonicalJSON.milliseconds((clock.elapsed - started).milliseconds)
         )
         verifications.finish(outcome)
         return JSONBody.response(outcome)

@@ -38,7 +38,7 @@ final class RateLimiter: Sendable {
     /// Takes a token for `client`: `nil` when allowed, else the seconds until one is available.
     func acquire(_ client: String) -> Int? {
         guard perMinute > 0 else { return nil }
-        let now = clock.now
+        let now = clock.elapsed
         let rate = Double(perMinute) / 60
         return buckets.withLock { generations in
             var bucket = generations.current.removeValue(forKey: client)

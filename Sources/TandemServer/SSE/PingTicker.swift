@@ -44,10 +44,10 @@ final class PingTicker: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            var due = self.clock.now + self.interval
+            var due = self.clock.elapsed + self.interval
             while !Task.isCancelled {
                 do {
-                    try await self.clock.sleep(until: due)
+                    try await self.clock.sleep(untilElapsed: due)
                 } catch {
                     return
                 }
