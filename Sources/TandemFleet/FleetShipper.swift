@@ -194,7 +194,7 @@ public final class FleetShipper: Service, Sendable {
         // Reading (LMDB, record folds, row text) runs on another thread while this task waits for
         // PostgreSQL; a failed read is left for the next call to meet again.
         async let next = try? read(after: batch.lastSeq, through: limit)
-        let result = try await store.ship(node: nodeID, batch: batch, beforeCommit: configuration.beforeCommit)
+        let result = try await store.ship(batch, beforeCommit: configuration.beforeCommit)
         status.shipped(result)
         shipped.publish(result.mark.seq)
         for run in result.collisions {

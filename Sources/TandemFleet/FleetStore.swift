@@ -109,12 +109,12 @@ public struct FleetStore: Sendable {
         guard let batch = ShipBatch(node: node, entries: entries, records: records, head: head) else {
             return ShipResult(mark: try await mark(of: node), stored: 0, alreadyStored: 0, collisions: [])
         }
-        return try await ship(node: node, batch: batch, beforeCommit: beforeCommit)
+        return try await ship(batch, beforeCommit: beforeCommit)
     }
 
-    /// Stores a prepared batch; see ``ship(node:entries:records:head:beforeCommit:)``.
-    func ship(node: String, batch: ShipBatch, beforeCommit: (@Sendable (UInt64) async throws -> Void)?) async throws(FleetError) -> ShipResult {
-        let entries = batch.entries
+    /// Stores a prepared batch of its node; see ``ship(node:entries:records:head:beforeCommit:)``.
+    func ship(_ batch: ShipBatch, beforeCommit: (@Sendable (UInt64) async throws -> Void)?) async throws(FleetError) -> ShipResult {
+        let (node, entries) = (batch.node, batch.entries)
         for index in entries.indices.dropFirst() where entries[index].prev != batch.hashes[index - 1] {
             throw .divergence(node: node, seq: entries[index].seq, reason: "the local journal's chain is broken here (its prev is not the hash of entry \(entries[index].seq - 1)); run `tandem journal verify`")
         }

@@ -4,6 +4,8 @@ import TandemJournal
 /// touch and their rows in `COPY` text format, built off the database's path (the shipper prepares
 /// the next batch while PostgreSQL stores the current one).
 struct ShipBatch: Sendable {
+    /// The node whose entries these are (the rows carry it too).
+    let node: String
     /// Contiguous entries in seq order (never empty).
     let entries: [JournalEntry]
     /// The SHA-256 (hex) of each entry's line.
@@ -23,6 +25,7 @@ struct ShipBatch: Sendable {
     /// Builds the batch; `nil` when `entries` is empty.
     init?(node: String, entries: [JournalEntry], records: [FleetRunRecord], head: UInt64) {
         guard !entries.isEmpty else { return nil }
+        self.node = node
         self.entries = entries
         self.records = records
         self.head = head

@@ -218,7 +218,7 @@ struct FleetServeTests {
         let node = try await TestNode("copied-node", runs: 12)
         node.journal.close()
         let migrate = try TandemExecutable.run(["fleet", "migrate", "--url", url])
-        #expect(migrate.status == 0 && migrate.stdout.contains("migrated to version 2 (applied 1, 2)"), "\(migrate.stderr)")
+        #expect(migrate.status == 0 && migrate.stdout.contains("migrated to version 1 (applied 1)"), "\(migrate.stderr)")
         let ship = try TandemExecutable.run(["fleet", "ship", "--once", "--data-dir", node.directory.path, "--url", url])
         #expect(ship.status == 0, "\(ship.stderr)")
         #expect(ship.stdout.contains("node copied-node: shipped through seq"))

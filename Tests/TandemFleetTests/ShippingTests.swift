@@ -9,7 +9,7 @@ import Testing
 /// The shipper against a real PostgreSQL server (a private one per test).
 @Suite("shipping to PostgreSQL", .enabled(if: postgresAvailable, postgresSkipReason), .timeLimit(.minutes(2)))
 struct ShippingTests {
-    @Test("migrate creates the schema once: a second run applies nothing; the version table says 2")
+    @Test("migrate creates the schema once: a second run applies nothing; the version table says 1")
     func migrateIsIdempotent() async throws {
         let server = try PostgresTestServer()
         defer { server.stop() }
@@ -17,11 +17,11 @@ struct ShippingTests {
         try await withStore(url) { store in
             let first = try await FleetSchema.migrate(store.client, logger: store.logger)
             let second = try await FleetSchema.migrate(store.client, logger: store.logger)
-            #expect(first == [1, 2])
+            #expect(first == [1])
             #expect(second == [])
         }
-        #expect(try server.psql("SELECT max(version) FROM tandem.schema_version", url: url) == "2\n")
-        // Version 2 dropped the per-row foreign keys (a ship transaction registers its node first).
+        #expect(try server.psql("SELECT max(version) FROM tandem.schema_version", url: url) == "1\n")
+        // No per-row foreign keys (a ship transaction registers its node first).
         #expect(try server.psql("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'tandem'::regnamespace", url: url) == "0\n")
         for relation in ["tandem.nodes", "tandem.journal", "tandem.runs", "tandem.experiment_runs", "public.experiment_runs"] {
             #expect(try server.psql("SELECT to_regclass('\(relation)') IS NOT NULL", url: url) == "t\n", "\(relation) missing")

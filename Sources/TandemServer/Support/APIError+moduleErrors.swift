@@ -14,8 +14,11 @@ extension APIError {
             self = .overloaded
         } else if error.code == .shuttingDown {
             self = .shuttingDown
+        } else if error.code == .journalUnavailable {
+            self = .journalUnavailable(error.message)
         } else {
-            // `.journalUnavailable`, the remaining code: the journal could not take or read the run.
+            // Every code RunError has is mapped above; a new one must get its refusal here.
+            assertionFailure("RunError code \(error.code) has no refusal")
             self = .journalUnavailable(error.message)
         }
     }
