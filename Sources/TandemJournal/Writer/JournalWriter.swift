@@ -267,9 +267,8 @@ final class JournalWriter: @unchecked Sendable {
         while true {
             do {
                 let (results, head) = try environment.write { txn in try self.write(batch, in: txn) }
-                let committedAt = elapsed()
-                let seconds = (committedAt - started).seconds
-                if configuration.durability == .async, dirtySince == nil { dirtySince = committedAt }
+                let seconds = (elapsed() - started).seconds
+                if configuration.durability == .async, dirtySince == nil { dirtySince = elapsed() }
                 let watching = runSignals.isWatching
                 var lastSeqs: [RunID: UInt64] = [:]
                 for (request, entries) in zip(batch, results) {
