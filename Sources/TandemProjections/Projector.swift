@@ -82,7 +82,9 @@ public final class Projector: Service, Sendable {
                 )
             }
             wanted.publish(seq)
-            await applied.wait(beyond: appliedSeq, timeout: min(.milliseconds(100), deadline - now), clock: clock)
+            // `self.clock`: a plain `clock` stops opening the existential once Glibc (its `clock()`)
+            // is visible here (Swift 6.3).
+            await applied.wait(beyond: appliedSeq, timeout: min(.milliseconds(100), deadline - now), clock: self.clock)
         }
     }
 

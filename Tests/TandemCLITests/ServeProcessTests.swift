@@ -38,6 +38,7 @@ struct ServeProcessTests {
         // The fault point kills serve after the journal commit of the entries that reach seq 400
         // and before the projection commit that applies them.
         let (child, port) = try await Self.startServe(directory, environment: ["TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ": "400"])
+        defer { child.send(SIGKILL) }  // when it never reaches its fault point
         let loader = Task { await load(port: port, clients: 8) }
         let exit = await child.exited()
         loader.cancel()
@@ -74,6 +75,7 @@ struct ServeProcessTests {
     func rebuildWhileServing() async throws {
         let directory = try TemporaryDirectory()
         let (child, port) = try await Self.startServe(directory)
+        defer { child.send(SIGKILL) }  // when the test fails before it stops serve
         // Runs before the rebuild, so that it has something to fold; more go on during it.
         for index in 0..<5 { try await query(port, run: "before-\(index)") }
         let loader = Task { await load(port: port, clients: 4) }

@@ -38,9 +38,9 @@ private final class Gate: Sendable {
         )
     }
 
-    /// Returns once at least `count` tasks wait for a level.
+    /// Returns once at least `count` tasks wait for a level (or when cancelled, as by the time limit).
     func waitForParked(_ count: Int) async {
-        _ = await state.wait(in: \.waiters, tag: .parked(count), onCancel: nil) { $0.parkedCount >= count ? "parked" : nil }
+        _ = await state.wait(in: \.waiters, tag: .parked(count), onCancel: "cancelled") { $0.parkedCount >= count ? "parked" : nil }
     }
 
     func raise(to level: Int) {

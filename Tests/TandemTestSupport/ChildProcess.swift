@@ -140,8 +140,9 @@ public final class RunningTandem: @unchecked Sendable {
         await log.first(containing: text)
     }
 
-    /// Sends `signal` to the child.
+    /// Sends `signal` to the child, unless it has exited (its pid may belong to another process).
     public func send(_ signal: Int32) {
+        guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
     }
 

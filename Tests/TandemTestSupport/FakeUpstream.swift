@@ -119,14 +119,15 @@ public final class FakeUpstream: Sendable {
 
     public var requests: [(path: String, headers: [String: String], body: String)] { state.withLock { $0.requests } }
 
-    /// Returns once `count` model requests have been received.
+    /// Returns once `count` model requests have been received (or the calling task is cancelled).
     public func waitForRequests(_ count: Int) async {
-        await state.wait(in: \.waiters, tag: .requests(count), onCancel: nil) { $0.requests.count >= count ? () : nil }
+        await state.wait(in: \.waiters, tag: .requests(count), onCancel: ()) { $0.requests.count >= count ? () : nil }
     }
 
-    /// Returns once clients have closed `count` connections whose response was still streaming.
+    /// Returns once clients have closed `count` connections whose response was still streaming
+    /// (or the calling task is cancelled).
     public func waitForCloses(_ count: Int) async {
-        await state.wait(in: \.waiters, tag: .closes(count), onCancel: nil) { $0.closes.count >= count ? () : nil }
+        await state.wait(in: \.waiters, tag: .closes(count), onCancel: ()) { $0.closes.count >= count ? () : nil }
     }
     /// When the client closed connections whose response was still streaming.
     public var closes: [ContinuousClock.Instant] { state.withLock { $0.closes } }

@@ -84,9 +84,10 @@ public final class ManualClock: MonotonicClock {
         advance(to: elapsed + duration)
     }
 
-    /// Returns once at least `count` tasks sleep on the clock.
+    /// Returns once at least `count` tasks sleep on the clock (or the calling task is cancelled,
+    /// as by a test's time limit).
     public func waitForSleepers(_ count: Int) async {
-        _ = await state.wait(in: \.waiters, tag: .sleepers(count), onCancel: nil) { state in
+        _ = await state.wait(in: \.waiters, tag: .sleepers(count), onCancel: false) { state in
             state.sleeperCount >= count ? true : nil
         }
     }

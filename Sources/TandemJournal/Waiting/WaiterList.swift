@@ -5,9 +5,9 @@ public import Synchronization
 /// idle waiters, the tests' manual clock).
 ///
 /// The list lives inside its owner's state, guarded by the owner's `Mutex`, so that "is it ready?"
-/// and "wait" are one atomic step. A task parks with `Mutex.wait(in:tag:onCancel:until:)`; a waker
-/// changes the state and takes the waiters it lets go with ``take(where:)`` or ``takeAll()`` under
-/// the same lock, then resumes them after the lock (``Wakeups``).
+/// and "wait" are one atomic step. A task parks with `Mutex.wait(in:tag:onCancel:parked:until:)`;
+/// a waker changes the state and takes the waiters it lets go with ``take(where:)`` or
+/// ``takeAll()`` under the same lock, then resumes them after the lock (``Wakeups``).
 ///
 /// Each waiter is resumed exactly once: whoever removes it from the list under the lock resumes
 /// it — a waker or the cancellation handler, never both. Cancellation before the waiter is in the
@@ -151,7 +151,7 @@ extension Mutex {
             return .park(state[keyPath: list].makeID())
         }) {
         case .done(let value): return value
-        case .park(let parked): id = parked
+        case .park(let newID): id = newID
         }
         func park() async -> Output {
             await withCheckedContinuation { (continuation: CheckedContinuation<Output, Never>) in

@@ -14,6 +14,9 @@ final class StopSignal: Sendable {
     /// Whether ``fire()`` has been called.
     var isFired: Bool { state.withLock { $0.fired } }
 
+    /// Whether a task is parked in ``wait()`` (tests wait for it before they act).
+    var hasWaiters: Bool { state.withLock { !$0.waiters.isEmpty } }
+
     func fire() {
         let (waiters, actions) = state.withLock { state -> (Wakeups<Void, Void>, [@Sendable () -> Void]) in
             guard !state.fired else { return (Wakeups(), []) }
