@@ -183,9 +183,11 @@ public struct FleetStore: Sendable {
     }
 
     /// `column` (text holding JSON) as jsonb. jsonb cannot hold U+0000, so an escaped NUL becomes
-    /// U+FFFD in the derived column only; `line` keeps the exact bytes.
+    /// U+FFFD in the derived column only; `line` keeps the exact bytes. An escape is a `\u0000`
+    /// after an even run of backslashes (`\\u0000` is a backslash and the text "u0000", kept);
+    /// ``JSONBText/replacingEscapedNUL(_:)`` does the same for the rows the shipper copies.
     static func jsonbOf(_ column: String) -> String {
-        "replace(\(column), '\\u0000', '\\ufffd')::jsonb"
+        #"(CASE WHEN strpos(\#(column), '\u0000') > 0 THEN regexp_replace(\#(column), '(?<!\\)((?:\\\\)*)\\u0000', '\1\\ufffd', 'g') ELSE \#(column) END)::jsonb"#
     }
 
     private func compareStored(node: String, resent: [JournalEntry], from: UInt64, through: UInt64, _ connection: PostgresConnection) async throws {

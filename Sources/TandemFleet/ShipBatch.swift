@@ -61,22 +61,27 @@ struct ShipBatch: Sendable {
 /// Text that PostgreSQL's `jsonb` accepts: it refuses the escaped NUL (`\u0000`) valid JSON may
 /// hold, so derived `jsonb` columns carry U+FFFD there; `line` keeps the exact bytes.
 enum JSONBText {
-    /// `json` with every `\u0000` replaced by `\ufffd`, byte for byte what SQL's
-    /// `replace(json, '\u0000', '\ufffd')` gives (``FleetStore/jsonbOf(_:)``, used by verify).
+    /// `json` with every escaped NUL (`\u0000` that is an escape: after an even run of
+    /// backslashes) replaced by `\ufffd`, byte for byte what ``FleetStore/jsonbOf(_:)`` gives in
+    /// SQL (verify compares the two).
     static func replacingEscapedNUL<Bytes: Collection<UInt8>>(_ json: Bytes) -> [UInt8] {
-        let nul = Array(#"\u0000"#.utf8)
+        let backslash = UInt8(ascii: "\\")
+        let nul = Array("u0000".utf8)
         var result: [UInt8] = []
         result.reserveCapacity(json.count)
         var rest = json[...]
-        while let backslash = rest.firstIndex(of: UInt8(ascii: "\\")) {
-            result.append(contentsOf: rest[..<backslash])
-            let tail = rest[backslash...]
-            if tail.starts(with: nul) {
+        while let escape = rest.firstIndex(of: backslash) {
+            result.append(contentsOf: rest[..<escape])
+            // An escape is a backslash and the character after it; `\\` is one, so a backslash
+            // after it starts a new one.
+            let sequence = rest[rest.index(after: escape)...]
+            if sequence.starts(with: nul) {
                 result.append(contentsOf: #"\ufffd"#.utf8)
-                rest = tail.dropFirst(nul.count)
+                rest = sequence.dropFirst(nul.count)
             } else {
-                result.append(UInt8(ascii: "\\"))
-                rest = tail.dropFirst()
+                result.append(backslash)
+                result.append(contentsOf: sequence.prefix(1))
+                rest = sequence.dropFirst()
             }
         }
         result.append(contentsOf: rest)

@@ -70,8 +70,8 @@ struct ShippingTests {
         let run = try #require(RunID("nul-run"))
         _ = try await node.journal.append([
             try PendingEntry(runID: run, type: "client_disconnected", data: Array(#"{"elapsed_ms":1,"note":"a\u0000b"}"#.utf8)),
-            // An escaped backslash before "u0000": the shipper's replacement must match SQL's
-            // `replace` on the line, which verify compares the derived column with.
+            // An escaped backslash before "u0000" is text, kept; after it, an escaped NUL. The
+            // shipper's replacement must match the SQL one verify applies to the line.
             try PendingEntry(runID: run, type: "client_disconnected", data: Array(#"{"elapsed_ms":2,"note":"c\\u0000d\\\u0000"}"#.utf8)),
         ])
         try await Workload.append(runs: 1, to: node.journal, firstRun: 5)
@@ -82,7 +82,7 @@ struct ShippingTests {
             #expect(reports.flatMap(\.problems).isEmpty)
         }
         #expect(try storedLines(server, url: url, node: "node-a").lines == (try node.lines()))
-        #expect(try server.psql("SELECT data ->> 'note' FROM tandem.journal WHERE run_id = 'nul-run' ORDER BY seq", url: url) == "a\u{FFFD}b\nc\\ufffdd\\\u{FFFD}\n")
+        #expect(try server.psql("SELECT data ->> 'note' FROM tandem.journal WHERE run_id = 'nul-run' ORDER BY seq", url: url) == "a\u{FFFD}b\nc\\u0000d\\\u{FFFD}\n")
     }
 
     @Test("a ship transaction that fails before commit stores nothing; the next attempt ships each entry exactly once")
