@@ -121,7 +121,9 @@ public struct RunOrchestrator: Sendable {
                 if finished { control.mailbox.finish() }
             }
         }
-        if let closing {
+        // The machine's abortion when the loop ended before the calls stopped (the run's task was
+        // cancelled): the run is closed all the same.
+        if let closing = closing ?? machine.abortion {
             await closeAfterJournalFailure(run, with: closing, control: control, logger: logger)
         }
     }

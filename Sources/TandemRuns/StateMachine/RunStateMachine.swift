@@ -69,8 +69,9 @@ public struct RunStateMachine: Sendable {
     public private(set) var pro: ModelState = .running
     public private(set) var isFinished = false
     /// The `run_aborted` that will close the run, set once a journal append of the run failed: from
-    /// then on nothing of it is journaled.
-    private var abortion: RunAborted?
+    /// then on nothing of it is journaled. (Read by the orchestrator when the run's task ends
+    /// before the calls have stopped, so the run is still closed as soon as the journal allows.)
+    public private(set) var abortion: RunAborted?
     private var clientGone = false
     private let policy: FlashFailurePolicy
 
