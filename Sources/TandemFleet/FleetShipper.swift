@@ -27,6 +27,16 @@ public final class FleetShipper: Service, Sendable {
         /// Whether ``FleetShipper/run()`` returns after a divergence (`tandem fleet ship`, which then
         /// exits) instead of waiting for shutdown (`serve`, which goes on serving).
         public var returnsOnDivergence: Bool
+        /// How long a shipper that has caught up (its last batch was not full) waits before the
+        /// next batch, so that batches gather more entries: fewer transactions, and a run's record
+        /// is mostly stored once instead of once per batch it spans. It adds this much to the lag.
+        /// Zero where each commit waits for its entries (`TANDEM_FLEET_DURABILITY=sync`).
+        public var linger: Duration
+        /// Whether a ship transaction's commit waits for PostgreSQL to flush its WAL
+        /// (`synchronous_commit`). Off for `serve` with `TANDEM_FLEET_DURABILITY=async`: a
+        /// PostgreSQL crash may then take back the last batches, rows and mark together, and the
+        /// shipper sends them again from the stored mark; exactly once either way.
+        public var durableCommits: Bool
         /// A fault point for tests: see ``FleetStore/ship(node:entries:records:head:beforeCommit:)``.
         public var beforeCommit: (@Sendable (UInt64) async throws -> Void)?
 
@@ -37,6 +47,8 @@ public final class FleetShipper: Service, Sendable {
             pollInterval: Duration = .milliseconds(500),
             attemptTimeout: Duration = .seconds(5),
             returnsOnDivergence: Bool = false,
+            linger: Duration = .zero,
+            durableCommits: Bool = true,
             beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil
         ) {
             self.batchSize = batchSize
@@ -45,6 +57,8 @@ public final class FleetShipper: Service, Sendable {
             self.pollInterval = pollInterval
             self.attemptTimeout = attemptTimeout
             self.returnsOnDivergence = returnsOnDivergence
+            self.linger = linger
+            self.durableCommits = durableCommits
             self.beforeCommit = beforeCommit
         }
     }
@@ -104,6 +118,8 @@ public final class FleetShipper: Service, Sendable {
                     prepared = next?.prepared
                     if next == nil, !stopping.isRequested {
                         await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
+                    } else if let next, !next.wasFull, self.configuration.linger > .zero, !stopping.isRequested {
+                        try? await Task.sleep(for: self.configuration.linger)
                     }
                     if lastLogged != nil {
                         self.logger.notice("fleet shipping resumed", metadata: ["node_id": "\(self.nodeID)", "shipped_seq": "\(mark?.seq ?? 0)"])
@@ -168,9 +184,11 @@ public final class FleetShipper: Service, Sendable {
         return mark
     }
 
-    /// What one batch did: the mark after it, and the batch after that, read meanwhile.
+    /// What one batch did: the mark after it, whether it was a full batch (the shipper is behind),
+    /// and the batch after it, read meanwhile.
     private struct Shipped: Sendable {
         var mark: ShippedMark
+        var wasFull: Bool
         var prepared: ShipBatch?
     }
 
@@ -192,9 +210,12 @@ public final class FleetShipper: Service, Sendable {
             batch = read
         }
         // Reading (LMDB, record folds, row text) runs on another thread while this task waits for
-        // PostgreSQL; a failed read is left for the next call to meet again.
-        async let next = try? read(after: batch.lastSeq, through: limit)
-        let result = try await store.ship(batch, beforeCommit: configuration.beforeCommit)
+        // PostgreSQL; a failed read is left for the next call to meet again. A shipper that has
+        // caught up and lingers reads the next batch after lingering instead.
+        let wasFull = batch.entries.count >= configuration.batchSize
+        let readsAhead = wasFull || configuration.linger == .zero
+        async let next = readsAhead ? try? read(after: batch.lastSeq, through: limit) : nil
+        let result = try await store.ship(batch, durable: configuration.durableCommits, beforeCommit: configuration.beforeCommit)
         status.shipped(result)
         shipped.publish(result.mark.seq)
         for run in result.collisions {
@@ -202,7 +223,7 @@ public final class FleetShipper: Service, Sendable {
                 "node_id": "\(nodeID)", "run_id": "\(run)",
             ])
         }
-        return Shipped(mark: result.mark, prepared: await next)
+        return Shipped(mark: result.mark, wasFull: wasFull, prepared: await next)
     }
 
     /// The batch of local entries after `seq` (up to the batch size and `limit`); `nil` when there is none.

@@ -109,11 +109,13 @@ public struct FleetStore: Sendable {
         guard let batch = ShipBatch(node: node, entries: entries, records: records, head: head) else {
             return ShipResult(mark: try await mark(of: node), stored: 0, alreadyStored: 0, collisions: [])
         }
-        return try await ship(batch, beforeCommit: beforeCommit)
+        return try await ship(batch, durable: true, beforeCommit: beforeCommit)
     }
 
     /// Stores a prepared batch of its node; see ``ship(node:entries:records:head:beforeCommit:)``.
-    func ship(_ batch: ShipBatch, beforeCommit: (@Sendable (UInt64) async throws -> Void)?) async throws(FleetError) -> ShipResult {
+    /// - Parameter durable: whether the commit waits for PostgreSQL's WAL flush
+    ///   (``FleetShipper/Configuration/durableCommits``).
+    func ship(_ batch: ShipBatch, durable: Bool, beforeCommit: (@Sendable (UInt64) async throws -> Void)?) async throws(FleetError) -> ShipResult {
         let (node, entries) = (batch.node, batch.entries)
         for index in entries.indices.dropFirst() where entries[index].prev != batch.hashes[index - 1] {
             throw .divergence(node: node, seq: entries[index].seq, reason: "the local journal's chain is broken here (its prev is not the hash of entry \(entries[index].seq - 1)); run `tandem journal verify`")
@@ -155,7 +157,7 @@ public struct FleetStore: Sendable {
                         reason: "its prev \(firstFresh.prev) is not the stored hash \(stored.hash) of entry \(stored.seq): the local journal was rewritten after it was shipped, or another journal ships under this node id"
                     )
                 }
-                try await copy(batch.rows(from: resent.count), connection)
+                try await copy(batch.rows(from: resent.count), durable: durable, connection)
                 let collisions = try await upsert(records: batch.records, node: node, connection)
                 try await beforeCommit?(batch.lastSeq)
                 let mark = ShippedMark(seq: batch.lastSeq, hash: batch.hashes[batch.hashes.count - 1])
@@ -210,9 +212,13 @@ public struct FleetStore: Sendable {
 
     /// Streams prepared rows with `COPY` straight into `tandem.journal` (the primary key refuses a
     /// row stored twice, failing the batch, which is then retried from the mark).
-    private func copy(_ rows: ArraySlice<UInt8>, _ connection: PostgresConnection) async throws {
-        // postgres-nio quotes the table name whole, so the schema comes from the search path.
-        try await connection.checkedQuery("SET LOCAL search_path = tandem", logger: logger)
+    private func copy(_ rows: ArraySlice<UInt8>, durable: Bool, _ connection: PostgresConnection) async throws {
+        // postgres-nio quotes the table name whole, so the schema comes from the search path;
+        // both settings last until the transaction ends.
+        try await connection.checkedQuery(
+            "SELECT set_config('search_path', 'tandem', true), set_config('synchronous_commit', \(durable ? "on" : "off"), true)",
+            logger: logger
+        )
         guard !connection.isClosed else { throw FleetError.database("the connection to PostgreSQL was lost") }
         try await connection.copyFrom(table: "journal", columns: ShipBatch.columns, logger: logger) { writer in
             try await writer.write(ByteBuffer(bytes: rows))

@@ -8,12 +8,9 @@ enum RunRecords {
     static func records(touchedBy batch: [JournalEntry], in journal: Journal) throws -> [FleetRunRecord] {
         guard let last = batch.last?.seq else { return [] }
         var seen = Set<RunID>()
-        var records: [FleetRunRecord] = []
-        for entry in batch where seen.insert(entry.runID).inserted {
-            let entries = try journal.entries(of: entry.runID).prefix { $0.seq <= last }
-            records.append(FleetRunRecord(runID: entry.runID.rawValue, json: fold(Array(entries)).json))
-        }
-        return records
+        let runs = batch.map(\.runID).filter { seen.insert($0).inserted }
+        let entries = try journal.entries(of: seen, through: last)
+        return runs.map { run in FleetRunRecord(runID: run.rawValue, json: fold(entries[run] ?? []).json) }
     }
 
     /// The record of one run's entries (in seq order), as the projection folds it.

@@ -213,6 +213,22 @@ public final class Journal: Sendable {
         }
     }
 
+    /// The entries up to `through` of each of `runs` that has any, in seq order, read in one
+    /// snapshot: the run index for what it covers, then one scan of the entries past it for all of
+    /// them (``entries(of:after:)`` per run would scan that tail once per run).
+    public func entries(of runs: Set<RunID>, through: UInt64) throws -> [RunID: [JournalEntry]] {
+        try storage.read { txn in
+            try RunIndex.seqs(of: runs, through: through, txn, storage).mapValues { seqs in
+                try seqs.map { seq in
+                    guard let line = try txn.get(SeqKey.encode(seq), in: storage.databases.entries) else {
+                        throw JournalError(.corrupted, "the run index names a missing entry", seq: seq)
+                    }
+                    return try JournalEntry(line: line)
+                }
+            }
+        }
+    }
+
     /// The last seq the run index covers; later entries are found by scanning.
     var indexedThrough: UInt64 {
         get throws { try storage.read { try RunIndex.indexedThrough($0, storage) } }

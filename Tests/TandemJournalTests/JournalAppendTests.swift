@@ -128,6 +128,26 @@ struct JournalAppendTests {
         #expect(try reopened.openRuns().map(\.run) == [a])
     }
 
+    @Test("Reading several runs at once, up to a seq, equals reading each run: indexed entries and the tail past the index")
+    func severalRunsAtOnce() async throws {
+        let directory = try TemporaryDirectory()
+        var journal = try makeJournal(directory) { $0.indexInterval = .seconds(3_600) }
+        _ = try await journal.append((0..<60).map { try abortedEntry("run-\($0 % 7)") })
+        journal.close()  // the index catches up at close: seqs 1-60 are indexed, later ones are not
+        journal = try makeJournal(directory) { $0.indexInterval = .seconds(3_600) }
+        _ = try await journal.append((0..<60).map { try abortedEntry("run-\($0 % 5)") })
+        #expect(try journal.indexedThrough == 60)
+        let runs = Set(["run-0", "run-3", "run-6", "unknown"].map { RunID($0)! })
+        for through: UInt64 in [1, 30, 60, 61, 95, 120, .max] {
+            let together = try journal.entries(of: runs, through: through)
+            for run in runs {
+                let alone = try journal.entries(of: run).filter { $0.seq <= through }
+                #expect(together[run] ?? [] == alone, "\(run) through \(through)")
+            }
+            #expect(together[RunID("unknown")!] == nil)
+        }
+    }
+
     @Test("Invalid entries are refused before they reach the journal")
     func invalidEntries() throws {
         let run = RunID("r")!

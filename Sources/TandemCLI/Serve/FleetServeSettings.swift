@@ -28,6 +28,12 @@ struct FleetServeSettings {
             synchronous = true
         case let other?: throw ValidationError("TANDEM_FLEET_DURABILITY must be async or sync (got '\(other)')")
         }
+        // In async durability the fleet copy trails the journal anyway (the loss window is the
+        // lag): batches gather for a moment and commits do not wait for PostgreSQL's disk.
+        if !synchronous {
+            shipper.linger = .milliseconds(100)
+            shipper.durableCommits = false
+        }
         // A fault point for the crash tests only: the process kills itself (SIGKILL) inside the
         // ship transaction of the batch that reaches this seq, after its rows were written.
         if let seq = try environment.optional("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ").map({ raw in

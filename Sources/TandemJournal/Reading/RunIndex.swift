@@ -33,6 +33,28 @@ enum RunIndex {
         return seqs
     }
 
+    /// The seqs up to `through` of each of `runs` that has any, in order: the indexed ones, then
+    /// those past the checkpoint, found in one scan for all of them.
+    static func seqs(of runs: Set<RunID>, through: UInt64, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [RunID: [UInt64]] {
+        let indexed = try indexedThrough(txn, storage)
+        var result: [RunID: [UInt64]] = [:]
+        for run in runs {
+            guard let anchor = try txn.get(Array(run.rawValue.utf8), in: storage.databases.runStarts) else { continue }
+            let seqs = try indexedSeqs(anchor: SeqKey.decode(anchor), after: 0, txn, storage).prefix { $0 <= through }
+            if !seqs.isEmpty { result[run] = Array(seqs) }
+        }
+        guard indexed < through else { return result }
+        let byBytes = Dictionary(uniqueKeysWithValues: runs.map { (Array($0.rawValue.utf8), $0) })
+        try txn.walk(storage.databases.entries, from: SeqKey.encode(indexed + 1)) { key, line in
+            let seq = SeqKey.decode(key)
+            guard seq <= through else { return false }
+            let layout = try EntryLine.parse(line)
+            if let run = byBytes[Array(line[layout.runID])] { result[run, default: []].append(seq) }
+            return true
+        }
+        return result
+    }
+
     /// The seqs after `after` of the run whose anchor is `anchor`, from the `run_entries` keys
     /// that start with it.
     private static func indexedSeqs(anchor: UInt64, after: UInt64, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [UInt64] {
