@@ -14,32 +14,45 @@ public import Synchronization
 /// list is seen when it registers (`Task.isCancelled` is set before any cancellation handler runs,
 /// and both sides take the lock); cancellation after a waker took it finds nothing to do.
 public struct WaiterList<Tag: Sendable, Value: Sendable>: Sendable {
-    fileprivate struct Waiter: Sendable {
-        var id: UInt64
-        var tag: Tag
-        var continuation: CheckedContinuation<Value, Never>
+    @usableFromInline
+    struct Waiter: Sendable {
+        @usableFromInline var id: UInt64
+        @usableFromInline var tag: Tag
+        @usableFromInline var continuation: CheckedContinuation<Value, Never>
+
+        @inlinable
+        init(id: UInt64, tag: Tag, continuation: CheckedContinuation<Value, Never>) {
+            self.id = id
+            self.tag = tag
+            self.continuation = continuation
+        }
     }
 
     /// In arrival order. An array, not a dictionary: lists are short, and it keeps its capacity,
     /// so parking again allocates nothing.
-    fileprivate var waiters: [Waiter] = []
-    fileprivate var nextID: UInt64 = 0
+    @usableFromInline var waiters: [Waiter] = []
+    @usableFromInline var nextID: UInt64 = 0
 
+    @inlinable
     public init() {}
 
     /// How many tasks wait.
+    @inlinable
     public var count: Int { waiters.count }
 
     /// Whether no task waits.
+    @inlinable
     public var isEmpty: Bool { waiters.isEmpty }
 
     /// How many tasks wait with a tag that satisfies `matches`.
+    @inlinable
     public func count(where matches: (Tag) -> Bool) -> Int {
         waiters.reduce(0) { $0 + (matches($1.tag) ? 1 : 0) }
     }
 
     /// Takes every waiter whose tag satisfies `isDue`, in arrival order, to be resumed once the
     /// lock is released.
+    @inlinable
     public mutating func take(where isDue: (Tag) -> Bool) -> Wakeups<Tag, Value> {
         guard let first = waiters.firstIndex(where: { isDue($0.tag) }) else { return Wakeups() }
         guard waiters[(first + 1)...].contains(where: { isDue($0.tag) }) else {
@@ -55,6 +68,7 @@ public struct WaiterList<Tag: Sendable, Value: Sendable>: Sendable {
     }
 
     /// Takes every waiter, to be resumed once the lock is released.
+    @inlinable
     public mutating func takeAll() -> Wakeups<Tag, Value> {
         switch waiters.count {
         case 0: return Wakeups()
@@ -65,12 +79,14 @@ public struct WaiterList<Tag: Sendable, Value: Sendable>: Sendable {
         }
     }
 
-    fileprivate mutating func makeID() -> UInt64 {
+    @inlinable
+    mutating func makeID() -> UInt64 {
         defer { nextID &+= 1 }
         return nextID
     }
 
-    fileprivate mutating func remove(_ id: UInt64) -> Waiter? {
+    @inlinable
+    mutating func remove(_ id: UInt64) -> Waiter? {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
         return waiters.remove(at: index)
     }
@@ -80,30 +96,35 @@ public struct WaiterList<Tag: Sendable, Value: Sendable>: Sendable {
 /// continuation is never resumed while holding a lock). One waiter — the usual case — is held
 /// without an array, so waking it allocates nothing.
 public struct Wakeups<Tag: Sendable, Value: Sendable>: Sendable {
-    fileprivate enum Taken: Sendable {
+    @usableFromInline
+    enum Taken: Sendable {
         case none
         case one(WaiterList<Tag, Value>.Waiter)
         case many([WaiterList<Tag, Value>.Waiter])
     }
 
-    fileprivate var taken: Taken
+    @usableFromInline var taken: Taken
 
     /// No waiters.
+    @inlinable
     public init() {
         taken = .none
     }
 
-    fileprivate init(_ taken: Taken) {
+    @inlinable
+    init(_ taken: Taken) {
         self.taken = taken
     }
 
     /// Whether no waiter was taken.
+    @inlinable
     public var isEmpty: Bool {
         if case .none = taken { return true }
         return false
     }
 
     /// Orders the resumptions (by default, arrival order).
+    @inlinable
     public mutating func sort(by areInIncreasingOrder: (Tag, Tag) -> Bool) {
         guard case .many(var waiters) = taken else { return }
         waiters.sort { areInIncreasingOrder($0.tag, $1.tag) }
@@ -111,11 +132,13 @@ public struct Wakeups<Tag: Sendable, Value: Sendable>: Sendable {
     }
 
     /// Resumes every waiter with `value`.
+    @inlinable
     public func resume(returning value: Value) {
         resume { _ in value }
     }
 
     /// Resumes every waiter with the value for its tag.
+    @inlinable
     public func resume(_ value: (Tag) -> Value) {
         switch taken {
         case .none: break
@@ -137,6 +160,10 @@ extension Mutex {
     ///   - parked: under the lock, once the task is in the list: waiters its arrival lets go (a
     ///     test that waits for a number of sleepers).
     ///   - ready: under the lock: the value to return without waiting, or `nil` to wait.
+    ///
+    /// Inlinable, like the list: its users specialise it (it runs on every run's and follower's
+    /// waits).
+    @inlinable
     public func wait<Tag, Output>(
         in list: any WritableKeyPath<Value, WaiterList<Tag, Output>> & Sendable,
         tag: Tag,
@@ -175,7 +202,8 @@ extension Mutex {
     }
 }
 
-private enum Registration<Output> {
+@usableFromInline
+enum Registration<Output> {
     case done(Output)
     case park(UInt64)
 }
