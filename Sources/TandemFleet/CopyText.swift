@@ -8,17 +8,26 @@ struct CopyText {
     }
 
     /// Appends one column value (a separator goes before every column but the first of a row).
-    mutating func column<Bytes: Sequence<UInt8>>(_ value: Bytes, first: Bool = false) {
+    mutating func column<Bytes: Collection<UInt8>>(_ value: Bytes, first: Bool = false) {
         if !first { bytes.append(UInt8(ascii: "\t")) }
-        for byte in value {
-            switch byte {
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            default: bytes.append(byte)
+        // The runs between bytes to escape are copied whole, not a byte at a time.
+        var rest = value[...]
+        while let special = rest.firstIndex(where: Self.needsEscape) {
+            bytes.append(contentsOf: rest[..<special])
+            bytes.append(UInt8(ascii: "\\"))
+            switch rest[special] {
+            case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
+            case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
+            default: bytes.append(UInt8(ascii: "\\"))
             }
+            rest = rest[rest.index(after: special)...]
         }
+        bytes.append(contentsOf: rest)
+    }
+
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
     }
 
     /// Ends the current row.

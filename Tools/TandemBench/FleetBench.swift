@@ -128,6 +128,15 @@ struct FleetBench: AsyncParsableCommand {
 
     // MARK: Under load
 
+    /// What one load window measured.
+    private struct LoadWindow {
+        var runRate: Double
+        var entryRate: Double
+        /// The server's CPU seconds per run (the shipper's own work shows here; PostgreSQL's does not).
+        var cpuPerRun: Double
+        var lags: [Double]
+    }
+
     private func underLoad() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var configuration = HTTPClient.Configuration()
@@ -135,54 +144,79 @@ struct FleetBench: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { _ = http.shutdown() }
         print("")
-        print("# serve at \(clients) clients (scripted models 0 ms / 0 ms, sync durability), \(Statistics.format(seconds)) s per mode")
-        print("mode | runs/s | entries/s | lag p50 entries | lag p99 entries | lag max entries | lag max as seconds of traffic")
-        print("---- | ------ | --------- | --------------- | --------------- | --------------- | -----------------------------")
-        var rates: [String: Double] = [:]
-        for mode in ["without fleet", "with fleet"] {
-            var environment = ["TANDEM_SCRIPTED_FLASH_MS": "0", "TANDEM_SCRIPTED_PRO_MS": "0", "TANDEM_MAX_CONCURRENT_RUNS": "100000"]
-            if mode == "with fleet" {
-                environment["TANDEM_FLEET_URL"] = url
-                environment["TANDEM_NODE_ID"] = "bench-load-\(getpid())"
-                environment["TANDEM_FLEET_BATCH"] = "\(batch)"
-            }
-            let server = try ServerProcess.start(tandem, port: port, environment: environment)
-            defer { server.stop() }
-            try await server.waitUntilHealthy(http)
-            let headBefore = try await Self.health(http, port: port).head
-            let sampler = Task { () -> [Double] in
-                var lags: [Double] = []
-                while !Task.isCancelled {
-                    if let lag = try? await Self.health(http, port: port).lag { lags.append(Double(lag)) }
-                    try? await Task.sleep(for: .milliseconds(50))
+        print("# serve at \(clients) clients (scripted models 0 ms / 0 ms, sync durability), \(Statistics.format(seconds)) s per window, \(rounds) alternating rounds")
+        print("round | mode | runs/s | entries/s | server CPU ms/run | lag p50 entries | lag p99 entries | lag max entries | lag max as seconds of traffic")
+        print("----- | ---- | ------ | --------- | ----------------- | --------------- | --------------- | --------------- | -----------------------------")
+        var ratios: [Double] = []
+        var cpuRatios: [Double] = []
+        var lagSeconds: [Double] = []
+        for round in 0..<rounds {
+            // Which mode goes first alternates, so a drift of the machine's speed evens out.
+            var windows: [Bool: LoadWindow] = [:]
+            for withFleet in round % 2 == 0 ? [false, true] : [true, false] {
+                let window = try await loadWindow(withFleet: withFleet, http: http, group: group)
+                windows[withFleet] = window
+                let lagColumns: String
+                if withFleet, let maxLag = window.lags.max() {
+                    lagSeconds.append(maxLag / max(window.entryRate, 1))
+                    lagColumns = "\(Statistics.format(Statistics.percentile(window.lags, 50))) | \(Statistics.format(Statistics.percentile(window.lags, 99))) | "
+                        + "\(Statistics.format(maxLag)) | \(Statistics.format(maxLag / max(window.entryRate, 1), 3))"
+                } else {
+                    lagColumns = "- | - | - | -"
                 }
-                return lags
+                print("\(round + 1) | \(withFleet ? "with fleet" : "without fleet") | \(Statistics.format(window.runRate)) | \(Statistics.format(window.entryRate)) | "
+                    + "\(Statistics.format(window.cpuPerRun * 1_000, 3)) | \(lagColumns)")
             }
-            let generator = StreamingLoadGenerator(port: port, group: group)
-            let started = ContinuousClock.now
-            let outcome = try await generator.run(
-                clients: clients, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#,
-                stagger: .milliseconds(0), warmUp: .milliseconds(250), until: .now() + .milliseconds(Int64(seconds * 1000))
-            )
-            let elapsed = started.duration(to: .now).seconds
-            sampler.cancel()
-            let lags = await sampler.value
-            let headAfter = try await Self.health(http, port: port).head
-            let entryRate = Double(headAfter - headBefore) / elapsed
-            let runRate = Double(outcome.latencies.count) / outcome.measuredSeconds
-            rates[mode] = runRate
-            if mode == "with fleet", !lags.isEmpty {
-                let maxLag = lags.max() ?? 0
-                print("\(mode) | \(Statistics.format(runRate)) | \(Statistics.format(entryRate)) | \(Statistics.format(Statistics.percentile(lags, 50))) | "
-                    + "\(Statistics.format(Statistics.percentile(lags, 99))) | \(Statistics.format(maxLag)) | \(Statistics.format(maxLag / max(entryRate, 1), 3))")
-            } else {
-                print("\(mode) | \(Statistics.format(runRate)) | \(Statistics.format(entryRate)) | - | - | - | -")
+            if let with = windows[true], let without = windows[false] {
+                ratios.append(with.runRate / without.runRate)
+                cpuRatios.append(with.cpuPerRun / without.cpuPerRun)
             }
         }
-        if let with = rates["with fleet"], let without = rates["without fleet"] {
-            print("runs/s with shipping / without: \(Statistics.format(with / without, 2)) (target >= 0.9); lag target: under one second of traffic")
-        }
+        print("runs/s with shipping / without, median of the rounds: \(Statistics.format(Statistics.percentile(ratios, 50), 2)) (each: \(ratios.map { Statistics.format($0, 2) }.joined(separator: " "))); target >= 0.9")
+        print("server CPU per run with shipping / without, median: \(Statistics.format(Statistics.percentile(cpuRatios, 50), 2)) (PostgreSQL runs on the same cores and is not in this figure)")
+        print("lag max as seconds of traffic, worst round: \(Statistics.format(lagSeconds.max() ?? 0, 3)); target: under 1")
         try await group.shutdownGracefully()
+    }
+
+    /// One window of load on a fresh server, with or without shipping.
+    private func loadWindow(withFleet: Bool, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws -> LoadWindow {
+        var environment = ["TANDEM_SCRIPTED_FLASH_MS": "0", "TANDEM_SCRIPTED_PRO_MS": "0", "TANDEM_MAX_CONCURRENT_RUNS": "100000"]
+        if withFleet {
+            environment["TANDEM_FLEET_URL"] = url
+            // A fresh data dir each window: a node id of its own (the store keeps the last one's mark).
+            environment["TANDEM_NODE_ID"] = "bench-load-\(getpid())-\(UUID().uuidString.prefix(8))"
+            environment["TANDEM_FLEET_BATCH"] = "\(batch)"
+        }
+        let server = try ServerProcess.start(tandem, port: port, environment: environment)
+        defer { server.stop() }
+        try await server.waitUntilHealthy(http)
+        let headBefore = try await Self.health(http, port: port).head
+        let cpuBefore = server.cpuSeconds()
+        let sampler = Task { () -> [Double] in
+            var lags: [Double] = []
+            while !Task.isCancelled {
+                if let lag = try? await Self.health(http, port: port).lag { lags.append(Double(lag)) }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return lags
+        }
+        let generator = StreamingLoadGenerator(port: port, group: group)
+        let started = ContinuousClock.now
+        let outcome = try await generator.run(
+            clients: clients, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#,
+            stagger: .milliseconds(0), warmUp: .milliseconds(250), until: .now() + .milliseconds(Int64(seconds * 1000))
+        )
+        let elapsed = started.duration(to: .now).seconds
+        let cpu = server.cpuSeconds() - cpuBefore
+        sampler.cancel()
+        let lags = await sampler.value
+        let headAfter = try await Self.health(http, port: port).head
+        return LoadWindow(
+            runRate: Double(outcome.latencies.count) / outcome.measuredSeconds,
+            entryRate: Double(headAfter - headBefore) / elapsed,
+            cpuPerRun: cpu / Double(max(outcome.latencies.count, 1)),
+            lags: lags
+        )
     }
 
     private static func health(_ client: HTTPClient, port: Int) async throws -> (head: UInt64, lag: UInt64?) {
