@@ -136,7 +136,8 @@ struct ServeSettings {
         let providerName = environment.string("TANDEM_PROVIDER", default: "auto").lowercased()
         let geminiKey = environment.string("GEMINI_API_KEY", default: "")
         switch providerName {
-        case "gemini", "auto" where !geminiKey.isEmpty:
+        case "gemini",
+             "auto" where !geminiKey.isEmpty:
             guard !geminiKey.isEmpty else { throw ValidationError("TANDEM_PROVIDER=gemini needs GEMINI_API_KEY") }
             let baseURL = environment.string("GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com")
             try Self.checkURL(baseURL, "GEMINI_BASE_URL")
