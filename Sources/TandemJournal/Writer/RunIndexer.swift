@@ -70,17 +70,19 @@ struct RunIndexer {
     mutating func flush() throws {
         guard let last = pending.last?.seq else { return }
         var stored: [RunID: UInt64] = [:]
+        // Locals, not `self`: the closure would otherwise copy the indexer for every call it makes.
+        let (storage, known, queued) = (self.storage, anchors, pending)
         try storage.write { txn in
             stored.removeAll()
             let indexed = try RunIndex.indexedThrough(txn.reads, storage)
             guard last > indexed else { return }
-            var work = pending.drop { $0.seq <= indexed }
+            var work = queued.drop { $0.seq <= indexed }
             if let first = work.first, first.seq != indexed + 1 || last - first.seq != UInt64(work.count - 1) {
                 work = try Self.readEntries(from: indexed + 1, through: last, txn.reads, storage)[...]
             }
             let databases = storage.databases
             for entry in work {
-                let anchor = try anchor(of: entry.run, firstSeq: entry.seq, in: txn, storing: &stored)
+                let anchor = try Self.anchor(of: entry.run, firstSeq: entry.seq, known: known, in: txn, storage: storage, storing: &stored)
                 let anchorKey = SeqKey.encode(anchor)
                 try txn.put(anchorKey + SeqKey.encode(entry.seq), [], in: databases.runEntries)
                 switch entry.mark {
@@ -124,9 +126,10 @@ struct RunIndexer {
     }
 
     /// The anchor of `run`: its first seq, recorded in `run_starts` when the run is first indexed.
-    /// Anchors not yet in ``anchors`` are noted in `stored`, for after the commit.
-    private func anchor(
-        of run: RunID, firstSeq seq: UInt64, in txn: borrowing WriteTransaction, storing stored: inout [RunID: UInt64]
+    /// Anchors not yet in `anchors` (the indexer's known ones) are noted in `stored`, for after the commit.
+    private static func anchor(
+        of run: RunID, firstSeq seq: UInt64, known anchors: [RunID: UInt64], in txn: borrowing WriteTransaction, storage: JournalStore,
+        storing stored: inout [RunID: UInt64]
     ) throws -> UInt64 {
         if let anchor = anchors[run] ?? stored[run] { return anchor }
         let runKey = Array(run.rawValue.utf8)
