@@ -19,4 +19,14 @@ struct CLIErrorTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("--status must be one of running, ok, partial, timeout, error, cancelled, aborted"))
     }
+
+    @Test("A fault point that is not a seq stops serve with the variable's name", arguments: [
+        "TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ", "TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ",
+    ])
+    func faultPointNotASeq(name: String) throws {
+        let directory = try TemporaryDirectory()
+        let result = try TandemExecutable.run(["serve", "--port", "0", "--data-dir", directory.path], environment: [name: "soon"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("\(name) must be a seq (got 'soon')"), "\(result.stderr)")
+    }
 }

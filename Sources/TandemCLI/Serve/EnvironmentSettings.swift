@@ -55,6 +55,16 @@ struct EnvironmentSettings {
         lookup(name)
     }
 
+    /// A fault point for the crash tests: when `name` holds a seq, a hook that kills the process
+    /// (SIGKILL) once it is called with that seq or a later one; `nil` when `name` is unset.
+    func killSwitch(_ name: String) throws -> (@Sendable (UInt64) -> Void)? {
+        guard let raw = lookup(name) else { return nil }
+        guard let seq = UInt64(raw) else { throw ValidationError("\(name) must be a seq (got '\(raw)')") }
+        return { reached in
+            if reached >= seq { kill(getpid(), SIGKILL) }
+        }
+    }
+
     func list(_ name: String) -> [String] {
         (lookup(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }

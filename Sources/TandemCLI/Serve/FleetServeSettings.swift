@@ -1,7 +1,4 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import TandemFleet
 
 /// `serve`'s fleet settings (SPEC §7): `TANDEM_FLEET_URL`, `TANDEM_NODE_ID`, `TANDEM_FLEET_BATCH`.
@@ -36,13 +33,8 @@ struct FleetServeSettings {
         }
         // A fault point for the crash tests only: the process kills itself (SIGKILL) inside the
         // ship transaction of the batch that reaches this seq, after its rows were written.
-        if let seq = try environment.optional("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ").map({ raw in
-            guard let value = UInt64(raw) else { throw ValidationError("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ must be a seq") }
-            return value
-        }) {
-            shipper.beforeCommit = { last in
-                if last >= seq { kill(getpid(), SIGKILL) }
-            }
+        if let kill = try environment.killSwitch("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ") {
+            shipper.beforeCommit = { last in kill(last) }
         }
     }
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import AsyncHTTPClient
-import Glibc
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -71,7 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let projector = Projector(
             journal: journal, dataDirectory: settings.journal.directory, logger: logger,
-            beforeCommit: try Self.projectionFaultPoint()
+            // A fault point for the crash tests only: the process kills itself before the projection
+            // commit of the batch that reaches this seq, after its journal entries were committed.
+            beforeCommit: try EnvironmentSettings().killSwitch("TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ")
         )
         try projector.prepare()
         let clock = ContinuousClock()
@@ -153,17 +154,5 @@ struct ServeCommand: AsyncParsableCommand {
         try await httpClient.shutdown()
         let finalHead = try journal.head().seq
         logger.info("stopped; closing the journal", metadata: ["head_seq": "\(finalHead)"])
-    }
-
-    /// A fault point for the crash tests only (`TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ`):
-    /// the process kills itself (SIGKILL) before the projection commit of the batch that reaches
-    /// this seq, after its journal entries were committed.
-    private static func projectionFaultPoint() throws -> (@Sendable (UInt64) -> Void)? {
-        let name = "TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ"
-        guard let raw = Environment.value(name) else { return nil }
-        guard let seq = UInt64(raw) else { throw ValidationError("\(name) must be a seq") }
-        return { through in
-            if through >= seq { kill(getpid(), SIGKILL) }
-        }
     }
 }
