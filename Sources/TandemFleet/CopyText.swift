@@ -1,14 +1,15 @@
 /// Builds rows of PostgreSQL's `COPY … FROM STDIN` text format: tab-separated columns, one row a
-/// line, with `\`, tab, newline and carriage return escaped inside values.
-struct CopyText {
-    private(set) var bytes: [UInt8] = []
+/// line, with `\`, tab, newline and carriage return escaped inside values. (`package`: the fleet
+/// benchmark writes its raw baseline's rows with it.)
+package struct CopyText {
+    package private(set) var bytes: [UInt8] = []
 
-    init(reservingCapacity capacity: Int = 0) {
+    package init(reservingCapacity capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
     }
 
     /// Appends one column value (a separator goes before every column but the first of a row).
-    mutating func column<Bytes: Collection<UInt8>>(_ value: Bytes, first: Bool = false) {
+    package mutating func column<Bytes: Collection<UInt8>>(_ value: Bytes, first: Bool = false) {
         if !first { bytes.append(UInt8(ascii: "\t")) }
         // The runs between bytes to escape are copied whole, not a byte at a time.
         var rest = value[...]
@@ -31,7 +32,7 @@ struct CopyText {
     }
 
     /// Ends the current row.
-    mutating func endRow() {
+    package mutating func endRow() {
         bytes.append(UInt8(ascii: "\n"))
     }
 }

@@ -204,12 +204,7 @@ public final class Journal: Sendable {
     /// the index checkpoint are read.
     public func entries(of run: RunID, after: UInt64 = 0) throws -> [JournalEntry] {
         try storage.read { txn in
-            try RunIndex.seqs(of: run, after: after, txn, storage).map { seq in
-                guard let line = try txn.get(SeqKey.encode(seq), in: storage.databases.entries) else {
-                    throw JournalError(.corrupted, "the run index of \(run) names a missing entry", seq: seq)
-                }
-                return try JournalEntry(line: line)
-            }
+            try Self.indexedEntries(RunIndex.seqs(of: run, after: after, txn, storage), of: run, txn, storage)
         }
     }
 
@@ -218,14 +213,21 @@ public final class Journal: Sendable {
     /// them (``entries(of:after:)`` per run would scan that tail once per run).
     public func entries(of runs: Set<RunID>, through: UInt64) throws -> [RunID: [JournalEntry]] {
         try storage.read { txn in
-            try RunIndex.seqs(of: runs, through: through, txn, storage).mapValues { seqs in
-                try seqs.map { seq in
-                    guard let line = try txn.get(SeqKey.encode(seq), in: storage.databases.entries) else {
-                        throw JournalError(.corrupted, "the run index names a missing entry", seq: seq)
-                    }
-                    return try JournalEntry(line: line)
-                }
+            var entries: [RunID: [JournalEntry]] = [:]
+            for (run, seqs) in try RunIndex.seqs(of: runs, through: through, txn, storage) {
+                entries[run] = try Self.indexedEntries(seqs, of: run, txn, storage)
             }
+            return entries
+        }
+    }
+
+    /// The entries at `seqs`, which the run index names for `run`.
+    private static func indexedEntries(_ seqs: [UInt64], of run: RunID, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [JournalEntry] {
+        try seqs.map { seq in
+            guard let line = try txn.get(SeqKey.encode(seq), in: storage.databases.entries) else {
+                throw JournalError(.corrupted, "the run index of \(run) names a missing entry", seq: seq)
+            }
+            return try JournalEntry(line: line)
         }
     }
 

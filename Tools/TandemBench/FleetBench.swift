@@ -100,29 +100,21 @@ struct FleetBench: AsyncParsableCommand {
     private static func writeRows(of journal: Journal, node: String, to file: String) throws {
         _ = FileManager.default.createFile(atPath: file, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-        var chunk: [UInt8] = []
+        var rows = CopyText()
         try journal.scanEntries(from: 1) { entry in
-            for (index, column) in [Array(node.utf8), Array(String(entry.seq).utf8), Array(entry.timestamp.utf8), Array(entry.runID.rawValue.utf8),
-                                    Array(entry.typeUTF8), Array(entry.data), entry.line, Array(entry.prev.utf8)].enumerated() {
-                if index > 0 { chunk.append(UInt8(ascii: "\t")) }
-                for byte in column {
-                    switch byte {
-                    case UInt8(ascii: "\\"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-                    case UInt8(ascii: "\t"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-                    case UInt8(ascii: "\n"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                    case UInt8(ascii: "\r"): chunk += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                    default: chunk.append(byte)
-                    }
-                }
+            rows.column(node.utf8, first: true)
+            for column in [Array(String(entry.seq).utf8), Array(entry.timestamp.utf8), Array(entry.runID.rawValue.utf8),
+                           Array(entry.typeUTF8), Array(entry.data), entry.line, Array(entry.prev.utf8)] {
+                rows.column(column)
             }
-            chunk.append(UInt8(ascii: "\n"))
-            if chunk.count > 1 << 22 {
-                handle.write(Data(chunk))
-                chunk.removeAll(keepingCapacity: true)
+            rows.endRow()
+            if rows.bytes.count > 1 << 22 {
+                handle.write(Data(rows.bytes))
+                rows = CopyText()
             }
             return true
         }
-        handle.write(Data(chunk))
+        handle.write(Data(rows.bytes))
         try handle.close()
     }
 
