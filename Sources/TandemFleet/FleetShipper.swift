@@ -68,6 +68,8 @@ public final class FleetShipper: Service, Sendable {
     public let status: FleetStatus
     /// The node's mark as this process last stored or read it, for ``waitUntilShipped(_:)``.
     private let shipped = HeadSignal(head: 0)
+    /// The records of the runs still open, carried from batch to batch (only one read runs at a time).
+    private let runRecords = Mutex(RunRecords())
     private let journal: Journal
     private let store: FleetStore
     private let configuration: Configuration
@@ -88,67 +90,69 @@ public final class FleetShipper: Service, Sendable {
         // traps when its pool closes a connection in the middle of a COPY.
         let stopping = StopRequest()
         await withGracefulShutdownHandler {
-            var mark: ShippedMark?
-            // The batch after the mark, read while the previous one was being stored.
-            var prepared: ShipBatch?
-            var delay = self.configuration.retryDelay
-            var lastLogged: String?
-            var migrated = false
-            while !Task.isCancelled, !stopping.isRequested {
-                do throws(FleetError) {
-                    if !migrated {
-                        try await self.within { () async throws(FleetError) in
-                            try await FleetSchema.migrate(self.store.client, logger: self.logger)
+            await ReaderThread.run(logger: self.logger) { reader in
+                var mark: ShippedMark?
+                // The batch after the mark, read while the previous one was being stored.
+                var prepared: ShipBatch?
+                var delay = self.configuration.retryDelay
+                var lastLogged: String?
+                var migrated = false
+                while !Task.isCancelled, !stopping.isRequested {
+                    do throws(FleetError) {
+                        if !migrated {
+                            try await self.within { () async throws(FleetError) in
+                                try await FleetSchema.migrate(self.store.client, logger: self.logger)
+                            }
+                            migrated = true
                         }
-                        migrated = true
-                    }
-                    let (known, ready) = (mark, prepared)
-                    let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, Shipped?) in
-                        let current: ShippedMark
-                        if let known {
-                            current = known
-                        } else {
-                            current = try await self.store.mark(of: self.nodeID)
-                            self.status.markSeen(current.seq)
-                            self.shipped.publish(current.seq)
+                        let (known, ready) = (mark, prepared)
+                        let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, Shipped?) in
+                            let current: ShippedMark
+                            if let known {
+                                current = known
+                            } else {
+                                current = try await self.store.mark(of: self.nodeID)
+                                self.status.markSeen(current.seq)
+                                self.shipped.publish(current.seq)
+                            }
+                            return (current, try await self.shipBatch(after: current, prepared: ready, reader: reader))
                         }
-                        return (current, try await self.shipBatch(after: current, prepared: ready))
+                        mark = next?.mark ?? current
+                        prepared = next?.prepared
+                        if next == nil, !stopping.isRequested {
+                            await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
+                        } else if let next, !next.wasFull, self.configuration.linger > .zero, !stopping.isRequested {
+                            try? await Task.sleep(for: self.configuration.linger)
+                        }
+                        if lastLogged != nil {
+                            self.logger.notice("fleet shipping resumed", metadata: ["node_id": "\(self.nodeID)", "shipped_seq": "\(mark?.seq ?? 0)"])
+                            lastLogged = nil
+                        }
+                        delay = self.configuration.retryDelay
+                    } catch {
+                        if Task.isCancelled { break }
+                        if case .divergence = error {
+                            await self.stop(on: error)
+                            return
+                        }
+                        self.status.failed(error)
+                        // Logged once per distinct failure, not once per retry.
+                        if lastLogged != error.description {
+                            self.logger.error("fleet shipping failed; retrying from the stored mark", metadata: [
+                                "node_id": "\(self.nodeID)", "code": "\(error.code)", "error": "\(error.description)",
+                            ])
+                            lastLogged = error.description
+                        }
+                        mark = nil
+                        prepared = nil
+                        // The retry delay, cut short by a shutdown.
+                        var slept: Duration = .zero
+                        while slept < delay, !stopping.isRequested, !Task.isCancelled {
+                            try? await Task.sleep(for: .milliseconds(100))
+                            slept += .milliseconds(100)
+                        }
+                        delay = min(delay * 2, self.configuration.maxRetryDelay)
                     }
-                    mark = next?.mark ?? current
-                    prepared = next?.prepared
-                    if next == nil, !stopping.isRequested {
-                        await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
-                    } else if let next, !next.wasFull, self.configuration.linger > .zero, !stopping.isRequested {
-                        try? await Task.sleep(for: self.configuration.linger)
-                    }
-                    if lastLogged != nil {
-                        self.logger.notice("fleet shipping resumed", metadata: ["node_id": "\(self.nodeID)", "shipped_seq": "\(mark?.seq ?? 0)"])
-                        lastLogged = nil
-                    }
-                    delay = self.configuration.retryDelay
-                } catch {
-                    if Task.isCancelled { break }
-                    if case .divergence = error {
-                        await self.stop(on: error)
-                        return
-                    }
-                    self.status.failed(error)
-                    // Logged once per distinct failure, not once per retry.
-                    if lastLogged != error.description {
-                        self.logger.error("fleet shipping failed; retrying from the stored mark", metadata: [
-                            "node_id": "\(self.nodeID)", "code": "\(error.code)", "error": "\(error.description)",
-                        ])
-                        lastLogged = error.description
-                    }
-                    mark = nil
-                    prepared = nil
-                    // The retry delay, cut short by a shutdown.
-                    var slept: Duration = .zero
-                    while slept < delay, !stopping.isRequested, !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(100))
-                        slept += .milliseconds(100)
-                    }
-                    delay = min(delay * 2, self.configuration.maxRetryDelay)
                 }
             }
         } onGracefulShutdown: {
@@ -173,9 +177,12 @@ public final class FleetShipper: Service, Sendable {
         status.markSeen(mark.seq)
         let head = try readJournal { try journal.head().seq }
         do throws(FleetError) {
-            var prepared: ShipBatch?
-            while mark.seq < head, let next = try await shipBatch(after: mark, prepared: prepared, through: head) {
-                (mark, prepared) = (next.mark, next.prepared)
+            mark = try await ReaderThread.run(logger: logger) { reader async throws(FleetError) -> ShippedMark in
+                var (mark, prepared): (ShippedMark, ShipBatch?) = (mark, nil)
+                while mark.seq < head, let next = try await shipBatch(after: mark, prepared: prepared, reader: reader, through: head) {
+                    (mark, prepared) = (next.mark, next.prepared)
+                }
+                return mark
             }
         } catch {
             if case .divergence = error { await stop(on: error) } else { status.failed(error) }
@@ -194,7 +201,7 @@ public final class FleetShipper: Service, Sendable {
 
     /// Ships the next batch after `mark` (`prepared` when it was read already), reading the batch
     /// after it while PostgreSQL stores this one; `nil` when there is nothing to ship.
-    private func shipBatch(after mark: ShippedMark, prepared: ShipBatch?, through limit: UInt64 = .max) async throws(FleetError) -> Shipped? {
+    private func shipBatch(after mark: ShippedMark, prepared: ShipBatch?, reader: ReaderThread, through limit: UInt64 = .max) async throws(FleetError) -> Shipped? {
         if let divergence = mark.divergence {
             throw .divergence(node: nodeID, seq: mark.seq, reason: "shipping of this node was stopped earlier: \(divergence)")
         }
@@ -206,15 +213,16 @@ public final class FleetShipper: Service, Sendable {
             guard head >= mark.seq else {
                 throw .divergence(node: nodeID, seq: mark.seq, reason: "the local journal ends at seq \(head) but the store holds this node up to seq \(mark.seq): the data dir was replaced or rewound after shipping")
             }
-            guard let read = try read(after: mark.seq, through: limit) else { return nil }
+            guard let read = try await reader.run({ () throws(FleetError) in try self.read(after: mark.seq, through: limit) }) else { return nil }
             batch = read
         }
-        // Reading (LMDB, record folds, row text) runs on another thread while this task waits for
-        // PostgreSQL; a failed read is left for the next call to meet again. A shipper that has
-        // caught up and lingers reads the next batch after lingering instead.
+        // The next batch is read on the reader thread while this task waits for PostgreSQL; a
+        // failed read is left for the next call to meet again. A shipper that has caught up and
+        // lingers reads the next batch after lingering instead.
         let wasFull = batch.entries.count >= configuration.batchSize
         let readsAhead = wasFull || configuration.linger == .zero
-        async let next = readsAhead ? try? read(after: batch.lastSeq, through: limit) : nil
+        let after = batch.lastSeq
+        async let next = readsAhead ? try? await reader.run({ () throws(FleetError) in try self.read(after: after, through: limit) }) : nil
         let result = try await store.ship(batch, durable: configuration.durableCommits, beforeCommit: configuration.beforeCommit)
         status.shipped(result)
         shipped.publish(result.mark.seq)
@@ -232,7 +240,8 @@ public final class FleetShipper: Service, Sendable {
         return try readJournal {
             let head = try journal.head().seq
             let entries = try journal.entries(from: seq + 1, through: limit, limit: configuration.batchSize)
-            return ShipBatch(node: nodeID, entries: entries, records: try RunRecords.records(touchedBy: entries, in: journal), head: head)
+            let records = try runRecords.withLock { try $0.records(touchedBy: entries, in: journal) }
+            return ShipBatch(node: nodeID, entries: entries, records: records, head: head)
         }
     }
 

@@ -117,8 +117,8 @@ public struct FleetStore: Sendable {
     ///   (``FleetShipper/Configuration/durableCommits``).
     func ship(_ batch: ShipBatch, durable: Bool, beforeCommit: (@Sendable (UInt64) async throws -> Void)?) async throws(FleetError) -> ShipResult {
         let (node, entries) = (batch.node, batch.entries)
-        for index in entries.indices.dropFirst() where entries[index].prev != batch.hashes[index - 1] {
-            throw .divergence(node: node, seq: entries[index].seq, reason: "the local journal's chain is broken here (its prev is not the hash of entry \(entries[index].seq - 1)); run `tandem journal verify`")
+        if let seq = batch.brokenLinkSeq {
+            throw .divergence(node: node, seq: seq, reason: "the local journal's chain is broken here (its prev is not the hash of the entry before it); run `tandem journal verify`")
         }
         return try await database {
             try await client.checkedTransaction(logger: logger) { connection in
@@ -160,7 +160,7 @@ public struct FleetStore: Sendable {
                 try await copy(batch.rows(from: resent.count), durable: durable, connection)
                 let collisions = try await upsert(records: batch.records, node: node, connection)
                 try await beforeCommit?(batch.lastSeq)
-                let mark = ShippedMark(seq: batch.lastSeq, hash: batch.hashes[batch.hashes.count - 1])
+                let mark = ShippedMark(seq: batch.lastSeq, hash: batch.lastHash)
                 try await connection.checkedQuery(
                     """
                     UPDATE tandem.nodes SET shipped_seq = \(Int64(mark.seq)), shipped_hash = \(mark.hash),

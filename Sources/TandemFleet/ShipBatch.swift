@@ -8,8 +8,11 @@ struct ShipBatch: Sendable {
     let node: String
     /// Contiguous entries in seq order (never empty).
     let entries: [JournalEntry]
-    /// The SHA-256 (hex) of each entry's line.
-    let hashes: [String]
+    /// The first entry whose `prev` is not the hash of the entry before it (a local journal whose
+    /// chain is broken inside the batch); `nil` when the batch's chain holds.
+    let brokenLinkSeq: UInt64?
+    /// The SHA-256 (hex) of the last entry's line: the node's shipped hash once the batch is stored.
+    let lastHash: String
     /// The records of the runs the entries touch, folded up to the last entry.
     let records: [FleetRunRecord]
     /// The local journal's head when the batch was read.
@@ -29,20 +32,26 @@ struct ShipBatch: Sendable {
         self.entries = entries
         self.records = records
         self.head = head
-        hashes = entries.map(\.hash)
+        brokenLinkSeq = zip(entries, entries.dropFirst()).first { !$0.links(to: $1) }?.1.seq
+        lastHash = entries[entries.count - 1].hash
+        let nodeBytes = Array(node.utf8)
         var text = CopyText(reservingCapacity: entries.reduce(0) { $0 + $1.line.count * 2 + 160 })
         var starts: [Int] = []
         starts.reserveCapacity(entries.count)
         for entry in entries {
             starts.append(text.bytes.count)
-            text.column(node.utf8, first: true)
-            text.column(String(entry.seq).utf8)
-            text.column(entry.timestamp.utf8)
-            text.column(entry.runID.rawValue.utf8)
+            text.column(nodeBytes, first: true)
+            text.column(entry.seq)
+            text.column(entry.timestampUTF8)
+            text.column(entry.runIDUTF8)
             text.column(entry.typeUTF8)
-            text.column(JSONBText.replacingEscapedNUL(entry.data))
+            if JSONBText.holdsEscapedNUL(entry.data) {
+                text.column(JSONBText.replacingEscapedNUL(entry.data))
+            } else {
+                text.column(entry.data)
+            }
             text.column(entry.line)
-            text.column(entry.prev.utf8)
+            text.column(entry.prevUTF8)
             text.endRow()
         }
         rows = text.bytes
@@ -61,6 +70,19 @@ struct ShipBatch: Sendable {
 /// Text that PostgreSQL's `jsonb` accepts: it refuses the escaped NUL (`\u0000`) valid JSON may
 /// hold, so derived `jsonb` columns carry U+FFFD there; `line` keeps the exact bytes.
 enum JSONBText {
+    /// Whether `json` holds an escaped NUL (most payloads do not, and are copied as they are).
+    static func holdsEscapedNUL<Bytes: Collection<UInt8>>(_ json: Bytes) -> Bool {
+        let nul = "u0000".utf8
+        var rest = json[...]
+        while let escape = rest.firstIndex(of: UInt8(ascii: "\\")) {
+            let sequence = rest[rest.index(after: escape)...]
+            if sequence.starts(with: nul) { return true }
+            // The escaped character is skipped, so `\\u0000` (an escaped backslash) is not one.
+            rest = sequence.dropFirst()
+        }
+        return false
+    }
+
     /// `json` with every escaped NUL (`\u0000` that is an escape: after an even run of
     /// backslashes) replaced by `\ufffd`, byte for byte what ``FleetStore/jsonbOf(_:)`` gives in
     /// SQL (verify compares the two).

@@ -26,6 +26,7 @@ struct FleetBench: AsyncParsableCommand {
     @Option(help: "Seconds of load per mode (0 skips the load phase).") var seconds: Double = 6
     @Option(help: "Concurrent clients in the load phase.") var clients = 64
     @Option(help: "Port for the server under test.") var port = 18_383
+    @Option(help: "Core layouts of the load phase, in order (shared, separate).") var layouts: [CoreLayout] = CoreLayout.allCases
 
     func validate() throws {
         guard events > 0, batch > 0, rounds > 0, seconds >= 0, clients > 0 else {
@@ -126,27 +127,57 @@ struct FleetBench: AsyncParsableCommand {
         var entryRate: Double
         /// The server's CPU seconds per run (the shipper's own work shows here; PostgreSQL's does not).
         var cpuPerRun: Double
+        /// PostgreSQL's CPU seconds per run, all its processes.
+        var databaseCPUPerRun: Double
         var lags: [Double]
     }
 
+    /// The load phase, once per core layout (shared cores, then serve on a core of its own).
     private func underLoad() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var configuration = HTTPClient.Configuration()
         configuration.timeout.read = .seconds(30)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { _ = http.shutdown() }
+        for layout in layouts {
+            if layout == .separate {
+                guard CPUPlacement.onlineCores >= 2 else {
+                    print("\n# serve on a core of its own: skipped, this machine has one core")
+                    continue
+                }
+                // This process (the load generator) and PostgreSQL leave core 0 to the server.
+                for pid in CPUPlacement.postgresProcesses() + [getpid()] { try CPUPlacement.pin(pid, to: CPUPlacement.otherCores) }
+            }
+            defer {
+                if layout == .separate {
+                    for pid in CPUPlacement.postgresProcesses() + [getpid()] { try? CPUPlacement.pin(pid, to: CPUPlacement.allCores) }
+                }
+            }
+            try await underLoad(layout, http: http, group: group)
+        }
+        try await group.shutdownGracefully()
+    }
+
+    private func underLoad(_ layout: CoreLayout, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws {
         print("")
-        print("# serve at \(clients) clients (scripted models 0 ms / 0 ms, sync durability), \(Statistics.format(seconds)) s per window, \(rounds) alternating rounds")
-        print("round | mode | runs/s | entries/s | server CPU ms/run | lag p50 entries | lag p99 entries | lag max entries | lag max as seconds of traffic")
-        print("----- | ---- | ------ | --------- | ----------------- | --------------- | --------------- | --------------- | -----------------------------")
+        switch layout {
+        case .shared:
+            print("# serve at \(clients) clients, all processes on all \(CPUPlacement.onlineCores) cores (PostgreSQL's work takes cores from serve)")
+        case .separate:
+            print("# serve at \(clients) clients, serve alone on core 0, PostgreSQL and the load generator on cores \(CPUPlacement.otherCores) (a fleet store host of its own)")
+        }
+        print("(scripted models 0 ms / 0 ms, sync durability, \(Statistics.format(seconds)) s per window, \(rounds) alternating rounds)")
+        print("round | mode | runs/s | entries/s | server CPU ms/run | PostgreSQL CPU ms/run | lag p50 entries | lag p99 entries | lag max entries | lag max as seconds of traffic")
+        print("----- | ---- | ------ | --------- | ----------------- | --------------------- | --------------- | --------------- | --------------- | -----------------------------")
         var ratios: [Double] = []
         var cpuRatios: [Double] = []
+        var databaseShares: [Double] = []
         var lagSeconds: [Double] = []
         for round in 0..<rounds {
             // Which mode goes first alternates, so a drift of the machine's speed evens out.
             var windows: [Bool: LoadWindow] = [:]
             for withFleet in round % 2 == 0 ? [false, true] : [true, false] {
-                let window = try await loadWindow(withFleet: withFleet, http: http, group: group)
+                let window = try await loadWindow(withFleet: withFleet, layout: layout, http: http, group: group)
                 windows[withFleet] = window
                 let lagColumns: String
                 if withFleet, let maxLag = window.lags.max() {
@@ -157,21 +188,23 @@ struct FleetBench: AsyncParsableCommand {
                     lagColumns = "- | - | - | -"
                 }
                 print("\(round + 1) | \(withFleet ? "with fleet" : "without fleet") | \(Statistics.format(window.runRate)) | \(Statistics.format(window.entryRate)) | "
-                    + "\(Statistics.format(window.cpuPerRun * 1_000, 3)) | \(lagColumns)")
+                    + "\(Statistics.format(window.cpuPerRun * 1_000, 3)) | \(Statistics.format(window.databaseCPUPerRun * 1_000, 3)) | \(lagColumns)")
             }
             if let with = windows[true], let without = windows[false] {
                 ratios.append(with.runRate / without.runRate)
                 cpuRatios.append(with.cpuPerRun / without.cpuPerRun)
+                databaseShares.append(with.databaseCPUPerRun / without.cpuPerRun)
             }
         }
-        print("runs/s with shipping / without, median of the rounds: \(Statistics.format(Statistics.percentile(ratios, 50), 2)) (each: \(ratios.map { Statistics.format($0, 2) }.joined(separator: " "))); target >= 0.9")
-        print("server CPU per run with shipping / without, median: \(Statistics.format(Statistics.percentile(cpuRatios, 50), 2)) (PostgreSQL runs on the same cores and is not in this figure)")
+        let target = layout == .separate ? "; target >= 0.9" : ""
+        print("runs/s with shipping / without, median of the rounds: \(Statistics.format(Statistics.percentile(ratios, 50), 2)) (each: \(ratios.map { Statistics.format($0, 2) }.joined(separator: " ")))\(target)")
+        print("server CPU per run with shipping / without, median: \(Statistics.format(Statistics.percentile(cpuRatios, 50), 2))")
+        print("PostgreSQL CPU per shipped run / server CPU per run without shipping, median: \(Statistics.format(Statistics.percentile(databaseShares, 50), 2))")
         print("lag max as seconds of traffic, worst round: \(Statistics.format(lagSeconds.max() ?? 0, 3)); target: under 1")
-        try await group.shutdownGracefully()
     }
 
     /// One window of load on a fresh server, with or without shipping.
-    private func loadWindow(withFleet: Bool, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws -> LoadWindow {
+    private func loadWindow(withFleet: Bool, layout: CoreLayout, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws -> LoadWindow {
         var environment = ["TANDEM_SCRIPTED_FLASH_MS": "0", "TANDEM_SCRIPTED_PRO_MS": "0", "TANDEM_MAX_CONCURRENT_RUNS": "100000"]
         if withFleet {
             environment["TANDEM_FLEET_URL"] = url
@@ -179,11 +212,13 @@ struct FleetBench: AsyncParsableCommand {
             environment["TANDEM_NODE_ID"] = "bench-load-\(getpid())-\(UUID().uuidString.prefix(8))"
             environment["TANDEM_FLEET_BATCH"] = "\(batch)"
         }
-        let server = try ServerProcess.start(tandem, port: port, environment: environment)
+        let server = try ServerProcess.start(tandem, port: port, cores: layout.serverCores, environment: environment)
         defer { server.stop() }
         try await server.waitUntilHealthy(http)
         let headBefore = try await Self.health(http, port: port).head
         let cpuBefore = server.cpuSeconds()
+        // PostgreSQL's processes by pid: a backend that starts meanwhile counts from zero.
+        let databaseCPUBefore = Dictionary(uniqueKeysWithValues: CPUPlacement.postgresProcesses().map { ($0, CPUPlacement.cpuSeconds(of: $0)) })
         let sampler = Task { () -> [Double] in
             var lags: [Double] = []
             while !Task.isCancelled {
@@ -200,13 +235,16 @@ struct FleetBench: AsyncParsableCommand {
         )
         let elapsed = started.duration(to: .now).seconds
         let cpu = server.cpuSeconds() - cpuBefore
+        let databaseCPU = CPUPlacement.postgresProcesses().map { CPUPlacement.cpuSeconds(of: $0) - (databaseCPUBefore[$0] ?? 0) }.reduce(0, +)
         sampler.cancel()
         let lags = await sampler.value
         let headAfter = try await Self.health(http, port: port).head
+        let runs = Double(max(outcome.latencies.count, 1))
         return LoadWindow(
             runRate: Double(outcome.latencies.count) / outcome.measuredSeconds,
             entryRate: Double(headAfter - headBefore) / elapsed,
-            cpuPerRun: cpu / Double(max(outcome.latencies.count, 1)),
+            cpuPerRun: cpu / runs,
+            databaseCPUPerRun: max(databaseCPU, 0) / runs,
             lags: lags
         )
     }

@@ -163,10 +163,18 @@ final class ServerProcess {
         self.directory = directory
     }
 
-    static func start(_ executable: String, port: Int, dataDirectory: String? = nil, environment: [String: String]) throws -> ServerProcess {
+    /// Starts `executable serve`, on `cores` only (a `taskset` list) when given.
+    static func start(_ executable: String, port: Int, dataDirectory: String? = nil, cores: String? = nil, environment: [String: String]) throws -> ServerProcess {
         let server = ServerProcess(port: port, directory: dataDirectory ?? Statistics.temporaryDirectory("serve"))
-        server.process.executableURL = URL(fileURLWithPath: executable)
-        server.process.arguments = ["serve", "--port", "\(port)", "--data-dir", server.directory]
+        let arguments = ["serve", "--port", "\(port)", "--data-dir", server.directory]
+        if let cores {
+            // taskset execs the server: the child's pid is the server's.
+            server.process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            server.process.arguments = ["-c", cores, executable] + arguments
+        } else {
+            server.process.executableURL = URL(fileURLWithPath: executable)
+            server.process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["LOG_LEVEL"] = "error"
         env.removeValue(forKey: "GEMINI_API_KEY")
@@ -192,12 +200,7 @@ final class ServerProcess {
 
     /// CPU time (user + system) the server process has used, in seconds.
     func cpuSeconds() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
-        // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        CPUPlacement.cpuSeconds(of: process.processIdentifier)
     }
 
     /// VmHWM of the server process.

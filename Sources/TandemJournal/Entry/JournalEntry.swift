@@ -25,6 +25,10 @@ public struct JournalEntry: Sendable, Equatable {
 
     /// The commit time, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds).
     public var timestamp: String { String(decoding: line[layout.ts], as: UTF8.self) }
+    /// The bytes of ``timestamp``, for writers that copy fields without making a String.
+    public var timestampUTF8: ArraySlice<UInt8> { line[layout.ts] }
+    /// The bytes of ``runID``.
+    public var runIDUTF8: ArraySlice<UInt8> { line[layout.runID] }
     /// The run the entry belongs to.
     public var runID: RunID { RunID(uncheckedBytes: line[layout.runID]) }
     /// The event type.
@@ -35,10 +39,22 @@ public struct JournalEntry: Sendable, Equatable {
     public var data: ArraySlice<UInt8> { line[layout.data] }
     /// The SHA-256 (hex) of the previous entry's line; 64 zeros for seq 1.
     public var prev: String { String(decoding: line[layout.prev], as: UTF8.self) }
+    /// The bytes of ``prev``.
+    public var prevUTF8: ArraySlice<UInt8> { line[layout.prev] }
     /// The line as text.
     public var text: String { String(decoding: line, as: UTF8.self) }
     /// The SHA-256 (hex) of this entry's line: the next entry's `prev`.
     public var hash: String { ChainHash.hex(of: line) }
+
+    /// Whether `next`'s `prev` is this entry's ``hash`` (the chain runs from here to `next`),
+    /// checked without making Strings.
+    public func links(to next: JournalEntry) -> Bool {
+        line.withUnsafeBytes { line in
+            next.line.withUnsafeBytes { nextLine in
+                ChainHash.matches(line, expectedHex: UnsafeRawBufferPointer(rebasing: nextLine[next.layout.prev]))
+            }
+        }
+    }
 }
 
 extension RunID {

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which cores the fleet benchmark's processes share during its load phase.
+enum CoreLayout: String, CaseIterable, ExpressibleByArgument {
+    /// Every process on every core: PostgreSQL's work for the shipped rows takes cores from serve.
+    case shared
+    /// `tandem serve` alone on core 0; PostgreSQL and the load generator on the other cores, as
+    /// when the fleet store is a host of its own (it is shared by a fleet of nodes).
+    case separate
+
+    /// The cores `tandem serve` may use (`taskset` list); `nil` for all.
+    var serverCores: String? { self == .separate ? "0" : nil }
+}
+
+/// Process placement and CPU accounting through `/proc` and util-linux's `taskset`.
+enum CPUPlacement {
+    static var onlineCores: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+    /// Every online core, as a `taskset` list.
+    static var allCores: String { "0-\(max(onlineCores - 1, 0))" }
+    /// Every core but core 0, as a `taskset` list.
+    static var otherCores: String { "1-\(max(onlineCores - 1, 1))" }
+
+    /// Moves every thread of `pid` to `cores`.
+    static func pin(_ pid: pid_t, to cores: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        process.arguments = ["-a", "-p", "-c", cores, "\(pid)"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CPUPlacementError(message: "taskset could not move process \(pid) to cores \(cores)") }
+    }
+
+    /// The processes of the PostgreSQL servers on this machine (the benchmark's own, when it runs alone).
+    static func postgresProcesses() -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) == "postgres"
+        }
+    }
+
+    /// CPU time (user + system) `pid` has used, in seconds; 0 when it is gone.
+    static func cpuSeconds(of pid: pid_t) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
+
+/// A placement that could not be made.
+struct CPUPlacementError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
