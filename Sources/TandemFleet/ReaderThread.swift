@@ -5,11 +5,12 @@ import Logging
 import NIOPosix
 
 /// The thread a shipper reads and prepares its batches on (LMDB reads, record folds, row text):
-/// one of its own at nice 10, so that on busy cores serving (requests, the journal's commits)
+/// one of its own, niced 5 below the thread that starts it, so that on busy cores serving (requests, the journal's commits)
 /// goes first and the shipper takes what is left, while on idle cores it runs at full speed. On
 /// the cooperative pool the same work held a thread that requests were waiting for.
 struct ReaderThread: Sendable {
-    /// The scheduling niceness of the thread (0 is the default, 19 the lowest priority).
+    /// How much nicer the reader thread is than the thread that starts it (nice values run from
+    /// -20 to 19, the lowest priority).
     static let niceness: Int32 = 5
 
     private let pool: NIOThreadPool
@@ -51,11 +52,16 @@ struct ReaderThread: Sendable {
         }
     }
 
-    /// Lowers the calling thread's priority (on Linux the nice value is a thread's, and `who` 0
-    /// names the calling thread); returns 0, or the errno of the failure.
+    /// Lowers the calling thread's priority by ``niceness`` (on Linux the nice value is a thread's,
+    /// and `who` 0 names the calling thread); returns 0, or the errno of the failure.
     private static func lowerPriority() -> Int32 {
         #if canImport(Glibc)
-        return setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) == 0 ? 0 : errno
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        // -1 is a valid nice value: only errno tells a failure.
+        errno = 0
+        let current = getpriority(which, 0)
+        guard errno == 0 else { return errno }
+        return setpriority(which, 0, min(current + niceness, 19)) == 0 ? 0 : errno
         #else
         return 0
         #endif
