@@ -145,7 +145,8 @@ struct FleetBench: AsyncParsableCommand {
                     print("\n# serve on a core of its own: skipped, this machine has one core")
                     continue
                 }
-                // This process (the load generator) and PostgreSQL leave core 0 to the server.
+                // This process (the load generator) and PostgreSQL leave core 0 to the server, as
+                // on hosts of their own (PostgreSQL and the generator together stay below one core).
                 for pid in CPUPlacement.postgresProcesses() + [getpid()] { try CPUPlacement.pin(pid, to: CPUPlacement.otherCores) }
             }
             defer {
