@@ -165,7 +165,6 @@ let package = Package(
                 "TandemJournal",
                 "TandemFleet",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 "TandemDomain",
                 "TandemProjections",
                 "CLMDBBaseline",

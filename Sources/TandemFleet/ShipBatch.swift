@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TandemJournal
 
 /// A batch of local journal entries made ready to ship: their chain hashes, the run records they
@@ -72,13 +75,20 @@ struct ShipBatch: Sendable {
 enum JSONBText {
     /// Whether `json` holds an escaped NUL (most payloads do not, and are copied as they are).
     static func holdsEscapedNUL<Bytes: Collection<UInt8>>(_ json: Bytes) -> Bool {
+        if let found = json.withContiguousStorageIfAvailable(holdsEscapedNUL(in:)) { return found }
+        return Array(json).withUnsafeBufferPointer(holdsEscapedNUL(in:))
+    }
+
+    /// ``holdsEscapedNUL(_:)`` over contiguous bytes, finding backslashes with `memchr`.
+    private static func holdsEscapedNUL(in json: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = json.baseAddress else { return false }
         let nul = "u0000".utf8
-        var rest = json[...]
-        while let escape = rest.firstIndex(of: UInt8(ascii: "\\")) {
-            let sequence = rest[rest.index(after: escape)...]
-            if sequence.starts(with: nul) { return true }
+        var index = 0
+        while index < json.count, let found = memchr(base + index, Int32(UInt8(ascii: "\\")), json.count - index) {
+            let escape = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            if UnsafeBufferPointer(rebasing: json[(escape + 1)...]).starts(with: nul) { return true }
             // The escaped character is skipped, so `\\u0000` (an escaped backslash) is not one.
-            rest = sequence.dropFirst()
+            index = escape + 2
         }
         return false
     }

@@ -40,4 +40,36 @@ struct CopyTextTests {
             #expect(String(decoding: JSONBText.replacingEscapedNUL(Array(json.utf8)), as: UTF8.self) == jsonb, "\(json)")
         }
     }
+
+    @Test("escaping equals a byte-by-byte reference for values of every length with specials anywhere, UTF-8 and other control bytes included")
+    func escapingMatchesReference() {
+        func reference(_ value: [UInt8]) -> [UInt8] {
+            value.flatMap { byte -> [UInt8] in
+                switch byte {
+                case UInt8(ascii: "\t"): Array("\\t".utf8)
+                case UInt8(ascii: "\n"): Array("\\n".utf8)
+                case UInt8(ascii: "\r"): Array("\\r".utf8)
+                case UInt8(ascii: "\\"): Array("\\\\".utf8)
+                default: [byte]
+                }
+            }
+        }
+        // Deterministic: a fixed linear congruential sequence over an alphabet heavy in the
+        // bytes that matter and their neighbours.
+        let alphabet: [UInt8] = [0x09, 0x0A, 0x0D, 0x5C, 0x01, 0x1F, 0x20, 0x5B, 0x5D, 0x7F, 0x80, 0xC3, 0xA9, 0xFF] + Array("abcdefgh{}\":,".utf8)
+        var state: UInt64 = 42
+        for length in 0..<70 {
+            for _ in 0..<20 {
+                let value = (0..<length).map { _ -> UInt8 in
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    // Mostly plain text, so runs of eight clean bytes occur too.
+                    let pick = Int(state >> 33)
+                    return pick % 4 == 0 ? alphabet[pick % alphabet.count] : UInt8(ascii: "a") + UInt8(pick % 26)
+                }
+                var text = CopyText()
+                text.column(value, first: true)
+                #expect(text.bytes == reference(value), "\(value)")
+            }
+        }
+    }
 }

@@ -45,7 +45,21 @@ enum CPUPlacement {
 
     /// CPU time (user + system) `pid` has used, in seconds; 0 when it is gone.
     static func cpuSeconds(of pid: pid_t) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        cpuSeconds(statFile: "/proc/\(pid)/stat")
+    }
+
+    /// CPU time the threads of `pid` whose names start with one of `prefixes` have used, in seconds.
+    static func threadCPUSeconds(of pid: pid_t, namedLike prefixes: [String]) -> Double {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.reduce(0) { sum, task in
+            let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+            guard prefixes.contains(where: name.hasPrefix) else { return sum }
+            return sum + cpuSeconds(statFile: "/proc/\(pid)/task/\(task)/stat")
+        }
+    }
+
+    private static func cpuSeconds(statFile: String) -> Double {
+        guard let stat = try? String(contentsOfFile: statFile, encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return 0 }
         // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ")

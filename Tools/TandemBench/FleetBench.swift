@@ -22,6 +22,7 @@ struct FleetBench: AsyncParsableCommand {
     @Option(help: "Journal entries to ship.") var events = 1_000_000
     @Option(help: "Entries per ship transaction.") var batch = 2_000
     @Option(help: "Rounds of (shipping, raw copy), alternating; medians are reported.") var rounds = 3
+    @Option(help: "Rounds of (without, with shipping) windows per core layout, alternating; medians are reported (one window's runs/s varies by a quarter on these VMs).") var loadRounds = 6
     @Option(help: "The tandem executable (for the load phase).") var tandem = ".build/release/tandem"
     @Option(help: "Seconds of load per mode (0 skips the load phase).") var seconds: Double = 6
     @Option(help: "Concurrent clients in the load phase.") var clients = 64
@@ -29,8 +30,8 @@ struct FleetBench: AsyncParsableCommand {
     @Option(help: "Core layouts of the load phase, in order (shared, separate).") var layouts: [CoreLayout] = CoreLayout.allCases
 
     func validate() throws {
-        guard events > 0, batch > 0, rounds > 0, seconds >= 0, clients > 0 else {
-            throw ValidationError("--events, --batch, --rounds and --clients must be at least 1, --seconds not negative")
+        guard events > 0, batch > 0, rounds > 0, loadRounds > 0, seconds >= 0, clients > 0 else {
+            throw ValidationError("--events, --batch, --rounds, --load-rounds and --clients must be at least 1, --seconds not negative")
         }
     }
 
@@ -129,6 +130,8 @@ struct FleetBench: AsyncParsableCommand {
         var cpuPerRun: Double
         /// PostgreSQL's CPU seconds per run, all its processes.
         var databaseCPUPerRun: Double
+        /// The share of the server's CPU its shipper's own threads used (with shipping).
+        var shipperShare: Double
         var lags: [Double]
     }
 
@@ -167,14 +170,15 @@ struct FleetBench: AsyncParsableCommand {
         case .separate:
             print("# serve at \(clients) clients, serve alone on core 0, PostgreSQL and the load generator on cores \(CPUPlacement.otherCores) (a fleet store host of its own)")
         }
-        print("(scripted models 0 ms / 0 ms, sync durability, \(Statistics.format(seconds)) s per window, \(rounds) alternating rounds)")
+        print("(scripted models 0 ms / 0 ms, sync durability, \(Statistics.format(seconds)) s per window, \(loadRounds) alternating rounds)")
         print("round | mode | runs/s | entries/s | server CPU ms/run | PostgreSQL CPU ms/run | lag p50 entries | lag p99 entries | lag max entries | lag max as seconds of traffic")
         print("----- | ---- | ------ | --------- | ----------------- | --------------------- | --------------- | --------------- | --------------- | -----------------------------")
         var ratios: [Double] = []
         var cpuRatios: [Double] = []
         var databaseShares: [Double] = []
+        var shipperShares: [Double] = []
         var lagSeconds: [Double] = []
-        for round in 0..<rounds {
+        for round in 0..<loadRounds {
             // Which mode goes first alternates, so a drift of the machine's speed evens out.
             var windows: [Bool: LoadWindow] = [:]
             for withFleet in round % 2 == 0 ? [false, true] : [true, false] {
@@ -195,14 +199,21 @@ struct FleetBench: AsyncParsableCommand {
                 ratios.append(with.runRate / without.runRate)
                 cpuRatios.append(with.cpuPerRun / without.cpuPerRun)
                 databaseShares.append(with.databaseCPUPerRun / without.cpuPerRun)
+                shipperShares.append(with.shipperShare)
             }
         }
         let target = layout == .separate ? "; target >= 0.9" : ""
         print("runs/s with shipping / without, median of the rounds: \(Statistics.format(Statistics.percentile(ratios, 50), 2)) (each: \(ratios.map { Statistics.format($0, 2) }.joined(separator: " ")))\(target)")
         print("server CPU per run with shipping / without, median: \(Statistics.format(Statistics.percentile(cpuRatios, 50), 2))")
+        print("the shipper's own threads (reader, fleet event loop) / the server's CPU with shipping, median: \(Statistics.format(Statistics.percentile(shipperShares, 50) * 100, 1)) % (each: \(shipperShares.map { Statistics.format($0 * 100, 1) }.joined(separator: " ")))")
         print("PostgreSQL CPU per shipped run / server CPU per run without shipping, median: \(Statistics.format(Statistics.percentile(databaseShares, 50), 2))")
         print("lag max as seconds of traffic, worst round: \(Statistics.format(lagSeconds.max() ?? 0, 3)); target: under 1")
     }
+
+    /// The names of the shipper's own threads in `serve`: its reader thread (an `NIOThreadPool`,
+    /// "TP-#0") and the fleet connections' event loop (a `MultiThreadedEventLoopGroup` of its own,
+    /// "NIO-ELT-…"; the server's loops are the singleton's, "NIO-SGLTN-…").
+    private static let shipperThreads = ["TP-#", "NIO-ELT-"]
 
     /// One window of load on a fresh server, with or without shipping.
     private func loadWindow(withFleet: Bool, layout: CoreLayout, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws -> LoadWindow {
@@ -218,6 +229,7 @@ struct FleetBench: AsyncParsableCommand {
         try await server.waitUntilHealthy(http)
         let headBefore = try await Self.health(http, port: port).head
         let cpuBefore = server.cpuSeconds()
+        let shipperCPUBefore = CPUPlacement.threadCPUSeconds(of: server.process.processIdentifier, namedLike: Self.shipperThreads)
         // PostgreSQL's processes by pid: a backend that starts meanwhile counts from zero.
         let databaseCPUBefore = Dictionary(uniqueKeysWithValues: CPUPlacement.postgresProcesses().map { ($0, CPUPlacement.cpuSeconds(of: $0)) })
         let sampler = Task { () -> [Double] in
@@ -236,6 +248,7 @@ struct FleetBench: AsyncParsableCommand {
         )
         let elapsed = started.duration(to: .now).seconds
         let cpu = server.cpuSeconds() - cpuBefore
+        let shipperCPU = CPUPlacement.threadCPUSeconds(of: server.process.processIdentifier, namedLike: Self.shipperThreads) - shipperCPUBefore
         let databaseCPU = CPUPlacement.postgresProcesses().map { CPUPlacement.cpuSeconds(of: $0) - (databaseCPUBefore[$0] ?? 0) }.reduce(0, +)
         sampler.cancel()
         let lags = await sampler.value
@@ -246,6 +259,7 @@ struct FleetBench: AsyncParsableCommand {
             entryRate: Double(headAfter - headBefore) / elapsed,
             cpuPerRun: cpu / runs,
             databaseCPUPerRun: max(databaseCPU, 0) / runs,
+            shipperShare: cpu > 0 ? shipperCPU / cpu : 0,
             lags: lags
         )
     }
