@@ -31,14 +31,16 @@ struct RunRecords {
         if !continues || open.count > Self.maxOpenRuns { open.removeAll(keepingCapacity: true) }
         // Until this batch is folded whole: a failure leaves ``open`` half updated.
         foldedThrough = nil
+        // Each entry's run id made once (a String; a UUID-shaped id is a heap allocation).
+        let runIDs = batch.map(\.runID)
         var order: [RunID] = []
         var unseen = Set<RunID>()
         var seen = Set<RunID>()
-        for entry in batch where seen.insert(entry.runID).inserted {
-            order.append(entry.runID)
+        for (entry, run) in zip(batch, runIDs) where seen.insert(run).inserted {
+            order.append(run)
             // `run_started` is the first entry of its run (`PendingEntry.Lifecycle.opensRun`; the
             // coordinator never reuses a run id), so a run that opens here has nothing before.
-            if open[entry.runID] == nil, !Self.opensRun(entry) { unseen.insert(entry.runID) }
+            if open[run] == nil, !Self.opensRun(entry) { unseen.insert(run) }
         }
         if !unseen.isEmpty {
             runsReadBack += unseen.count
@@ -46,11 +48,11 @@ struct RunRecords {
                 open[run] = Self.fold(entries)
             }
         }
-        for entry in batch where !unseen.contains(entry.runID) {
-            if open[entry.runID] == nil {
-                open[entry.runID] = Self.fold([entry])
+        for (entry, run) in zip(batch, runIDs) where unseen.isEmpty || !unseen.contains(run) {
+            if open[run] == nil {
+                open[run] = Self.fold([entry])
             } else {
-                RecordFold.apply(entry, to: &open[entry.runID]!)
+                RecordFold.apply(entry, to: &open[run]!)
             }
         }
         let result = order.map { run in FleetRunRecord(runID: run.rawValue, json: (open[run] ?? Self.fold([])).json) }

@@ -45,16 +45,18 @@ struct ShipBatch: Sendable {
             starts.append(text.bytes.count)
             text.column(nodeBytes, first: true)
             text.column(entry.seq)
-            text.column(entry.timestampUTF8)
-            text.column(entry.runIDUTF8)
-            text.column(entry.typeUTF8)
-            if JSONBText.holdsEscapedNUL(entry.data) {
-                text.column(JSONBText.replacingEscapedNUL(entry.data))
-            } else {
-                text.column(entry.data)
+            entry.withFieldBytes { fields in
+                text.column(fields.timestamp)
+                text.column(fields.runID)
+                text.column(fields.type)
+                if JSONBText.holdsEscapedNUL(fields.data) {
+                    text.column(JSONBText.replacingEscapedNUL(fields.data))
+                } else {
+                    text.column(fields.data)
+                }
+                text.column(fields.line)
+                text.column(fields.prev)
             }
-            text.column(entry.line)
-            text.column(entry.prevUTF8)
             text.endRow()
         }
         rows = text.bytes

@@ -90,6 +90,17 @@ struct JournalAppendTests {
         #expect(second.prev == first.hash)
         #expect(try JournalEntry(line: second.line) == second)
         #expect(try journal.head() == JournalHead(seq: 2, hash: Array(second.hash.utf8)))
+        // The fields as bytes are the fields as text, and the chain links first to second only.
+        second.withFieldBytes { fields in
+            #expect(Array(fields.line) == second.line)
+            #expect(String(decoding: fields.timestamp, as: UTF8.self) == second.timestamp)
+            #expect(String(decoding: fields.runID, as: UTF8.self) == second.runID.rawValue)
+            #expect(String(decoding: fields.type, as: UTF8.self) == second.type)
+            #expect(Array(fields.data) == Array(second.data))
+            #expect(String(decoding: fields.prev, as: UTF8.self) == second.prev)
+        }
+        #expect(first.links(to: second))
+        #expect(!second.links(to: first))
     }
 
     @Test("Open runs: opened by the first entry, closed by the last")

@@ -25,10 +25,6 @@ public struct JournalEntry: Sendable, Equatable {
 
     /// The commit time, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds).
     public var timestamp: String { String(decoding: line[layout.ts], as: UTF8.self) }
-    /// The bytes of ``timestamp``, for writers that copy fields without making a String.
-    public var timestampUTF8: ArraySlice<UInt8> { line[layout.ts] }
-    /// The bytes of ``runID``.
-    public var runIDUTF8: ArraySlice<UInt8> { line[layout.runID] }
     /// The run the entry belongs to.
     public var runID: RunID { RunID(uncheckedBytes: line[layout.runID]) }
     /// The event type.
@@ -39,12 +35,23 @@ public struct JournalEntry: Sendable, Equatable {
     public var data: ArraySlice<UInt8> { line[layout.data] }
     /// The SHA-256 (hex) of the previous entry's line; 64 zeros for seq 1.
     public var prev: String { String(decoding: line[layout.prev], as: UTF8.self) }
-    /// The bytes of ``prev``.
-    public var prevUTF8: ArraySlice<UInt8> { line[layout.prev] }
     /// The line as text.
     public var text: String { String(decoding: line, as: UTF8.self) }
     /// The SHA-256 (hex) of this entry's line: the next entry's `prev`.
     public var hash: String { ChainHash.hex(of: line) }
+
+    /// Calls `body` with the line's fields as byte buffers, valid only while `body` runs: for
+    /// writers that copy an entry's fields without making Strings or slices (the fleet
+    /// shipper's rows).
+    public func withFieldBytes<Result>(_ body: (EntryFieldBytes) throws -> Result) rethrows -> Result {
+        try line.withUnsafeBufferPointer { line in
+            try body(EntryFieldBytes(
+                line: line, timestamp: UnsafeBufferPointer(rebasing: line[layout.ts]), runID: UnsafeBufferPointer(rebasing: line[layout.runID]),
+                type: UnsafeBufferPointer(rebasing: line[layout.type]), data: UnsafeBufferPointer(rebasing: line[layout.data]),
+                prev: UnsafeBufferPointer(rebasing: line[layout.prev])
+            ))
+        }
+    }
 
     /// Whether `next`'s `prev` is this entry's ``hash`` (the chain runs from here to `next`),
     /// checked without making Strings.
@@ -55,6 +62,16 @@ public struct JournalEntry: Sendable, Equatable {
             }
         }
     }
+}
+
+/// An entry's fields as the bytes of its line (see ``JournalEntry/withFieldBytes(_:)``).
+public struct EntryFieldBytes {
+    public let line: UnsafeBufferPointer<UInt8>
+    public let timestamp: UnsafeBufferPointer<UInt8>
+    public let runID: UnsafeBufferPointer<UInt8>
+    public let type: UnsafeBufferPointer<UInt8>
+    public let data: UnsafeBufferPointer<UInt8>
+    public let prev: UnsafeBufferPointer<UInt8>
 }
 
 extension RunID {
