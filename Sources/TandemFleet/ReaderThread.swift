@@ -5,27 +5,27 @@ import Logging
 import NIOPosix
 
 /// The thread a shipper reads and prepares its batches on (LMDB reads, record folds, row text):
-/// one of its own, niced 5 below the thread that starts it, so that on busy cores serving (requests, the journal's commits)
-/// goes first and the shipper takes what is left, while on idle cores it runs at full speed. On
-/// the cooperative pool the same work held a thread that requests were waiting for.
+/// one of its own, optionally niced below the thread that starts it, so that on busy cores
+/// serving (requests, the journal's commits) goes first and the shipper takes what is left,
+/// while on idle cores it runs at full speed. On the cooperative pool the same work held a thread
+/// that requests were waiting for.
 struct ReaderThread: Sendable {
-    /// How much nicer the reader thread is than the thread that starts it (nice values run from
-    /// -20 to 19, the lowest priority).
-    static let niceness: Int32 = 5
-
     private let pool: NIOThreadPool
 
-    /// Runs `body` with a reader thread that lives as long as `body` runs.
-    static func run<T, E: Error>(logger: Logger, _ body: (ReaderThread) async throws(E) -> T) async throws(E) -> T {
+    /// Runs `body` with a reader thread, `niceness` nicer than the calling thread, that lives as
+    /// long as `body` runs.
+    static func run<T, E: Error>(niceness: Int32, logger: Logger, _ body: (ReaderThread) async throws(E) -> T) async throws(E) -> T {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        do {
-            let errorNumber = try await pool.runIfActive { lowerPriority() }
-            if errorNumber != 0 {
-                logger.notice("the fleet shipper's reader thread keeps the default priority", metadata: ["errno": "\(errorNumber)"])
+        if niceness > 0 {
+            do {
+                let errorNumber = try await pool.runIfActive { lowerPriority(by: niceness) }
+                if errorNumber != 0 {
+                    logger.notice("the fleet shipper's reader thread keeps the default priority", metadata: ["errno": "\(errorNumber)"])
+                }
+            } catch {
+                logger.notice("the fleet shipper's reader thread keeps the default priority", metadata: ["error": "\(error)"])
             }
-        } catch {
-            logger.error("the fleet shipper's reader thread did not start", metadata: ["error": "\(error)"])
         }
         let result: Result<T, E>
         do throws(E) {
@@ -52,9 +52,9 @@ struct ReaderThread: Sendable {
         }
     }
 
-    /// Lowers the calling thread's priority by ``niceness`` (on Linux the nice value is a thread's,
+    /// Lowers the calling thread's priority by `niceness` (on Linux the nice value is a thread's,
     /// and `who` 0 names the calling thread); returns 0, or the errno of the failure.
-    private static func lowerPriority() -> Int32 {
+    private static func lowerPriority(by niceness: Int32) -> Int32 {
         #if canImport(Glibc)
         let which = __priority_which_t(PRIO_PROCESS.rawValue)
         // -1 is a valid nice value: only errno tells a failure.

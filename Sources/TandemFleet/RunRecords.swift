@@ -10,7 +10,8 @@ import TandemProjections
 /// the journal and folding it from its start for each batch (measured with `make bench-fleet`: the
 /// re-read was a third of the shipper's CPU under serve's load). A run is read from the journal
 /// only when this fold has not seen its beginning: it started before the shipper did, or before
-/// the batch sequence broke (a retry from the stored mark, a batch read ahead and then dropped).
+/// the batch sequence broke (a retry from the stored mark, a batch read ahead and then dropped),
+/// or its `run_started` is not its first entry (a run id used again).
 struct RunRecords {
     /// The runs folded through ``foldedThrough`` that had not closed by then.
     private var open: [RunID: DualRunRecord] = [:]
@@ -36,12 +37,17 @@ struct RunRecords {
         var order: [RunID] = []
         var unseen = Set<RunID>()
         var seen = Set<RunID>()
+        // Runs that open in this batch without a record here: folded from their `run_started`
+        // once the journal confirms that nothing of theirs comes before it.
+        var openings: [RunID: UInt64] = [:]
         for (entry, run) in zip(batch, runIDs) where seen.insert(run).inserted {
             order.append(run)
-            // `run_started` is the first entry of its run (`PendingEntry.Lifecycle.opensRun`; the
-            // coordinator never reuses a run id), so a run that opens here has nothing before.
-            if open[run] == nil, !Self.opensRun(entry) { unseen.insert(run) }
+            guard open[run] == nil else { continue }
+            if Self.opensRun(entry) { openings[run] = entry.seq } else { unseen.insert(run) }
         }
+        // A run id used before (`tandem journal append` can write a second `run_started`) is
+        // read back whole, like any run whose beginning was not folded here.
+        unseen.formUnion(try journal.runsWithEntries(before: openings))
         if !unseen.isEmpty {
             runsReadBack += unseen.count
             for (run, entries) in try journal.entries(of: unseen, through: last.seq) {

@@ -221,6 +221,15 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Which of the runs in `openings` (a run and the seq of one of its entries) have an entry
+    /// before that seq, read in one snapshot (the run index, then a scan of what it does not
+    /// cover yet). A reader that folds runs from their `run_started` uses it to tell a run that
+    /// opens there from one whose id was used before.
+    public func runsWithEntries(before openings: [RunID: UInt64]) throws -> Set<RunID> {
+        guard !openings.isEmpty else { return [] }
+        return try storage.read { txn in try RunIndex.runs(withEntriesBefore: openings, txn, storage) }
+    }
+
     /// The entries at `seqs`, which the run index names for `run`.
     private static func indexedEntries(_ seqs: [UInt64], of run: RunID, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [JournalEntry] {
         try seqs.map { seq in

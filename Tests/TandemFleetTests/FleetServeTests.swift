@@ -38,6 +38,24 @@ struct FleetServeTests {
         func fleetHealth() async throws -> [String: Any] {
             try await health()["fleet"] as? [String: Any] ?? [:]
         }
+
+        /// How much nicer the shipper's reader thread ("TP-#0", a one-thread NIOThreadPool) runs
+        /// than the process's main thread, from `/proc`; `nil` while there is no reader thread.
+        func readerNicenessAboveMain() throws -> Int? {
+            let pid = child.process.processIdentifier
+            func nice(_ stat: String) -> Int? {
+                guard let close = stat.lastIndex(of: ")") else { return nil }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 16 ? Int(fields[16]) : nil
+            }
+            guard let main = nice(try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) else { return nil }
+            for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+                guard (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8))?.hasPrefix("TP-#") == true,
+                      let reader = nice(try String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8)) else { continue }
+                return reader - main
+            }
+            return nil
+        }
     }
 
     static func get(_ url: String) async throws -> (status: Int, headers: [String: String], body: String) {
@@ -71,6 +89,13 @@ struct FleetServeTests {
             try await Node.start("node-3", url: url),
         ]
         var loaders = nodes.map { node in Task { await QueryLoad.run(port: node.port, clients: 1) } }
+        // In async durability the shipper's reader yields to serving (once it has started).
+        var niceness: Int?
+        for _ in 0..<400 where niceness == nil {
+            niceness = try nodes[1].readerNicenessAboveMain()
+            if niceness == nil { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        #expect(niceness == Int(FleetShipper.Configuration.yieldingReaderNiceness))
 
         // Until node-1 dies by its own fault point (the suite's time limit ends a wait for a node
         // that never reaches it).
@@ -160,6 +185,8 @@ struct FleetServeTests {
         let node = try await Node.start("node-sync", url: url, extra: ["TANDEM_FLEET_DURABILITY": "sync"])
         // Warm up: the schema is migrated and one run went through.
         _ = try await Self.query(port: node.port, runID: "sync-warm")
+        // Frames wait for the shipper here, so its reader runs at serving's priority.
+        #expect(try node.readerNicenessAboveMain() == 0)
 
         server.stop(immediate: true)
         let finished = Flag()

@@ -19,10 +19,10 @@ struct ReaderThreadTests {
     func lowerPriorityThread() async throws {
         try #require(FileManager.default.fileExists(atPath: "/proc/thread-self/stat"), "needs Linux's /proc")
         let callerNiceness = try Self.currentNiceness()
-        let (readerNiceness, reader) = try await ReaderThread.run(logger: Logger(label: "test")) { reader in
+        let (readerNiceness, reader) = try await ReaderThread.run(niceness: 5, logger: Logger(label: "test")) { reader in
             (try await reader.run { () throws(FleetError) in (try? Self.currentNiceness()) ?? nil }, reader)
         }
-        #expect(readerNiceness == min((callerNiceness ?? 0) + ReaderThread.niceness, 19))
+        #expect(readerNiceness == min((callerNiceness ?? 0) + 5, 19))
         #expect(try Self.currentNiceness() == callerNiceness)
         await #expect(throws: FleetError.self) { try await reader.run { () throws(FleetError) in 1 } }
     }
@@ -30,7 +30,7 @@ struct ReaderThreadTests {
     @Test("an error of the work reaches the caller as it is")
     func errorsPassThrough() async throws {
         await #expect(throws: FleetError.journal("unreadable")) {
-            try await ReaderThread.run(logger: Logger(label: "test")) { reader async throws(FleetError) in
+            try await ReaderThread.run(niceness: 0, logger: Logger(label: "test")) { reader async throws(FleetError) in
                 try await reader.run { () throws(FleetError) -> Int in throw .journal("unreadable") }
             }
         }

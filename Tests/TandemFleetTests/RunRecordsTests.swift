@@ -1,3 +1,4 @@
+import Logging
 import TandemDomain
 import TandemJournal
 import TandemProjections
@@ -86,6 +87,44 @@ struct RunRecordsTests {
         for chunk in stride(from: 0, to: entries.count, by: 1_000) {
             let batch = Array(entries[chunk..<min(entries.count, chunk + 1_000)])
             #expect(try Self.records(&folds, batch, in: node.journal) == Self.expected(batch, in: runs))
+        }
+        // The kept records were dropped at the bound, so the first run, which went on in the last
+        // batch, was read back; the last run opened in that batch itself.
+        #expect(folds.runsReadBack == 1)
+    }
+
+    @Test("a run id used again (a second run_started) is folded from its first use, whether the run index covers the first use or not yet")
+    func reusedRunID() async throws {
+        for indexed in [false, true] {
+            let directory = try TemporaryDirectory(prefix: "tandem-records-reuse")
+            func open() throws -> Journal {
+                try Journal(JournalConfiguration(directory: directory.path, durability: .async, indexInterval: .seconds(3_600)), logger: Logger(label: "test"))
+            }
+            var journal = try open()
+            let events = Workload.events(forRun: 0)
+            let reused = RunID("reused")!
+            // The run's first use, whole, and other runs around it.
+            try await Workload.append(runs: 3, to: journal, concurrent: 3)
+            _ = try await journal.append(events.map { try $0.pendingEntry(for: reused) })
+            if indexed {
+                journal.close()  // the index catches up at close: the first use is indexed
+                journal = try open()
+            }
+            let reopenedAt = try journal.head().seq
+            // The second use, interleaved with another run.
+            try await Workload.append(runs: 1, to: journal, firstRun: 7)
+            _ = try await journal.append(events.map { try $0.pendingEntry(for: reused) })
+            let entries = try journal.entries(from: 1)
+            let runs = Dictionary(grouping: entries, by: \.runID)
+            // From a fresh fold (a restarted shipper) at the second use, and carried across it.
+            for start in [Int(reopenedAt), 0] {
+                var folds = RunRecords()
+                for chunk in stride(from: start, to: entries.count, by: 5) {
+                    let batch = Array(entries[chunk..<min(entries.count, chunk + 5)])
+                    #expect(try Self.records(&folds, batch, in: journal) == Self.expected(batch, in: runs), "indexed: \(indexed), from \(start)")
+                }
+            }
+            journal.close()
         }
     }
 }

@@ -55,6 +55,33 @@ enum RunIndex {
         return result
     }
 
+    /// Which of the runs in `openings` (a run and the seq of one of its entries) have an entry
+    /// before that seq: a run's anchor (its first indexed seq) answers for the index, and one scan
+    /// of the entries past the checkpoint, up to the latest opening, for the rest.
+    static func runs(withEntriesBefore openings: [RunID: UInt64], _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> Set<RunID> {
+        let indexed = try indexedThrough(txn, storage)
+        var found = Set<RunID>()
+        var unindexed: [[UInt8]: (run: RunID, opening: UInt64)] = [:]
+        for (run, opening) in openings {
+            let runKey = Array(run.rawValue.utf8)
+            if let anchor = try txn.get(runKey, in: storage.databases.runStarts), SeqKey.decode(anchor) < opening {
+                found.insert(run)
+            } else if opening > indexed, opening - indexed > 1 {
+                // Entries between the checkpoint and the opening are not in the index yet.
+                unindexed[runKey] = (run, opening)
+            }
+        }
+        guard let last = unindexed.values.map(\.opening).max() else { return found }
+        try txn.walk(storage.databases.entries, from: SeqKey.encode(indexed + 1)) { key, line in
+            let seq = SeqKey.decode(key)
+            guard seq < last else { return false }
+            let layout = try EntryLine.parse(line)
+            if let (run, opening) = unindexed[Array(line[layout.runID])], seq < opening { found.insert(run) }
+            return true
+        }
+        return found
+    }
+
     /// The seqs after `after` of the run whose anchor is `anchor`, from the `run_entries` keys
     /// that start with it.
     private static func indexedSeqs(anchor: UInt64, after: UInt64, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> [UInt64] {
