@@ -21,8 +21,10 @@ struct RunRecords {
     private(set) var runsReadBack = 0
 
     /// Beyond this many open runs (a journal of runs that never close) the kept records are
-    /// dropped and those runs are read from the journal again when they reappear.
-    static let maxOpenRuns = 10_000
+    /// dropped and those runs are read from the journal again when they reappear. A record holds
+    /// its run's query and context (up to 64 KiB), so this bounds the memory kept to ~130 MiB at
+    /// worst; `serve` keeps a few hundred runs open under load.
+    static let maxOpenRuns = 2_048
 
     /// Canonical JSON of the record of every run with an entry in `batch` (contiguous, in seq
     /// order), in order of first appearance.

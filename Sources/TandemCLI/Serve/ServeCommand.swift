@@ -153,15 +153,22 @@ struct ServeCommand: AsyncParsableCommand {
         // connections) gets the hard limit before the server is cancelled and closes them.
         groupConfiguration.maximumGracefulShutdownDuration = settings.runs.shutdownGrace + settings.shutdownHardLimit
         let group = ServiceGroup(configuration: groupConfiguration)
+        let outcome: Result<Void, any Error>
         do {
             try await group.run()
+            outcome = .success(())
         } catch {
-            try? await httpClient.shutdown()
-            try? await fleetLoop?.shutdownGracefully()
-            throw error
+            outcome = .failure(error)
         }
+        // The fleet pool's service has ended with the group: its event loop can go.
+        do {
+            try await fleetLoop?.shutdownGracefully()
+        } catch {
+            logger.error("the fleet store's event loop did not stop", metadata: ["error": "\(error)"])
+        }
+        if case .failure = outcome { try? await httpClient.shutdown() }
+        try outcome.get()
         try await httpClient.shutdown()
-        try await fleetLoop?.shutdownGracefully()
         let finalHead = try journal.head().seq
         logger.info("stopped; closing the journal", metadata: ["head_seq": "\(finalHead)"])
     }
