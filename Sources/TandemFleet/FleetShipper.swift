@@ -27,25 +27,28 @@ public final class FleetShipper: Service, Sendable {
         /// Whether ``FleetShipper/run()`` returns after a divergence (`tandem fleet ship`, which then
         /// exits) instead of waiting for shutdown (`serve`, which goes on serving).
         public var returnsOnDivergence: Bool
+        /// Whether the shipper trails a `serve` that does not wait for it
+        /// (`TANDEM_FLEET_DURABILITY=async`; not `sync`, where each commit's frames wait for their
+        /// entries, nor `tandem fleet ship`). Such a shipper, once caught up, lingers before its
+        /// next batch (``linger``), commits without waiting for PostgreSQL's WAL flush
+        /// (``durableCommits``) and reads on a thread niced below serving's (``readerNiceness``).
+        public var trailsServer: Bool
+
         /// How long a shipper that has caught up (its last batch was not full) waits before the
         /// next batch, so that batches gather more entries: fewer transactions, and a run's record
         /// is mostly stored once instead of once per batch it spans. It adds this much to the lag.
-        /// Zero where each commit waits for its entries (`TANDEM_FLEET_DURABILITY=sync`).
-        public var linger: Duration
+        var linger: Duration { trailsServer ? .milliseconds(100) : .zero }
         /// Whether a ship transaction's commit waits for PostgreSQL to flush its WAL
-        /// (`synchronous_commit`). Off for `serve` with `TANDEM_FLEET_DURABILITY=async`: a
-        /// PostgreSQL crash may then take back the last batches, rows and mark together, and the
-        /// shipper sends them again from the stored mark; exactly once either way.
-        public var durableCommits: Bool
-        /// How much nicer than the thread that starts it the shipper's reader thread runs (0: as
-        /// nice; nice values run from -20 to 19, the lowest priority). ``yieldingReaderNiceness``
-        /// for `serve` with `TANDEM_FLEET_DURABILITY=async`, so that on busy cores serving goes
-        /// first; 0 where each commit's frames wait for shipping (`sync`) and for `tandem fleet ship`.
-        public var readerNiceness: Int32
+        /// (`synchronous_commit`). Not for a trailing shipper: a PostgreSQL crash may then take back
+        /// the last batches, rows and mark together, and the shipper sends them again from the
+        /// stored mark; exactly once either way.
+        var durableCommits: Bool { !trailsServer }
+        /// How much nicer than the thread that starts it the shipper's reader thread runs, so that
+        /// beside a server that does not wait for it, serving goes first on busy cores.
+        var readerNiceness: Int32 { trailsServer ? Self.yieldingReaderNiceness : 0 }
 
-        /// The reader's niceness beside a server that does not wait for it. Measured with `make
-        /// bench-fleet`: at 10 the lag passed one second of traffic at 64 clients; at 5 it stays
-        /// under half a second.
+        /// The trailing reader's niceness. Measured with `make bench-fleet`: at 10 the lag passed
+        /// one second of traffic at 64 clients; at 5 it stays under half a second.
         public static let yieldingReaderNiceness: Int32 = 5
         /// A fault point for tests: see ``FleetStore/ship(node:entries:records:head:beforeCommit:)``.
         public var beforeCommit: (@Sendable (UInt64) async throws -> Void)?
@@ -57,9 +60,7 @@ public final class FleetShipper: Service, Sendable {
             pollInterval: Duration = .milliseconds(500),
             attemptTimeout: Duration = .seconds(5),
             returnsOnDivergence: Bool = false,
-            linger: Duration = .zero,
-            durableCommits: Bool = true,
-            readerNiceness: Int32 = 0,
+            trailsServer: Bool = false,
             beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil
         ) {
             self.batchSize = batchSize
@@ -68,9 +69,7 @@ public final class FleetShipper: Service, Sendable {
             self.pollInterval = pollInterval
             self.attemptTimeout = attemptTimeout
             self.returnsOnDivergence = returnsOnDivergence
-            self.linger = linger
-            self.durableCommits = durableCommits
-            self.readerNiceness = readerNiceness
+            self.trailsServer = trailsServer
             self.beforeCommit = beforeCommit
         }
     }

@@ -83,15 +83,26 @@ public struct FleetStore: Sendable {
     /// The node's mark, registering the node on first use.
     public func mark(of node: String) async throws(FleetError) -> ShippedMark {
         try await database {
-            try await client.query("INSERT INTO tandem.nodes (node_id) VALUES (\(node)) ON CONFLICT (node_id) DO NOTHING", logger: logger)
-            let rows = try await client.query(
-                "SELECT shipped_seq, shipped_hash, divergence FROM tandem.nodes WHERE node_id = \(node)", logger: logger
-            )
-            for try await (seq, hash, divergence) in rows.decode((Int64, String, String?).self) {
-                return ShippedMark(seq: UInt64(max(seq, 0)), hash: hash, divergence: divergence)
-            }
-            throw FleetError.database("the node row of \(node) vanished")
+            try await Self.mark(of: node, in: try await client.query(Self.registeringNode(node), logger: logger))
         }
+    }
+
+    /// Registers `node` on first use and returns its mark's row: an upsert that changes nothing,
+    /// so that it returns the row in one round trip (and, in a transaction, locks it).
+    private static func registeringNode(_ node: String) -> PostgresQuery {
+        """
+        INSERT INTO tandem.nodes AS n (node_id) VALUES (\(node))
+        ON CONFLICT (node_id) DO UPDATE SET node_id = n.node_id
+        RETURNING shipped_seq, shipped_hash, divergence
+        """
+    }
+
+    /// The mark in the rows of ``registeringNode(_:)``.
+    private static func mark(of node: String, in rows: PostgresRowSequence) async throws -> ShippedMark {
+        for try await (seq, hash, divergence) in rows.decode((Int64, String, String?).self) {
+            return ShippedMark(seq: UInt64(max(seq, 0)), hash: hash, divergence: divergence)
+        }
+        throw FleetError.database("the node row of \(node) vanished")
     }
 
     /// Stores `entries` (contiguous, in seq order) of `node` and its run `records` (canonical JSON),
@@ -114,7 +125,7 @@ public struct FleetStore: Sendable {
 
     /// Stores a prepared batch of its node; see ``ship(node:entries:records:head:beforeCommit:)``.
     /// - Parameter durable: whether the commit waits for PostgreSQL's WAL flush
-    ///   (``FleetShipper/Configuration/durableCommits``).
+    ///   (not for a shipper that ``FleetShipper/Configuration/trailsServer``).
     func ship(_ batch: ShipBatch, durable: Bool, beforeCommit: (@Sendable (UInt64) async throws -> Void)?) async throws(FleetError) -> ShipResult {
         let (node, entries) = (batch.node, batch.entries)
         if let seq = batch.brokenLinkSeq {
@@ -123,20 +134,8 @@ public struct FleetStore: Sendable {
         return try await database {
             try await client.checkedTransaction(logger: logger) { connection in
                 // Registers the node on first use and locks its row: a second shipper of the same
-                // node waits here, then sees the new mark (an upsert that changes nothing, so that
-                // it returns the row in one round trip).
-                var stored = ShippedMark(seq: 0, hash: String(decoding: ChainHash.genesis, as: UTF8.self))
-                let rows = try await connection.checkedQuery(
-                    """
-                    INSERT INTO tandem.nodes AS n (node_id) VALUES (\(node))
-                    ON CONFLICT (node_id) DO UPDATE SET node_id = n.node_id
-                    RETURNING shipped_seq, shipped_hash, divergence
-                    """,
-                    logger: logger
-                )
-                for try await (seq, hash, divergence) in rows.decode((Int64, String, String?).self) {
-                    stored = ShippedMark(seq: UInt64(max(seq, 0)), hash: hash, divergence: divergence)
-                }
+                // node waits here, then sees the new mark.
+                let stored = try await Self.mark(of: node, in: try await connection.checkedQuery(Self.registeringNode(node), logger: logger))
                 if let divergence = stored.divergence {
                     throw FleetError.divergence(node: node, seq: stored.seq, reason: "shipping of this node was stopped earlier: \(divergence)")
                 }

@@ -3,12 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import TandemJournal
+package import TandemJournal
 
 /// A batch of local journal entries made ready to ship: their chain hashes, the run records they
 /// touch and their rows in `COPY` text format, built off the database's path (the shipper prepares
 /// the next batch while PostgreSQL stores the current one).
-struct ShipBatch: Sendable {
+package struct ShipBatch: Sendable {
     /// The node whose entries these are (the rows carry it too).
     let node: String
     /// Contiguous entries in seq order (never empty).
@@ -45,24 +45,30 @@ struct ShipBatch: Sendable {
         starts.reserveCapacity(entries.count)
         for entry in entries {
             starts.append(text.bytes.count)
-            text.column(nodeBytes, first: true)
-            text.column(entry.seq)
-            entry.withFieldBytes { fields in
-                text.column(fields.timestamp)
-                text.column(fields.runID)
-                text.column(fields.type)
-                if JSONBText.holdsEscapedNUL(fields.data) {
-                    text.column(JSONBText.replacingEscapedNUL(fields.data))
-                } else {
-                    text.column(fields.data)
-                }
-                text.column(fields.line)
-                text.column(fields.prev)
-            }
-            text.endRow()
+            Self.appendRow(of: entry, node: nodeBytes, to: &text)
         }
         rows = text.bytes
         rowStarts = starts
+    }
+
+    /// Appends `entry`'s row of `tandem.journal` (columns ``columns``) to `text`. (`package`: the
+    /// fleet benchmark writes its raw baseline's rows with it.)
+    package static func appendRow(of entry: JournalEntry, node: [UInt8], to text: inout CopyText) {
+        text.column(node, first: true)
+        text.column(entry.seq)
+        entry.withFieldBytes { fields in
+            text.column(fields.timestamp)
+            text.column(fields.runID)
+            text.column(fields.type)
+            if JSONBText.holdsEscapedNUL(fields.data) {
+                text.column(JSONBText.replacingEscapedNUL(fields.data))
+            } else {
+                text.column(fields.data)
+            }
+            text.column(fields.line)
+            text.column(fields.prev)
+        }
+        text.endRow()
     }
 
     var firstSeq: UInt64 { entries[0].seq }

@@ -103,13 +103,9 @@ struct FleetBench: AsyncParsableCommand {
         _ = FileManager.default.createFile(atPath: file, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         var rows = CopyText()
+        let nodeBytes = Array(node.utf8)
         try journal.scanEntries(from: 1) { entry in
-            rows.column(node.utf8, first: true)
-            for column in [Array(String(entry.seq).utf8), Array(entry.timestamp.utf8), Array(entry.runID.rawValue.utf8),
-                           Array(entry.typeUTF8), Array(entry.data), entry.line, Array(entry.prev.utf8)] {
-                rows.column(column)
-            }
-            rows.endRow()
+            ShipBatch.appendRow(of: entry, node: nodeBytes, to: &rows)
             if rows.bytes.count > 1 << 22 {
                 handle.write(Data(rows.bytes))
                 rows = CopyText()

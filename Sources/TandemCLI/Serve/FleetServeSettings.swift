@@ -26,14 +26,8 @@ struct FleetServeSettings {
         case let other?: throw ValidationError("TANDEM_FLEET_DURABILITY must be async or sync (got '\(other)')")
         }
         // In async durability the fleet copy trails the journal anyway (the loss window is the
-        // lag): batches gather for a moment, commits do not wait for PostgreSQL's disk, and the
-        // shipper's reading yields to serving on busy cores. In sync durability frames wait for
-        // the shipper, so it runs at serving's priority.
-        if !synchronous {
-            shipper.linger = .milliseconds(100)
-            shipper.durableCommits = false
-            shipper.readerNiceness = FleetShipper.Configuration.yieldingReaderNiceness
-        }
+        // lag); in sync durability frames wait for the shipper.
+        shipper.trailsServer = !synchronous
         // A fault point for the crash tests only: the process kills itself (SIGKILL) inside the
         // ship transaction of the batch that reaches this seq, after its rows were written.
         if let kill = try environment.killSwitch("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ") {
