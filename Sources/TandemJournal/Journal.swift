@@ -212,7 +212,8 @@ public final class Journal: Sendable {
     /// snapshot: the run index for what it covers, then one scan of the entries past it for all of
     /// them (``entries(of:after:)`` per run would scan that tail once per run).
     public func entries(of runs: Set<RunID>, through: UInt64) throws -> [RunID: [JournalEntry]] {
-        try storage.read { txn in
+        guard !runs.isEmpty else { return [:] }
+        return try storage.read { txn in
             var entries: [RunID: [JournalEntry]] = [:]
             for (run, seqs) in try RunIndex.seqs(of: runs, through: through, txn, storage) {
                 entries[run] = try Self.indexedEntries(seqs, of: run, txn, storage)

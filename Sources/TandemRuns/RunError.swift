@@ -3,43 +3,41 @@ public import TandemJournal
 /// An error of the runs module: why a run was not admitted, or cannot be followed.
 ///
 /// A struct around a private code so new cases never break callers (the `ServiceGroupError`
-/// pattern); compare with the static members, e.g. `error.code == .shuttingDown`. When the journal
-/// is the cause, ``journalError`` holds its error. The server maps each code to one refusal.
+/// pattern); compare with the static members, e.g. `error.code == .shuttingDown`. The server maps
+/// each code to one refusal, switching over ``Code/kind`` (a new code does not compile there
+/// until it has one).
 public struct RunError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind of failure, stable across releases.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        fileprivate enum Base: String, Sendable {
+        /// The codes, for an exhaustive switch inside the package.
+        package enum Kind: String, Sendable {
             case conflict
             case overloaded
             case shuttingDown
             case journalUnavailable
         }
 
-        fileprivate let base: Base
+        package let kind: Kind
 
         /// The run id exists with a different request: use a new run id.
-        public static let conflict = Code(base: .conflict)
+        public static let conflict = Code(kind: .conflict)
         /// Too many runs or followers at once: retry shortly.
-        public static let overloaded = Code(base: .overloaded)
+        public static let overloaded = Code(kind: .overloaded)
         /// The server is shutting down and takes no new runs: retry elsewhere or after the restart.
-        public static let shuttingDown = Code(base: .shuttingDown)
+        public static let shuttingDown = Code(kind: .shuttingDown)
         /// The journal cannot record or read the run: no run was started.
-        public static let journalUnavailable = Code(base: .journalUnavailable)
+        public static let journalUnavailable = Code(kind: .journalUnavailable)
 
-        public var description: String { base.rawValue }
+        public var description: String { kind.rawValue }
     }
 
     /// The kind of failure.
     public let code: Code
     /// A human sentence: what happened (for ``Code/journalUnavailable``, the cause's description).
     public let message: String
-    /// The journal's error, when the journal is the cause.
-    public let journalError: JournalError?
-
-    private init(_ code: Code, _ message: String, journalError: JournalError? = nil) {
+    private init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
-        self.journalError = journalError
     }
 
     public var description: String { message }
@@ -53,14 +51,13 @@ public struct RunError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The journal could not record or read the run because of `cause`.
     public static func journal(_ cause: any Error) -> RunError {
-        guard let journalError = cause as? JournalError else { return RunError(.journalUnavailable, "\(cause)") }
-        return RunError(.journalUnavailable, journalError.description, journalError: journalError)
+        RunError(.journalUnavailable, "\(cause)")
     }
 
     /// A run's `run_started` could not be journaled because of `cause`. A closed journal means the
     /// server is stopping (only a shutdown closes it): that is ``shuttingDown``.
     public static func notStarted(_ cause: any Error) -> RunError {
         guard let journalError = cause as? JournalError, journalError.code == .closed else { return .journal(cause) }
-        return RunError(.shuttingDown, journalError.message, journalError: journalError)
+        return RunError(.shuttingDown, journalError.message)
     }
 }

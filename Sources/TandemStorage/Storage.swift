@@ -55,9 +55,6 @@ package struct Storage<Schema: StorageSchema>: Sendable {
         self.onGrowth = onGrowth
     }
 
-    /// The directory of the store's files.
-    package var path: String { environment.path }
-
     /// The current size of the memory map in bytes.
     package var mapSize: Int { environment.currentMapSize }
 

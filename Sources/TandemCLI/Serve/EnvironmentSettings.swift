@@ -82,6 +82,10 @@ struct ServeSettings {
     /// After the grace period, how long streams and connections get before they are closed
     /// (`TANDEM_SHUTDOWN_HARD_LIMIT_S`): a shutdown never takes longer than grace + this.
     var shutdownHardLimit: Duration
+    /// A fault point for the crash tests only (`TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ`): the
+    /// process kills itself before the projection commit of the batch that reaches this seq,
+    /// after its journal entries were committed.
+    var projectionsBeforeCommit: (@Sendable (UInt64) -> Void)?
 
     /// Which model provider, and its settings.
     enum ProviderChoice {
@@ -104,6 +108,7 @@ struct ServeSettings {
         journal.maxMapBytes = try environment.integer("TANDEM_JOURNAL_MAX_MAP_BYTES", default: journal.maxMapBytes, range: (64 << 20)...(1 << 50))
         journal.initialMapBytes = min(journal.initialMapBytes, journal.maxMapBytes)
         self.journal = journal
+        projectionsBeforeCommit = try environment.killSwitch("TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ")
 
         server = ServerConfiguration(
             host: host ?? environment.string("HOST", default: "127.0.0.1"),

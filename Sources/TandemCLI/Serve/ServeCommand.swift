@@ -70,10 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let projector = Projector(
-            journal: journal, dataDirectory: settings.journal.directory, logger: logger,
-            // A fault point for the crash tests only: the process kills itself before the projection
-            // commit of the batch that reaches this seq, after its journal entries were committed.
-            beforeCommit: try EnvironmentSettings().killSwitch("TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ")
+            journal: journal, dataDirectory: settings.journal.directory, logger: logger, beforeCommit: settings.projectionsBeforeCommit
         )
         try projector.prepare()
         let clock = ContinuousClock()

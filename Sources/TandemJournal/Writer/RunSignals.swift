@@ -17,24 +17,19 @@ public final class RunWatch: Sendable {
 }
 
 /// Wakes the followers of the runs a commit touched, and no others (a commit of one run does not
-/// make every follower of every run re-read). The writer publishes the last committed seq of each
+/// make every follower of every run re-read, nor does it look at their waits). The writer publishes the last committed seq of each
 /// watched run after each commit; when no run is watched it skips the bookkeeping altogether.
 final class RunSignals: Sendable {
     private struct Watched {
         var watchers = 0
         var lastSeq: UInt64 = 0
-    }
-
-    /// What a follower waits for: a commit of `run` past `beyond`.
-    private struct Interest: Sendable {
-        var run: RunID
-        var beyond: UInt64
+        /// The followers waiting for a commit of this run past their seq (the tag): a commit looks
+        /// only at the lists of the runs it touched.
+        var waiters = WaiterList<UInt64, Void>()
     }
 
     private struct State {
         var runs: [RunID: Watched] = [:]
-        /// One list for all runs: a commit looks at it only while someone waits.
-        var waiters = WaiterList<Interest, Void>()
     }
 
     private let state = Mutex(State())
@@ -64,27 +59,35 @@ final class RunSignals: Sendable {
 
     /// Records the last committed seq of each run in `lastSeqs` and wakes its waiters.
     func publish(_ lastSeqs: [RunID: UInt64]) {
-        state.withLock { state in
+        let due = state.withLock { state in
+            var due: [Wakeups<UInt64, Void>] = []
             for (run, seq) in lastSeqs {
                 guard var watched = state.runs[run] else { continue }
                 watched.lastSeq = max(watched.lastSeq, seq)
+                let last = watched.lastSeq
+                let woken = watched.waiters.take { beyond in last > beyond }
                 state.runs[run] = watched
+                if !woken.isEmpty { due.append(woken) }
             }
-            let runs = state.runs
-            return state.waiters.take { interest in (runs[interest.run]?.lastSeq ?? 0) > interest.beyond }
-        }.resume(returning: ())
+            return due
+        }
+        for wakeups in due { wakeups.resume(returning: ()) }
     }
 
     /// Returns once a commit of the watched run past `seq` is published, `timeout` passes on
     /// `clock`, or the calling task is cancelled.
     func wait(_ watch: RunWatch, beyond seq: UInt64, timeout: Duration, clock: some Clock<Duration>) async {
-        await waitAtMost(timeout, clock: clock) { await self.wait(watch.run, beyond: seq) }
+        await waitAtMost(timeout, clock: clock) { await self.wait(watch, beyond: seq) }
     }
 
-    private func wait(_ run: RunID, beyond seq: UInt64) async {
-        await state.wait(in: \.waiters, tag: Interest(run: run, beyond: seq), onCancel: ()) { state in
+    /// `watch` is held while the task waits, so its run's entry (and waiter list) exists
+    /// throughout: it goes only when the run's last watch is released.
+    private func wait(_ watch: RunWatch, beyond seq: UInt64) async {
+        let run = watch.run
+        await state.wait(in: \State.runs[run]!.waiters, tag: seq, onCancel: ()) { state in
             guard let watched = state.runs[run], watched.lastSeq <= seq else { return () }
             return nil
         }
+        withExtendedLifetime(watch) {}
     }
 }

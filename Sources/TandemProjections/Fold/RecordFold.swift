@@ -32,7 +32,7 @@ package enum RecordFold {
             record.status = .aborted
             record.endedAt = entry.timestamp
         case .done:
-            record.status = data?.string("status").flatMap(RunRecordStatus.init(rawValue:)) ?? .error
+            record.status = RunRecordStatus(doneStatus: data?.string("status"))
             record.durationMs = data?.double("duration_ms")
             record.endedAt = entry.timestamp
         case .model(.flash, let kind):

@@ -12,6 +12,12 @@ public enum RunRecordStatus: String, Sendable, CaseIterable {
     case cancelled
     case aborted
 
+    /// The record status of a run closed by a `done` whose `status` field is `field`: a status
+    /// `done` may carry, else `error` (a `done` the journal holds still closes its run).
+    public init(doneStatus field: String?) {
+        self = field.flatMap(RunStatus.init(rawValue:)).map(RunRecordStatus.init) ?? .error
+    }
+
     /// The record status of a run that closed with `done` carrying `status`.
     public init(_ status: RunStatus) {
         switch status {

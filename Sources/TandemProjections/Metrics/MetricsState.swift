@@ -24,7 +24,7 @@ public struct MetricsState: Sendable, Equatable {
     mutating func apply(_ event: FoldedEvent, data parsed: JSONFields?) {
         switch event {
         case .done:
-            if let status = parsed?.string("status") { runs.add(1, to: status) }
+            runs.add(1, to: RunRecordStatus(doneStatus: parsed?.string("status")).rawValue)
         case .runAborted:
             runs.add(1, to: RunRecordStatus.aborted.rawValue)
         case .model(let model, let kind):

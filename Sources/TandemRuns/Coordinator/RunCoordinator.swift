@@ -102,14 +102,14 @@ public final class RunCoordinator: Service, Sendable {
         if request.clientChoseRunID {
             do {
                 if let existing = try existingDigest(of: request.runID) {
-                    release(request.runID)
+                    release(request.runID, control)
                     if existing == digest { return .replay }
                     throw RunError.conflict
                 }
             } catch let refusal as RunError {
                 throw refusal
             } catch {
-                release(request.runID)
+                release(request.runID, control)
                 throw .journal(error)
             }
         }
@@ -129,7 +129,7 @@ public final class RunCoordinator: Service, Sendable {
             }
         }
         if let outcome {
-            release(request.runID)
+            release(request.runID, control)
             throw outcome
         }
         return .started(RunStream(items: items, pings: sink, control: control))
@@ -142,8 +142,12 @@ public final class RunCoordinator: Service, Sendable {
         return ""
     }
 
-    private func release(_ run: RunID) {
-        registry.withLock { registry in
+    /// Ends `run`'s claim made with `control`. A run that did not start is released twice (by
+    /// `admit`, then by its job once the orchestrator returns); a retry may have claimed the id in
+    /// between, and its claim stays.
+    private func release(_ run: RunID, _ control: RunControl) {
+        registry.withLock { registry -> Wakeups<Void, Void> in
+            guard registry.live[run]?.control === control else { return Wakeups() }
             registry.live[run] = nil
             return registry.live.isEmpty ? registry.idleWaiters.takeAll() : Wakeups()
         }.resume(returning: ())
@@ -172,7 +176,7 @@ public final class RunCoordinator: Service, Sendable {
             for await job in jobs {
                 group.addTask {
                     await self.orchestrator.run(job.request, control: job.control, started: job.started, emit: job.emit)
-                    self.release(job.request.runID)
+                    self.release(job.request.runID, job.control)
                 }
             }
             // Every run is over (the jobs end after the drain): no deadline is left to watch.

@@ -84,7 +84,6 @@ public struct RunOrchestrator: Sendable {
 
         var machine = RunStateMachine(policy: settings.onFlashFailure)
         var renderer = FrameRenderer(traceID: run.rawValue)
-        var closing: RunAborted?
         await withDiscardingTaskGroup { group in
             for role in ModelRole.allCases {
                 group.addTask { await self.call(role, request: request, start: startTime, control: control) }
@@ -101,7 +100,8 @@ public struct RunOrchestrator: Sendable {
                         case .journal(let more): events += more
                         case .cancel(let role): control.stopSignal(role).fire()
                         case .failStream: emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
-                        case .abort(let aborted): closing = aborted
+                        // The run is closed after the loop, with the machine's `abortion`.
+                        case .abort: break
                         case .finish: finished = true
                         }
                     }
@@ -121,9 +121,8 @@ public struct RunOrchestrator: Sendable {
                 if finished { control.mailbox.finish() }
             }
         }
-        // The machine's abortion when the loop ended before the calls stopped (the run's task was
-        // cancelled): the run is closed all the same.
-        if let closing = closing ?? machine.abortion {
+        // Also when the loop ended before the calls stopped (the run's task was cancelled).
+        if let closing = machine.abortion {
             await closeAfterJournalFailure(run, with: closing, control: control, logger: logger)
         }
     }

@@ -8,18 +8,11 @@ import TandemRuns
 extension APIError {
     /// The refusal for a run the coordinator did not admit or follow.
     init(_ error: RunError) {
-        if error.code == .conflict {
-            self = .conflict
-        } else if error.code == .overloaded {
-            self = .overloaded
-        } else if error.code == .shuttingDown {
-            self = .shuttingDown
-        } else if error.code == .journalUnavailable {
-            self = .journalUnavailable(error.message)
-        } else {
-            // Every code RunError has is mapped above; a new one must get its refusal here.
-            assertionFailure("RunError code \(error.code) has no refusal")
-            self = .journalUnavailable(error.message)
+        switch error.code.kind {
+        case .conflict: self = .conflict
+        case .overloaded: self = .overloaded
+        case .shuttingDown: self = .shuttingDown
+        case .journalUnavailable: self = .journalUnavailable(error.message)
         }
     }
 
@@ -32,14 +25,17 @@ extension APIError {
     }
 
     /// The refusal for whatever a route caught: a refusal as it is, module errors by their
-    /// meaning; anything else failed while reading or writing the journal.
+    /// meaning (any projection-store failure is `projection_lagging`); anything else failed while
+    /// reading or writing the journal.
     init(_ error: any Error) {
         switch error {
         case let refusal as APIError:
             self = refusal
         case let error as RunError:
             self.init(error)
-        case let error as ProjectionError where error.code == .lagging:
+        case let error as ProjectionError:
+            // Lagging or failing, the records cannot be brought up to the journal (SPEC: never a
+            // stale record presented as current).
             self = .projectionLagging(error.message)
         default:
             self = .journalUnavailable("\(error)")

@@ -34,11 +34,13 @@ struct APIErrorMappingTests {
         #expect(APIError(RunError.journal(JournalError(.closed, "closed"))).code == "journal_unavailable")
     }
 
-    @Test("Anything a route caught: refusals pass, lagging projections 503 projection_lagging, the rest journal_unavailable")
+    @Test("Anything a route caught: refusals pass, lagging or failing projections 503 projection_lagging, the rest journal_unavailable")
     func caughtErrors() {
         let lagging: any Error = ProjectionError(.lagging, "behind")
         #expect(APIError(lagging).code == "projection_lagging")
         #expect(APIError(lagging).message == "The audit records are behind the journal (behind).")
+        let failing: any Error = ProjectionError(.storage, "disk gone")
+        #expect(APIError(failing).code == "projection_lagging")
         let refusal: any Error = APIError.notFound("r1")
         #expect(APIError(refusal).code == "run_not_found")
         let run: any Error = RunError.overloaded
