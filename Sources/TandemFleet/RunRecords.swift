@@ -28,43 +28,60 @@ struct RunRecords {
 
     /// Canonical JSON of the record of every run with an entry in `batch` (contiguous, in seq
     /// order), in order of first appearance.
+    ///
+    /// Records are folded in place and moved, never copied (a record holds a dozen references:
+    /// copying one per entry was a fifth of the shipper's reading thread), and each entry's run is
+    /// found by its id's bytes, so a run id String is made once per run, not once per entry.
     mutating func records(touchedBy batch: [JournalEntry], in journal: Journal) throws -> [FleetRunRecord] {
         guard let first = batch.first, let last = batch.last else { return [] }
         let continues = foldedThrough.map { $0 < first.seq && first.seq - $0 == 1 } ?? false
         if !continues || open.count > Self.maxOpenRuns { open.removeAll(keepingCapacity: true) }
         // Until this batch is folded whole: a failure leaves ``open`` half updated.
         foldedThrough = nil
-        // Each entry's run id made once (a String; a UUID-shaped id is a heap allocation).
-        let runIDs = batch.map(\.runID)
-        var order: [RunID] = []
+        let touched = TouchedRuns(batch)
+        // Each touched run's record: carried over, or started from its first entry here.
+        var records: [DualRunRecord] = []
+        records.reserveCapacity(touched.runs.count)
         var unseen = Set<RunID>()
-        var seen = Set<RunID>()
         // Runs that open in this batch without a record here: folded from their `run_started`
         // once the journal confirms that nothing of theirs comes before it.
         var openings: [RunID: UInt64] = [:]
-        for (entry, run) in zip(batch, runIDs) where seen.insert(run).inserted {
-            order.append(run)
-            guard open[run] == nil else { continue }
+        for (run, firstEntry) in zip(touched.runs, touched.firstEntries) {
+            if let carried = open.removeValue(forKey: run) {
+                records.append(carried)
+                continue
+            }
+            let entry = batch[firstEntry]
             if Self.opensRun(entry) { openings[run] = entry.seq } else { unseen.insert(run) }
+            var record = DualRunRecord(runID: run.rawValue, firstSeq: entry.seq)
+            record.startedAt = entry.timestamp
+            records.append(record)
         }
         // A run id used before (`tandem journal append` can write a second `run_started`) is
         // read back whole, like any run whose beginning was not folded here.
         unseen.formUnion(try journal.runsWithEntries(before: openings))
+        // Runs read back already hold this batch's entries.
+        var readBack = [Bool](repeating: false, count: records.count)
         if !unseen.isEmpty {
             runsReadBack += unseen.count
-            for (run, entries) in try journal.entries(of: unseen, through: last.seq) {
-                open[run] = Self.fold(entries)
+            let entries = try journal.entries(of: unseen, through: last.seq)
+            for (index, run) in touched.runs.enumerated() where unseen.contains(run) {
+                guard let runEntries = entries[run] else {
+                    throw FleetError.journal("the journal's run index holds no entries of run \(run) up to seq \(last.seq), yet the batch has some")
+                }
+                records[index] = Self.fold(runEntries)
+                readBack[index] = true
             }
         }
-        for (entry, run) in zip(batch, runIDs) where unseen.isEmpty || !unseen.contains(run) {
-            if open[run] == nil {
-                open[run] = Self.fold([entry])
-            } else {
-                RecordFold.apply(entry, to: &open[run]!)
-            }
+        for index in batch.indices {
+            let run = touched.runOfEntry[index]
+            if !readBack[run] { RecordFold.apply(batch[index], to: &records[run]) }
         }
-        let result = order.map { run in FleetRunRecord(runID: run.rawValue, json: (open[run] ?? Self.fold([])).json) }
-        for run in order where open[run]?.isTerminal ?? true { open[run] = nil }
+        let result = records.indices.map { FleetRunRecord(runID: touched.runs[$0].rawValue, json: records[$0].json) }
+        // The open ones are kept for the next batch, moved out of `records`.
+        while let record = records.popLast() {
+            if !record.isTerminal { open[touched.runs[records.count]] = record }
+        }
         foldedThrough = last.seq
         return result
     }
@@ -80,5 +97,49 @@ struct RunRecords {
 
     private static func opensRun(_ entry: JournalEntry) -> Bool {
         RunEventKind.runStarted.rawValue.utf8.elementsEqual(entry.typeUTF8)
+    }
+}
+
+/// The runs a batch's entries belong to, in order of first appearance, found by the bytes of each
+/// entry's run id (a `RunID` is made once per run, not once per entry).
+private struct TouchedRuns {
+    /// The runs, in order of first appearance.
+    private(set) var runs: [RunID] = []
+    /// The index in the batch of each run's first entry.
+    private(set) var firstEntries: [Int] = []
+    /// For each entry of the batch, its run's index in ``runs``.
+    private(set) var runOfEntry: [Int] = []
+
+    init(_ batch: [JournalEntry]) {
+        runOfEntry.reserveCapacity(batch.count)
+        var indexes: [RunIDBytes: Int] = [:]
+        for index in batch.indices {
+            let key = RunIDBytes(batch[index].runIDUTF8)
+            if let run = indexes[key] {
+                runOfEntry.append(run)
+            } else {
+                indexes[key] = runs.count
+                runOfEntry.append(runs.count)
+                runs.append(batch[index].runID)
+                firstEntries.append(index)
+            }
+        }
+    }
+}
+
+/// A run id's bytes as a dictionary key, hashed in one call rather than byte by byte.
+private struct RunIDBytes: Hashable {
+    let bytes: ArraySlice<UInt8>
+
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+    }
+
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.bytes.elementsEqual(rhs.bytes)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

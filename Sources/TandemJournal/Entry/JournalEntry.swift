@@ -27,6 +27,8 @@ public struct JournalEntry: Sendable, Equatable {
     public var timestamp: String { String(decoding: line[layout.ts], as: UTF8.self) }
     /// The run the entry belongs to.
     public var runID: RunID { RunID(uncheckedBytes: line[layout.runID]) }
+    /// The run id's bytes (ASCII), for readers that group entries by run without making a String.
+    public var runIDUTF8: ArraySlice<UInt8> { line[layout.runID] }
     /// The event type.
     public var type: String { String(decoding: line[layout.type], as: UTF8.self) }
     /// The event type's bytes (ASCII), for readers that classify entries without making a String.
