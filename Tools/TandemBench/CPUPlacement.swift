@@ -11,9 +11,68 @@ enum CoreLayout: String, CaseIterable, ExpressibleByArgument {
     /// `tandem serve` alone on core 0; PostgreSQL and the load generator on the other cores, as
     /// when the fleet store is a host of its own (it is shared by a fleet of nodes).
     case separate
+    /// A server with shipping and one without, at the same time on core 0, each in a CPU group of
+    /// equal weight; PostgreSQL and the load generators on the other cores. Both modes then see
+    /// the same machine speed, which on a VM drifts by a quarter between windows.
+    case paired
 
     /// The cores `tandem serve` may use (`taskset` list); `nil` for all.
-    var serverCores: String? { self == .separate ? "0" : nil }
+    var serverCores: String? { self == .shared ? nil : "0" }
+}
+
+/// CPU control groups (cgroup v1's `cpu` controller, or v2's): processes in groups of equal weight
+/// get equal shares of a busy core, whatever their thread counts (the scheduler is fair between
+/// threads otherwise, so a server with more threads would get more of the core).
+enum CPUGroups {
+    /// The `cpu` hierarchy and the weight file with its default value, when this machine has one
+    /// this process may write.
+    private static let hierarchy: (root: String, weightFile: String, weight: String)? = {
+        let candidates = [("/sys/fs/cgroup/cpu", "cpu.shares", "1024"), ("/sys/fs/cgroup", "cpu.weight", "100")]
+        for (root, weightFile, weight) in candidates {
+            let controllers = (try? String(contentsOfFile: root + "/cgroup.controllers", encoding: .utf8)) ?? ""
+            let usable = FileManager.default.fileExists(atPath: root + "/" + weightFile)
+                || controllers.split(whereSeparator: \.isWhitespace).contains("cpu")
+            if usable, access(root, W_OK) == 0 { return (root, weightFile, weight) }
+        }
+        return nil
+    }()
+
+    /// Why groups cannot be made here; `nil` when they can.
+    static var unavailableReason: String? {
+        hierarchy == nil ? "no writable cgroup cpu controller (/sys/fs/cgroup/cpu or cgroup v2 with cpu)" : nil
+    }
+
+    /// One group, removed by ``remove()`` once its processes have ended.
+    struct Group {
+        let path: String
+
+        init(named name: String) throws {
+            guard let hierarchy = CPUGroups.hierarchy else { throw CPUPlacementError(message: CPUGroups.unavailableReason ?? "no cgroups") }
+            path = hierarchy.root + "/" + name
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+            try Self.write(hierarchy.weight, to: path + "/" + hierarchy.weightFile)
+        }
+
+        /// Moves every thread of `pid` (and the threads it starts later) into the group.
+        func add(_ pid: pid_t) throws {
+            try Self.write("\(pid)", to: path + "/cgroup.procs")
+        }
+
+        /// Removes the group (it must be empty: its processes have exited).
+        func remove() {
+            // A stopped server's process may take a moment to leave the group.
+            for _ in 0..<50 {
+                if rmdir(path) == 0 || errno == ENOENT { return }
+                usleep(20_000)
+            }
+        }
+
+        private static func write(_ text: String, to file: String) throws {
+            guard let handle = FileHandle(forWritingAtPath: file) else { throw CPUPlacementError(message: "cannot open \(file)") }
+            defer { try? handle.close() }
+            try handle.write(contentsOf: Data(text.utf8))
+        }
+    }
 }
 
 /// Process placement and CPU accounting through `/proc` and util-linux's `taskset`.

@@ -139,9 +139,13 @@ struct FleetBench: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         defer { _ = http.shutdown() }
         for layout in layouts {
-            if layout == .separate {
+            if layout != .shared {
                 guard CPUPlacement.onlineCores >= 2 else {
-                    print("\n# serve on a core of its own: skipped, this machine has one core")
+                    print("\n# \(layout.rawValue) layout: skipped, this machine has one core")
+                    continue
+                }
+                if layout == .paired, let reason = CPUGroups.unavailableReason {
+                    print("\n# paired layout: skipped, \(reason)")
                     continue
                 }
                 // This process (the load generator) and PostgreSQL leave core 0 to the server, as
@@ -149,7 +153,7 @@ struct FleetBench: AsyncParsableCommand {
                 for pid in CPUPlacement.postgresProcesses() + [getpid()] { try CPUPlacement.pin(pid, to: CPUPlacement.otherCores) }
             }
             defer {
-                if layout == .separate {
+                if layout != .shared {
                     for pid in CPUPlacement.postgresProcesses() + [getpid()] { try? CPUPlacement.pin(pid, to: CPUPlacement.allCores) }
                 }
             }
@@ -165,8 +169,12 @@ struct FleetBench: AsyncParsableCommand {
             print("# serve at \(clients) clients, all processes on all \(CPUPlacement.onlineCores) cores (PostgreSQL's work takes cores from serve)")
         case .separate:
             print("# serve at \(clients) clients, serve alone on core 0, PostgreSQL and the load generator on cores \(CPUPlacement.otherCores) (a fleet store host of its own)")
+        case .paired:
+            print("# serve at \(clients) clients each, both servers at once on core 0 in CPU groups of equal weight, PostgreSQL and the load generators on cores \(CPUPlacement.otherCores)")
+            print("# (each window measures both modes under the same machine speed: the ratio is not moved by the VM's drift between windows)")
         }
-        print("(scripted models 0 ms / 0 ms, sync durability, \(Statistics.format(seconds)) s per window, \(loadRounds) alternating rounds)")
+        let order = layout == .paired ? "rounds, servers' ports swapped each round" : "alternating rounds"
+        print("(scripted models 0 ms / 0 ms, sync durability, \(Statistics.format(seconds)) s per window, \(loadRounds) \(order))")
         print("round | mode | runs/s | entries/s | server CPU ms/run | PostgreSQL CPU ms/run | lag p50 entries | lag p99 entries | lag max entries | lag max as seconds of traffic")
         print("----- | ---- | ------ | --------- | ----------------- | --------------------- | --------------- | --------------- | --------------- | -----------------------------")
         var ratios: [Double] = []
@@ -177,19 +185,26 @@ struct FleetBench: AsyncParsableCommand {
         for round in 0..<loadRounds {
             // Which mode goes first alternates, so a drift of the machine's speed evens out.
             var windows: [Bool: LoadWindow] = [:]
-            for withFleet in round % 2 == 0 ? [false, true] : [true, false] {
-                let window = try await loadWindow(withFleet: withFleet, layout: layout, http: http, group: group)
-                windows[withFleet] = window
-                let lagColumns: String
-                if withFleet, let maxLag = window.lags.max() {
-                    lagSeconds.append(maxLag / max(window.entryRate, 1))
-                    lagColumns = "\(Statistics.format(Statistics.percentile(window.lags, 50))) | \(Statistics.format(Statistics.percentile(window.lags, 99))) | "
-                        + "\(Statistics.format(maxLag)) | \(Statistics.format(maxLag / max(window.entryRate, 1), 3))"
-                } else {
-                    lagColumns = "- | - | - | -"
+            let turns: [[Bool]] = switch layout {
+            case .paired: [round % 2 == 0 ? [false, true] : [true, false]]
+            case .shared, .separate: round % 2 == 0 ? [[false], [true]] : [[true], [false]]
+            }
+            for modes in turns {
+                let measured = try await loadWindows(modes: modes, layout: layout, http: http, group: group)
+                for withFleet in modes {
+                    guard let window = measured[withFleet] else { continue }
+                    windows[withFleet] = window
+                    let lagColumns: String
+                    if withFleet, let maxLag = window.lags.max() {
+                        lagSeconds.append(maxLag / max(window.entryRate, 1))
+                        lagColumns = "\(Statistics.format(Statistics.percentile(window.lags, 50))) | \(Statistics.format(Statistics.percentile(window.lags, 99))) | "
+                            + "\(Statistics.format(maxLag)) | \(Statistics.format(maxLag / max(window.entryRate, 1), 3))"
+                    } else {
+                        lagColumns = "- | - | - | -"
+                    }
+                    print("\(round + 1) | \(withFleet ? "with fleet" : "without fleet") | \(Statistics.format(window.runRate)) | \(Statistics.format(window.entryRate)) | "
+                        + "\(Statistics.format(window.cpuPerRun * 1_000, 3)) | \(Statistics.format(window.databaseCPUPerRun * 1_000, 3)) | \(lagColumns)")
                 }
-                print("\(round + 1) | \(withFleet ? "with fleet" : "without fleet") | \(Statistics.format(window.runRate)) | \(Statistics.format(window.entryRate)) | "
-                    + "\(Statistics.format(window.cpuPerRun * 1_000, 3)) | \(Statistics.format(window.databaseCPUPerRun * 1_000, 3)) | \(lagColumns)")
             }
             if let with = windows[true], let without = windows[false] {
                 ratios.append(with.runRate / without.runRate)
@@ -198,7 +213,7 @@ struct FleetBench: AsyncParsableCommand {
                 shipperShares.append(with.shipperShare)
             }
         }
-        let target = layout == .separate ? "; target >= 0.9" : ""
+        let target = layout == .shared ? "" : "; target >= 0.9"
         print("runs/s with shipping / without, median of the rounds: \(Statistics.format(Statistics.percentile(ratios, 50), 2)) (each: \(ratios.map { Statistics.format($0, 2) }.joined(separator: " ")))\(target)")
         print("server CPU per run with shipping / without, median: \(Statistics.format(Statistics.percentile(cpuRatios, 50), 2))")
         print("the shipper's own threads (reader, fleet event loop) / the server's CPU with shipping, median: \(Statistics.format(Statistics.percentile(shipperShares, 50) * 100, 1)) % (each: \(shipperShares.map { Statistics.format($0 * 100, 1) }.joined(separator: " ")))")
@@ -211,23 +226,56 @@ struct FleetBench: AsyncParsableCommand {
     /// "NIO-ELT-…"; the server's loops are the singleton's, "NIO-SGLTN-…").
     private static let shipperThreads = ["TP-#", "NIO-ELT-"]
 
-    /// One window of load on a fresh server, with or without shipping.
-    private func loadWindow(withFleet: Bool, layout: CoreLayout, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws -> LoadWindow {
-        var environment = ["TANDEM_SCRIPTED_FLASH_MS": "0", "TANDEM_SCRIPTED_PRO_MS": "0", "TANDEM_MAX_CONCURRENT_RUNS": "100000"]
-        if withFleet {
-            environment["TANDEM_FLEET_URL"] = url
-            // A fresh data dir each window: a node id of its own (the store keeps the last one's mark).
-            environment["TANDEM_NODE_ID"] = "bench-load-\(getpid())-\(UUID().uuidString.prefix(8))"
-            environment["TANDEM_FLEET_BATCH"] = "\(batch)"
+    /// One window of load on fresh servers, one per mode in `modes` (with or without shipping), at
+    /// the same time when there are two (the paired layout: each in a CPU group of its own, of
+    /// equal weight, on the same core, so both get the same share of the same machine speed).
+    private func loadWindows(modes: [Bool], layout: CoreLayout, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws -> [Bool: LoadWindow] {
+        var servers: [(withFleet: Bool, server: ServerProcess, cpuGroup: CPUGroups.Group?)] = []
+        defer {
+            for (_, server, cpuGroup) in servers {
+                server.stop()
+                cpuGroup?.remove()
+            }
         }
-        let server = try ServerProcess.start(tandem, port: port, cores: layout.serverCores, environment: environment)
-        defer { server.stop() }
-        try await server.waitUntilHealthy(http)
+        for (index, withFleet) in modes.enumerated() {
+            var environment = ["TANDEM_SCRIPTED_FLASH_MS": "0", "TANDEM_SCRIPTED_PRO_MS": "0", "TANDEM_MAX_CONCURRENT_RUNS": "100000"]
+            if withFleet {
+                environment["TANDEM_FLEET_URL"] = url
+                // A fresh data dir each window: a node id of its own (the store keeps the last one's mark).
+                environment["TANDEM_NODE_ID"] = "bench-load-\(getpid())-\(UUID().uuidString.prefix(8))"
+                environment["TANDEM_FLEET_BATCH"] = "\(batch)"
+            }
+            let server = try ServerProcess.start(tandem, port: port + index, cores: layout.serverCores, environment: environment)
+            servers.append((withFleet, server, nil))
+            if layout == .paired {
+                let cpuGroup = try CPUGroups.Group(named: "tandem-bench-\(getpid())-\(index)")
+                servers[servers.count - 1].cpuGroup = cpuGroup
+                try cpuGroup.add(server.process.processIdentifier)
+            }
+        }
+        for (_, server, _) in servers { try await server.waitUntilHealthy(http) }
+        let (clients, seconds) = (clients, seconds)
+        return try await withThrowingTaskGroup(of: (Bool, LoadWindow).self) { windows in
+            for (withFleet, server, _) in servers {
+                let (port, pid) = (server.port, server.process.processIdentifier)
+                windows.addTask {
+                    (withFleet, try await Self.measure(port: port, pid: pid, shipping: withFleet, clients: clients, seconds: seconds, http: http, group: group))
+                }
+            }
+            var measured: [Bool: LoadWindow] = [:]
+            for try await (withFleet, window) in windows { measured[withFleet] = window }
+            return measured
+        }
+    }
+
+    /// Loads the server on `port` (process `pid`) for `seconds` at `clients` clients and measures
+    /// it; PostgreSQL's CPU is counted for the server that is `shipping` only.
+    private static func measure(port: Int, pid: pid_t, shipping: Bool, clients: Int, seconds: Double, http: HTTPClient, group: MultiThreadedEventLoopGroup) async throws -> LoadWindow {
         let headBefore = try await Self.health(http, port: port).head
-        let cpuBefore = server.cpuSeconds()
-        let shipperCPUBefore = CPUPlacement.threadCPUSeconds(of: server.process.processIdentifier, namedLike: Self.shipperThreads)
+        let cpuBefore = CPUPlacement.cpuSeconds(of: pid)
+        let shipperCPUBefore = CPUPlacement.threadCPUSeconds(of: pid, namedLike: Self.shipperThreads)
         // PostgreSQL's processes by pid: a backend that starts meanwhile counts from zero.
-        let databaseCPUBefore = Dictionary(uniqueKeysWithValues: CPUPlacement.postgresProcesses().map { ($0, CPUPlacement.cpuSeconds(of: $0)) })
+        let databaseCPUBefore = Dictionary(uniqueKeysWithValues: (shipping ? CPUPlacement.postgresProcesses() : []).map { ($0, CPUPlacement.cpuSeconds(of: $0)) })
         let sampler = Task { () -> [Double] in
             var lags: [Double] = []
             while !Task.isCancelled {
@@ -243,9 +291,9 @@ struct FleetBench: AsyncParsableCommand {
             stagger: .milliseconds(0), warmUp: .milliseconds(250), until: .now() + .milliseconds(Int64(seconds * 1000))
         )
         let elapsed = started.duration(to: .now).seconds
-        let cpu = server.cpuSeconds() - cpuBefore
-        let shipperCPU = CPUPlacement.threadCPUSeconds(of: server.process.processIdentifier, namedLike: Self.shipperThreads) - shipperCPUBefore
-        let databaseCPU = CPUPlacement.postgresProcesses().map { CPUPlacement.cpuSeconds(of: $0) - (databaseCPUBefore[$0] ?? 0) }.reduce(0, +)
+        let cpu = CPUPlacement.cpuSeconds(of: pid) - cpuBefore
+        let shipperCPU = CPUPlacement.threadCPUSeconds(of: pid, namedLike: Self.shipperThreads) - shipperCPUBefore
+        let databaseCPU = (shipping ? CPUPlacement.postgresProcesses() : []).map { CPUPlacement.cpuSeconds(of: $0) - (databaseCPUBefore[$0] ?? 0) }.reduce(0, +)
         sampler.cancel()
         let lags = await sampler.value
         let headAfter = try await Self.health(http, port: port).head
