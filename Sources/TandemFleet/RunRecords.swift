@@ -67,7 +67,7 @@ struct RunRecords {
             let entries = try journal.entries(of: unseen, through: last.seq)
             for (index, run) in touched.runs.enumerated() where unseen.contains(run) {
                 guard let runEntries = entries[run] else {
-                    throw FleetError.journal("the journal's run index holds no entries of run \(run) up to seq \(last.seq), yet the batch has some")
+                    throw JournalError(.corrupted, "the run index holds no entries of run \(run) up to this seq, yet the batch read has some", seq: last.seq)
                 }
                 records[index] = Self.fold(runEntries)
                 readBack[index] = true
