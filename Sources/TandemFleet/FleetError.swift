@@ -35,7 +35,7 @@ public enum FleetError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidURL(let detail):
-            "The fleet URL is not usable: \(detail)."
+            "The fleet URL (TANDEM_FLEET_URL or --url) is not usable: \(detail)."
         case .database(let detail):
             "The fleet store (PostgreSQL) failed: \(detail)."
         case .nodeIdentityMismatch(let configured, let stored):

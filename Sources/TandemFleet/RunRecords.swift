@@ -19,6 +19,8 @@ struct RunRecords {
     private var foldedThrough: UInt64?
     /// How many times a run was read back from the journal because its beginning was not folded here.
     private(set) var runsReadBack = 0
+    /// How many records are kept for the next batch (the runs still open).
+    var keptRuns: Int { open.count }
 
     /// Beyond this many open runs (a journal of runs that never close) the kept records are
     /// dropped and those runs are read from the journal again when they reappear. A record holds

@@ -20,6 +20,10 @@ struct ServeConfigurationTests {
         (["TANDEM_SHUTDOWN_HARD_LIMIT_S": "-3"], "TANDEM_SHUTDOWN_HARD_LIMIT_S"),
         (["TANDEM_UPSTREAM_MAX_CONNECTIONS": "0"], "TANDEM_UPSTREAM_MAX_CONNECTIONS"),
         (["TANDEM_UPSTREAM_MAX_CONNECTIONS": "many"], "TANDEM_UPSTREAM_MAX_CONNECTIONS"),
+        (["TANDEM_FLEET_DURABILITY": "sometimes"], "TANDEM_FLEET_DURABILITY must be one of async, sync"),
+        (["TANDEM_FLEET_DURABILITY": "sync"], "TANDEM_FLEET_DURABILITY=sync needs TANDEM_FLEET_URL"),
+        (["TANDEM_FLEET_BATCH": "0"], "TANDEM_FLEET_BATCH"),
+        (["TANDEM_FLEET_URL": "mysql://nope"], "TANDEM_FLEET_URL"),
     ])
     func refused(environment: [String: String], named setting: String) throws {
         let directory = try TemporaryDirectory()

@@ -71,6 +71,21 @@ struct RunRecordsTests {
         #expect(Set(batch.map(\.runID)).count > touchedBefore.count)
     }
 
+    @Test("only the runs still open are kept for the next batch: a run leaves once it closes")
+    func closedRunsAreNotKept() async throws {
+        let node = try await TestNode("records-kept", runs: 40)
+        let entries = try node.journal.entries(from: 1)
+        for end in [entries.count / 3, entries.count / 2, entries.count] {
+            var folds = RunRecords()
+            for chunk in stride(from: 0, to: end, by: 10) {
+                _ = try folds.records(touchedBy: Array(entries[chunk..<min(end, chunk + 10)]), in: node.journal)
+            }
+            let open = Dictionary(grouping: entries[..<end], by: \.runID).values.filter { !RunRecords.fold($0).isTerminal }
+            #expect(folds.keptRuns == open.count, "after seq \(end)")
+            if end == entries.count { #expect(open.isEmpty, "every run of the workload closes") } else { #expect(!open.isEmpty) }
+        }
+    }
+
     @Test("runs that never close are not kept beyond the bound, and their records stay right")
     func boundedOpenRuns() async throws {
         let node = try await TestNode("records-open", runs: 0)

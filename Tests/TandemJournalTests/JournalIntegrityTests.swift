@@ -114,6 +114,29 @@ struct JournalIntegrityTests {
         }
     }
 
+    @Test("A damaged run index checkpoint is a clear corruption error, never an overflow", arguments: [
+        [UInt8](repeating: 0xFF, count: 8),  // UInt64.max: the seq after it would overflow
+        [0x00, 0x01, 0x02],  // not a seq at all
+    ])
+    func damagedIndexCheckpoint(value: [UInt8]) async throws {
+        let directory = try await filledJournal(3)
+        try RawLMDB.withEnvironment(directory.path) {
+            try $0.put(database: "meta", key: Array("indexed".utf8), value: value)
+        }
+        let isCheckpointCorruption: (any Error) -> Bool = { error in
+            guard let error = error as? JournalError else { return false }
+            return error.code == .corrupted && error.message.contains("checkpoint is damaged")
+        }
+        // The journal still takes appends (the index is derived; its writer logs the failure),
+        // and every read through the index says what is wrong.
+        let journal = try makeJournal(directory)
+        _ = try await journal.append([try abortedEntry("after", reason: "appended past the damage")])
+        #expect(try journal.head().seq == 4)
+        #expect(performing: { _ = try journal.openRuns() }, throws: isCheckpointCorruption)
+        #expect(performing: { _ = try journal.entries(of: RunID("t0")!) }, throws: isCheckpointCorruption)
+        #expect(try journal.verify().isValid, "the entries themselves are intact")
+    }
+
     @Test("A full map grows on its own")
     func mapGrows() async throws {
         let directory = try TemporaryDirectory()

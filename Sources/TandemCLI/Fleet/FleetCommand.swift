@@ -45,8 +45,9 @@ struct FleetShipCommand: AsyncParsableCommand {
     @Flag(help: "Ship up to the current head, then exit.") var once = false
 
     func run() async throws {
-        let batchSize = try batch ?? EnvironmentSettings().integer("TANDEM_FLEET_BATCH", default: 2_000, range: 1...100_000)
-        guard (1...100_000).contains(batchSize) else { throw ValidationError("--batch must be from 1 to 100000") }
+        let batchSize = try batch ?? FleetServeSettings.batchSize()
+        let sizes = FleetServeSettings.batchSizes
+        guard sizes.contains(batchSize) else { throw ValidationError("--batch must be from \(sizes.lowerBound) to \(sizes.upperBound)") }
         let node = try resolveNode(configured: nodeID ?? Environment.value("TANDEM_NODE_ID"), dataDirectory: dataDirectory.path)
         try await failing {
             let journal = try dataDirectory.openForReading()

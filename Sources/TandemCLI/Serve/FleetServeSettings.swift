@@ -15,16 +15,9 @@ struct FleetServeSettings {
         nodeID = try NodeIdentity.resolve(configured: environment.optional("TANDEM_NODE_ID"), dataDirectory: dataDirectory)
         url = environment.optional("TANDEM_FLEET_URL")
         if let url { _ = try FleetURL.configuration(url) }
-        shipper = FleetShipper.Configuration(
-            batchSize: try environment.integer("TANDEM_FLEET_BATCH", default: 2_000, range: 1...100_000)
-        )
-        switch environment.optional("TANDEM_FLEET_DURABILITY")?.lowercased() {
-        case nil, "async": synchronous = false
-        case "sync":
-            guard url != nil else { throw ValidationError("TANDEM_FLEET_DURABILITY=sync needs TANDEM_FLEET_URL") }
-            synchronous = true
-        case let other?: throw ValidationError("TANDEM_FLEET_DURABILITY must be async or sync (got '\(other)')")
-        }
+        shipper = FleetShipper.Configuration(batchSize: try Self.batchSize(environment))
+        synchronous = try environment.choice("TANDEM_FLEET_DURABILITY", default: Durability.async) == .sync
+        if synchronous, url == nil { throw ValidationError("TANDEM_FLEET_DURABILITY=sync needs TANDEM_FLEET_URL") }
         // In async durability the fleet copy trails the journal anyway (the loss window is the
         // lag); in sync durability frames wait for the shipper.
         shipper.trailsServer = !synchronous
@@ -33,6 +26,22 @@ struct FleetServeSettings {
         if let kill = try environment.killSwitch("TANDEM_FLEET_TEST_KILL_BEFORE_COMMIT_SEQ") {
             shipper.beforeCommit = { last in kill(last) }
         }
+    }
+
+    /// `TANDEM_FLEET_BATCH`: entries per ship transaction (`serve` and `tandem fleet ship`).
+    static func batchSize(_ environment: EnvironmentSettings = EnvironmentSettings()) throws -> Int {
+        try environment.integer("TANDEM_FLEET_BATCH", default: 2_000, range: Self.batchSizes)
+    }
+
+    /// The batch sizes accepted.
+    static let batchSizes = 1...100_000
+
+    /// `TANDEM_FLEET_DURABILITY`'s values.
+    private enum Durability: String, CaseIterable {
+        /// Frames go out once the journal has the entries; the fleet copy trails.
+        case async
+        /// Frames wait until the entries are in the fleet store too.
+        case sync
     }
 
     /// The settings as log lines, the password masked.

@@ -7,7 +7,12 @@ enum RunIndex {
     /// The last seq the index covers (0 when nothing is indexed).
     static func indexedThrough(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> UInt64 {
         guard let value = try txn.get(checkpointKey, in: storage.meta) else { return 0 }
-        return SeqKey.decode(value)
+        // Readers scan from the seq after it: a damaged record must not make that seq overflow.
+        let seq = SeqKey.decode(value)
+        guard value.count == 8, seq < .max else {
+            throw JournalError(.corrupted, "the run index's checkpoint is damaged (\(value.count) bytes, value \(seq)); the entries themselves are untouched: run `tandem journal verify`")
+        }
+        return seq
     }
 
     static func setIndexedThrough(_ seq: UInt64, _ txn: borrowing WriteTransaction, _ storage: JournalStore) throws {
