@@ -40,12 +40,16 @@ package struct Storage<Schema: StorageSchema>: Sendable {
         )
         (databases, meta) = try environment.opening { txn in
             let pointer = txn.reads.pointer
+            // Only an empty environment is made a tandem store: one that holds anything else
+            // without the format marker is another program's, left as it is (the transaction
+            // that would have created the databases is aborted by the format check below).
+            let fresh = environment.readOnly ? false : try Self.isEmpty(pointer, environment)
             let resolve = { (name: String) throws(StorageError) -> Database in
                 try Self.openDatabase(name, in: pointer, environment)
             }
             let databases = try Schema(resolving: resolve)
             let meta = try resolve("meta")
-            if !environment.readOnly, try txn.reads.get(Self.formatKey, in: meta) == nil {
+            if fresh {
                 try txn.put(Self.formatKey, Array(Schema.format.utf8), in: meta)
             }
             try Self.checkFormat(txn.reads, meta, environment)
@@ -100,6 +104,15 @@ package struct Storage<Schema: StorageSchema>: Sendable {
     // MARK: Set-up
 
     private static var formatKey: [UInt8] { Array("format".utf8) }
+
+    /// Whether the environment's main database holds nothing yet (no named database, no key).
+    private static func isEmpty(_ txn: OpaquePointer, _ environment: LMDBEnvironment) throws(StorageError) -> Bool {
+        var main: MDB_dbi = 0
+        try environment.check(mdb_dbi_open(txn, nil, 0, &main), "open the main database")
+        var stat = MDB_stat()
+        try environment.check(mdb_stat(txn, main, &stat), "read the main database's size")
+        return stat.ms_entries == 0
+    }
 
     private static func openDatabase(_ name: String, in txn: OpaquePointer, _ environment: LMDBEnvironment) throws(StorageError) -> Database {
         var dbi: MDB_dbi = 0

@@ -114,6 +114,28 @@ struct JournalIntegrityTests {
         }
     }
 
+    @Test("Another program's LMDB environment is refused, not adopted: nothing is written into it")
+    func foreignEnvironment() throws {
+        let directory = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.path + "/journal", withIntermediateDirectories: true)
+        try RawLMDB.withEnvironment(directory.path) {
+            try $0.put(database: "theirs", key: Array("key".utf8), value: Array("value".utf8), creating: true)
+        }
+        #expect {
+            _ = try makeJournal(directory)
+        } throws: { error in
+            guard let error = error as? JournalError else { return false }
+            return error.code == .formatMismatch && error.message.contains("not written by tandem")
+        }
+        let databases = try RawLMDB.withEnvironment(directory.path) { raw in
+            try ["theirs", "meta", "entries"].filter { try raw.hasDatabase($0) }
+        }
+        #expect(databases == ["theirs"])
+        // An empty directory still becomes a journal.
+        let fresh = try TemporaryDirectory()
+        #expect(try makeJournal(fresh).head().seq == 0)
+    }
+
     @Test("A damaged run index checkpoint is a clear corruption error, never an overflow", arguments: [
         [UInt8](repeating: 0xFF, count: 8),  // UInt64.max: the seq after it would overflow
         [0x00, 0x01, 0x02],  // not a seq at all

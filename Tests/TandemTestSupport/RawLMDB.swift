@@ -55,9 +55,18 @@ public final class RawLMDB {
         }
     }
 
-    /// Writes `value` under `key` in the named database.
-    public func put(database: String, key: [UInt8], value: [UInt8]) throws {
-        try transaction(database: database) { txn, dbi in
+    /// Whether the environment has a database named `name`.
+    public func hasDatabase(_ name: String) throws -> Bool {
+        do {
+            return try transaction(database: name) { _, _ in true }
+        } catch let error as RawLMDBError where error.code == MDB_NOTFOUND {
+            return false
+        }
+    }
+
+    /// Writes `value` under `key` in the named database (made first when `creating`).
+    public func put(database: String, key: [UInt8], value: [UInt8], creating: Bool = false) throws {
+        try transaction(database: database, creating: creating) { txn, dbi in
             var key = key
             var value = value
             try key.withUnsafeMutableBytes { keyBytes in
@@ -70,12 +79,12 @@ public final class RawLMDB {
         }
     }
 
-    private func transaction<T>(database: String, _ body: (OpaquePointer, MDB_dbi) throws -> T) throws -> T {
+    private func transaction<T>(database: String, creating: Bool = false, _ body: (OpaquePointer, MDB_dbi) throws -> T) throws -> T {
         var txn: OpaquePointer?
         try Self.check(mdb_txn_begin(env, nil, 0, &txn))
         var dbi: MDB_dbi = 0
         do {
-            try Self.check(mdb_dbi_open(txn, database, 0, &dbi))
+            try Self.check(mdb_dbi_open(txn, database, creating ? UInt32(MDB_CREATE) : 0, &dbi))
             let result = try body(txn!, dbi)
             try Self.check(mdb_txn_commit(txn))
             return result
