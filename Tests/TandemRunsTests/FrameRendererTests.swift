@@ -16,11 +16,11 @@ struct FrameRendererTests {
             flashModel: "f", proModel: "p", flashTimeoutS: 5, proTimeoutS: 45, provider: "x", redaction: "off", onFlashFailure: "continue"
         ), requestDigest: "d")), seq: 1) == nil)
         let timeout = renderer.frame(for: .modelTimeout(.pro, ModelTimeout(timeoutS: 45, phase: .total, elapsedMs: 45_000)), seq: 5)
-        #expect(timeout?.event == "error")
+        #expect(timeout?.event == .error)
         #expect(timeout.map { String(decoding: $0.data, as: UTF8.self) }
             == #"{"code":"pro_timeout","error":"Pro model timed out","model":"pro","retryable":true,"trace_id":"run-1","type":"timeout"}"#)
         let shutdown = DomainEvent.modelCancelled(.flash, ModelCancelled(reason: .shutdown))
-        #expect(renderer.frame(for: shutdown, seq: 6)?.event == "error")
+        #expect(renderer.frame(for: shutdown, seq: 6)?.event == .error)
         #expect(renderer.frame(for: .modelCancelled(.pro, ModelCancelled(reason: .shutdown)), seq: 7) == nil)
         #expect(renderer.frame(for: .modelCancelled(.pro, ModelCancelled(reason: .superseded)), seq: 8) == nil)
         let done = renderer.frame(for: .done(RunDone(status: .cancelled, durationMs: 1)), seq: 9)

@@ -32,7 +32,7 @@ struct AuditTests {
             for frame in frames {
                 let id = try #require(frame.id)
                 let expected = try #require(rendered[id], "frame \(id) has no journaled event")
-                #expect(frame.event == expected.event)
+                #expect(frame.event == expected.event.rawValue)
                 #expect(frame.data == String(decoding: expected.data, as: UTF8.self))
             }
             #expect(frames.count == rendered.count)

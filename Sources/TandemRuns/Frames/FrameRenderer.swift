@@ -97,6 +97,6 @@ public struct FrameRenderer: Sendable {
 
     private func make(_ seq: UInt64?, _ event: FrameEvent, _ payload: some CanonicalWritable) -> SSEFrame {
         // Payloads hold only strings, finite numbers and booleans already journaled.
-        SSEFrame(id: seq, event: event.rawValue, data: payload.canonicalJSON)
+        SSEFrame(id: seq, event: event, data: payload.canonicalJSON)
     }
 }

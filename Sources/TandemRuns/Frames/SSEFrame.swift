@@ -11,12 +11,12 @@ public struct SSEFrame: Sendable, Equatable {
     /// The journal seq of the event the frame comes from. `nil` only for the frames sent when the
     /// journal itself failed mid-run (they could not be journaled).
     public var id: UInt64?
-    /// `preliminary`, `final`, `error` or `done` (a ``FrameEvent``'s raw value).
-    public var event: String
+    /// `preliminary`, `final`, `error` or `done`.
+    public var event: FrameEvent
     /// The JSON payload, one line.
     public var data: [UInt8]
 
-    public init(id: UInt64?, event: String, data: [UInt8]) {
+    public init(id: UInt64?, event: FrameEvent, data: [UInt8]) {
         self.id = id
         self.event = event
         self.data = data
@@ -27,7 +27,7 @@ public struct SSEFrame: Sendable, Equatable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(data.count + 48)
         if let id { bytes += Array("id: \(id)\n".utf8) }
-        bytes += Array("event: \(event)\n".utf8)
+        bytes += Array("event: \(event.rawValue)\n".utf8)
         bytes += Array("data: ".utf8)
         bytes += data
         bytes += [10, 10]
@@ -35,7 +35,7 @@ public struct SSEFrame: Sendable, Equatable {
     }
 
     /// Whether this is the last frame of a run.
-    public var isTerminal: Bool { event == FrameEvent.done.rawValue }
+    public var isTerminal: Bool { event == .done }
 
     /// The keep-alive comment sent while waiting.
     public static let ping: [UInt8] = Array(": ping\n\n".utf8)
