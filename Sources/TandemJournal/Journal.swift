@@ -28,6 +28,8 @@ public final class Journal: Sendable {
         if configuration.readOnly {
             writer = nil
         } else {
+            // Before the writer starts: it catches the index up from the checkpoint.
+            _ = try RunIndex.rebuildIfDamaged(storage, logger: logger)
             let counters = self.counters
             let writer = JournalWriter(
                 storage: storage, configuration: configuration, logger: logger, runSignals: runSignals
@@ -159,7 +161,8 @@ public final class Journal: Sendable {
                         more = false
                         return false
                     }
-                    guard try body(seq, value) else {
+                    // A key of the largest seq (damaged: no line can carry it) ends the scan.
+                    guard try body(seq, value), seq < .max else {
                         more = false
                         return false
                     }

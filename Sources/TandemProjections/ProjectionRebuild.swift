@@ -88,7 +88,8 @@ package enum ProjectionRebuild {
             }
             if entry.seq >= nextReport {
                 reached(entry.seq)
-                nextReport = entry.seq + (1 << 16)
+                let (next, overflow) = entry.seq.addingReportingOverflow(1 << 16)
+                nextReport = overflow ? .max : next
                 if stop.load(ordering: .relaxed) { return false }
             }
             return true

@@ -108,6 +108,11 @@ package struct WriteTransaction: ~Copyable {
         try reads.environment.check(rc, "write")
     }
 
+    /// Deletes every key of `database` (the database itself stays).
+    package func empty(_ database: Database) throws(StorageError) {
+        try reads.environment.check(mdb_drop(reads.pointer, database.dbi, 0), "empty a database")
+    }
+
     /// Deletes `key` from `database`.
     /// - Returns: whether it was there.
     @discardableResult

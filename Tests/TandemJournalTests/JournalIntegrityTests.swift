@@ -136,27 +136,68 @@ struct JournalIntegrityTests {
         #expect(try makeJournal(fresh).head().seq == 0)
     }
 
-    @Test("A damaged run index checkpoint is a clear corruption error, never an overflow", arguments: [
+    @Test("A damaged run index checkpoint: a clear error for readers, never an overflow, and a rebuild of the index when the journal is opened for writing", arguments: [
         [UInt8](repeating: 0xFF, count: 8),  // UInt64.max: the seq after it would overflow
         [0x00, 0x01, 0x02],  // not a seq at all
+        [0, 0, 0, 0, 0, 0, 0x03, 0xE8],  // seq 1000, beyond the head: entries past the head would be missed
     ])
     func damagedIndexCheckpoint(value: [UInt8]) async throws {
-        let directory = try await filledJournal(3)
+        let directory = try await filledJournal(8)
+        let runs = try makeJournal(directory) { $0.readOnly = true }.openRuns().map(\.run)
+        let expected = try makeJournal(directory) { $0.readOnly = true }.entries(of: RunID("t1")!).map(\.seq)
+        #expect(expected == [2, 6])
         try RawLMDB.withEnvironment(directory.path) {
             try $0.put(database: "meta", key: Array("indexed".utf8), value: value)
         }
-        let isCheckpointCorruption: (any Error) -> Bool = { error in
+        let reader = try makeJournal(directory) { $0.readOnly = true }
+        #expect {
+            _ = try reader.entries(of: RunID("t1")!)
+        } throws: { error in
             guard let error = error as? JournalError else { return false }
-            return error.code == .corrupted && error.message.contains("checkpoint is damaged")
+            return error.code == .corrupted && error.message.contains("checkpoint is damaged") && error.message.contains("rebuilds the index")
         }
-        // The journal still takes appends (the index is derived; its writer logs the failure),
-        // and every read through the index says what is wrong.
+        // Opening it for writing empties the index; readers scan the entries until the writer has
+        // derived it again, and both give the same answers as before the damage.
         let journal = try makeJournal(directory)
-        _ = try await journal.append([try abortedEntry("after", reason: "appended past the damage")])
-        #expect(try journal.head().seq == 4)
-        #expect(performing: { _ = try journal.openRuns() }, throws: isCheckpointCorruption)
-        #expect(performing: { _ = try journal.entries(of: RunID("t0")!) }, throws: isCheckpointCorruption)
+        #expect(try journal.entries(of: RunID("t1")!).map(\.seq) == expected)
+        #expect(try journal.openRuns().map(\.run) == runs)
+        _ = try await journal.append([try abortedEntry("t1", reason: "appended after the rebuild")])
+        #expect(try journal.entries(of: RunID("t1")!).map(\.seq) == expected + [9])
         #expect(try journal.verify().isValid, "the entries themselves are intact")
+    }
+
+    @Test("Seqs with no successor (UInt64.max) in a line, the head record or a key are damage that is named, never an overflow")
+    func largestSeq() async throws {
+        let line = Array(#"{"seq":18446744073709551615,"ts":"2026-11-28T08:05:30.123456Z","run_id":"r","type":"run_aborted","data":{},"prev":"\#(String(repeating: "0", count: 64))"}"#.utf8)
+        #expect {
+            _ = try JournalEntry(line: line)
+        } throws: { error in
+            (error as? JournalError)?.code == .invalidEntry && "\(error)".contains("beyond any journal's range")
+        }
+
+        let strayKey = try await filledJournal(3)
+        try RawLMDB.withEnvironment(strayKey.path) {
+            try $0.put(database: "entries", key: [UInt8](repeating: 0xFF, count: 8), value: line)
+        }
+        let reader = try makeJournal(strayKey) { $0.readOnly = true }
+        let report = try reader.verify()
+        #expect(report.problem?.seq == .max)
+        var scanned: [UInt64] = []
+        try reader.scan(from: 1) { key, _ in
+            scanned.append(key)
+            return true
+        }
+        #expect(scanned == [1, 2, 3, .max], "the scan reaches the stray key and ends there")
+
+        let damagedHead = try await filledJournal(3)
+        try RawLMDB.withEnvironment(damagedHead.path) {
+            try $0.put(database: "meta", key: Array("head".utf8), value: [UInt8](repeating: 0xFF, count: 8) + ChainHash.genesis)
+        }
+        #expect {
+            _ = try makeJournal(damagedHead)
+        } throws: { error in
+            (error as? JournalError)?.code == .corrupted && "\(error)".contains("head record is damaged")
+        }
     }
 
     @Test("A full map grows on its own")

@@ -41,6 +41,14 @@ extension Journal {
             (try JournalHead.read(txn, storage), try Self.lastStoredSeq(txn, storage))
         }
         let end = max(head.seq, lastStored)
+        // No journal comes near this (a million appends a second would take 146,000 years); a
+        // larger seq is a damaged key or head record, named before the segment arithmetic below,
+        // which must not overflow.
+        guard end < Self.largestPlausibleSeq else {
+            return VerificationReport(entriesChecked: 0, head: head, problem: .init(
+                seq: end, reason: "a seq beyond any journal's range is stored (a damaged key or head record)"
+            ))
+        }
         // Hashing dominates: split the range into one segment per core. Each segment seeds its
         // chain with the hash of the entry just before it, so links across segments are checked too.
         let segments = end < 65_536 ? 1 : max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
@@ -84,6 +92,9 @@ extension Journal {
         }
         return state
     }
+
+    /// The largest seq ``verify(progress:)`` treats as possibly real.
+    static let largestPlausibleSeq: UInt64 = 1 << 62
 
     /// The highest seq stored in the entries database (which may differ from the head if damaged).
     func lastStoredSeq() throws -> UInt64 {

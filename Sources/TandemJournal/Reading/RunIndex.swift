@@ -1,3 +1,4 @@
+import Logging
 import TandemStorage
 
 /// Reads of the run index, completed with the entries past its checkpoint (see ``RunIndexer``).
@@ -5,14 +6,45 @@ enum RunIndex {
     private static let checkpointKey = Array("indexed".utf8)
 
     /// The last seq the index covers (0 when nothing is indexed).
+    /// - Throws: ``JournalError`` `.corrupted` when the checkpoint is damaged (a read-write open
+    ///   rebuilds the index then: ``rebuildIfDamaged(_:logger:)``).
     static func indexedThrough(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> UInt64 {
         guard let value = try txn.get(checkpointKey, in: storage.meta) else { return 0 }
-        // Readers scan from the seq after it: a damaged record must not make that seq overflow.
         let seq = SeqKey.decode(value)
-        guard value.count == 8, seq < .max else {
-            throw JournalError(.corrupted, "the run index's checkpoint is damaged (\(value.count) bytes, value \(seq)); the entries themselves are untouched: run `tandem journal verify`")
+        if let damage = try damage(of: value, seq: seq, txn, storage) {
+            throw JournalError(.corrupted, "the run index's checkpoint is damaged (\(damage)); the entries are untouched, and opening the journal for writing (`tandem serve`) rebuilds the index")
         }
         return seq
+    }
+
+    /// What is wrong with a stored checkpoint: not a seq, one with no successor (readers scan from
+    /// the seq after it), or beyond the head (the index would claim entries that do not exist, and
+    /// readers would never scan the entries past the head that come later); `nil` when sound.
+    private static func damage(of value: [UInt8], seq: UInt64, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> String? {
+        guard value.count == 8 else { return "\(value.count) bytes, not a seq" }
+        guard seq < .max else { return "seq \(seq)" }
+        let head = try JournalHead.read(txn, storage).seq
+        return seq > head ? "seq \(seq), beyond the head \(head)" : nil
+    }
+
+    /// Empties the run index when its checkpoint is damaged, so that the writer derives it again
+    /// from seq 1 (the index is derived from the entries; readers scan the entries meanwhile).
+    /// - Returns: whether it did.
+    static func rebuildIfDamaged(_ storage: JournalStore, logger: Logger) throws -> Bool {
+        func damaged(_ txn: borrowing ReadTransaction) throws -> String? {
+            guard let value = try txn.get(checkpointKey, in: storage.meta) else { return nil }
+            return try damage(of: value, seq: SeqKey.decode(value), txn, storage)
+        }
+        guard try storage.read({ try damaged($0) }) != nil else { return false }
+        return try storage.write { txn in
+            // Checked again under the writer lock: another process may have rebuilt it.
+            guard let damage = try damaged(txn.reads) else { return false }
+            logger.error("the run index's checkpoint is damaged; rebuilding the run index from the entries", metadata: ["damage": "\(damage)"])
+            let databases = storage.databases
+            for database in [databases.runStarts, databases.runEntries, databases.openRuns] { try txn.empty(database) }
+            try txn.delete(checkpointKey, in: storage.meta)
+            return true
+        }
     }
 
     static func setIndexedThrough(_ seq: UInt64, _ txn: borrowing WriteTransaction, _ storage: JournalStore) throws {

@@ -19,6 +19,10 @@ public struct JournalHead: Sendable, Equatable {
             throw JournalError(.corrupted, "the journal's head record is damaged (\(value.count) bytes); run `tandem journal verify`")
         }
         let seq = SeqKey.decode(value)
+        // The next append takes seq + 1: a damaged head must not make that overflow.
+        guard seq < .max else {
+            throw JournalError(.corrupted, "the journal's head record is damaged (seq \(seq)); run `tandem journal verify`")
+        }
         return JournalHead(seq: seq, hash: Array(value[8...]))
     }
 
