@@ -18,7 +18,7 @@ import TandemStorage
 /// `@unchecked Sendable`: `queue`, `closed`, `stopped` and `writerWaiting` are read and written
 /// only while holding `condition`; `onFailure` is set before ``start()`` and only read after; every
 /// other mutable property (`lastMicros`, `timestamps`, `dirtySince`, `syncFailure`, `indexer`,
-/// `lastIndexFlush`, `lastReaderCheck`) is touched only by the writer thread.
+/// `lastIndexFlush`, `lastReaderCheck`, `failingWork`) is touched only by the writer thread.
 ///
 /// Its intervals are timed on ``JournalConfiguration/monotonicClock``: the thread cannot suspend,
 /// so it reads the clock and waits on its condition for the time left (with a manual clock in
@@ -66,6 +66,8 @@ final class JournalWriter: @unchecked Sendable {
     private var indexer: RunIndexer
     private var lastIndexFlush: Duration
     private var lastReaderCheck: Duration
+    /// Housekeeping that failed, by name, with the failure last logged (see `logFailure`).
+    private var failingWork: [String: String] = [:]
     /// Reader slots of dead processes freed so far.
     let staleReadersFreed = Atomic<Int>(0)
 
@@ -233,11 +235,17 @@ final class JournalWriter: @unchecked Sendable {
 
     /// Runs `body` (whose writes grow the map as the storage's policy allows) and logs a failure
     /// (the index is derived: it is retried at the next flush and rebuilt at start-up).
+    /// Runs the housekeeping `body` (named by `what`); a failure is logged once until it changes
+    /// or `body` succeeds again (a failing index flush is retried on every commit at high load).
     private func logFailure(_ what: String, _ body: () throws -> Void) {
         do {
             try body()
+            if failingWork.removeValue(forKey: what) != nil { logger.notice("journal can \(what) again") }
         } catch {
-            logger.error("journal could not \(what)", metadata: ["error": "\(error)"])
+            let description = "\(error)"
+            guard failingWork[what] != description else { return }
+            failingWork[what] = description
+            logger.error("journal could not \(what)", metadata: ["error": "\(description)"])
         }
     }
 
