@@ -37,13 +37,13 @@ public struct ShipResult: Sendable, Equatable {
     public var collisions: [String]
 }
 
-/// A run's `DualRunRecord` (canonical JSON) as shipped with a batch.
+/// A run's `DualRunRecord` (canonical JSON) as shipped with a batch; the store reads its run id
+/// and columns from the JSON itself. Text, made on the shipper's reader thread, as the store
+/// sends it.
 public struct FleetRunRecord: Sendable, Equatable {
-    public var runID: String
-    public var json: [UInt8]
+    public var json: String
 
-    public init(runID: String, json: [UInt8]) {
-        self.runID = runID
+    public init(json: String) {
         self.json = json
     }
 }
@@ -228,7 +228,7 @@ public struct FleetStore: Sendable {
     /// is and reported (newly detected ones only).
     private func upsert(records: [FleetRunRecord], node: String, _ connection: PostgresConnection) async throws -> [String] {
         guard !records.isEmpty else { return [] }
-        let texts = records.map { String(decoding: $0.json, as: UTF8.self) }
+        let texts = records.map(\.json)
         // Returns only the runs it did not write (another node's, normally none), not every run
         // of the batch. Rows are written in run id order, so two nodes that ship the same new
         // ids at once lock them in the same order and cannot deadlock. `incoming` is read twice, so PostgreSQL parses each record once; `OFFSET 0`

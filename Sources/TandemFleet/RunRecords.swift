@@ -79,7 +79,7 @@ struct RunRecords {
             let run = touched.runOfEntry[index]
             if !readBack[run] { RecordFold.apply(batch[index], to: &records[run]) }
         }
-        let result = records.indices.map { FleetRunRecord(runID: touched.runs[$0].rawValue, json: records[$0].json) }
+        let result = records.indices.map { FleetRunRecord(json: String(decoding: records[$0].json, as: UTF8.self)) }
         // The open ones are kept for the next batch, moved out of `records`.
         while let record = records.popLast() {
             if !record.isTerminal { open[touched.runs[records.count]] = record }

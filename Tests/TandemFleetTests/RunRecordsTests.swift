@@ -21,7 +21,7 @@ struct RunRecordsTests {
     }
 
     private static func records(_ folds: inout RunRecords, _ batch: [JournalEntry], in journal: Journal) throws -> [String] {
-        try folds.records(touchedBy: batch, in: journal).map { String(decoding: $0.json, as: UTF8.self) }
+        try folds.records(touchedBy: batch, in: journal).map(\.json)
     }
 
     @Test("records folded batch by batch equal each run folded from its start, for any batch size, from any starting seq, after a break in the sequence")
