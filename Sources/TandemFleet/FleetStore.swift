@@ -231,8 +231,9 @@ public struct FleetStore: Sendable {
         let texts = records.map(\.json)
         // Returns only the runs it did not write (another node's, normally none), not every run
         // of the batch. Rows are written in run id order, so two nodes that ship the same new
-        // ids at once lock them in the same order and cannot deadlock. `incoming` is read twice, so PostgreSQL parses each record once; `OFFSET 0`
-        // keeps it from being inlined into the `->>`s (measured: 2.4 times the whole upsert).
+        // ids at once lock them in the same order and cannot deadlock. `incoming` is read twice,
+        // so PostgreSQL parses each record once; `OFFSET 0` keeps it from being inlined into the
+        // `->>`s (measured: 2.4 times the whole upsert).
         let skipped = try await connection.checkedQuery(
             """
             WITH incoming AS (SELECT \(unescaped: Self.jsonbOf("t")) AS r FROM unnest(\(texts)::text[]) AS t OFFSET 0),

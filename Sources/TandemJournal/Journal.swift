@@ -161,8 +161,8 @@ public final class Journal: Sendable {
                         more = false
                         return false
                     }
-                    // A key of the largest seq (damaged: no line can carry it) ends the scan.
-                    guard try body(seq, value), seq < .max else {
+                    // A key beyond any journal's range (damaged: no line can carry it) ends the scan.
+                    guard try body(seq, value), seq <= JournalEntry.largestSeq else {
                         more = false
                         return false
                     }

@@ -88,8 +88,7 @@ package enum ProjectionRebuild {
             }
             if entry.seq >= nextReport {
                 reached(entry.seq)
-                let (next, overflow) = entry.seq.addingReportingOverflow(1 << 16)
-                nextReport = overflow ? .max : next
+                nextReport = entry.seq + (1 << 16)
                 if stop.load(ordering: .relaxed) { return false }
             }
             return true

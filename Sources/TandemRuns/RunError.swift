@@ -1,4 +1,4 @@
-public import TandemJournal
+import TandemJournal
 
 /// An error of the runs module: why a run was not admitted, or cannot be followed.
 ///

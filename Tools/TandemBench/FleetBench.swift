@@ -27,7 +27,7 @@ struct FleetBench: AsyncParsableCommand {
     @Option(help: "Seconds of load per mode (0 skips the load phase).") var seconds: Double = 6
     @Option(help: "Concurrent clients in the load phase.") var clients = 64
     @Option(help: "Port for the server under test.") var port = 18_383
-    @Option(help: "Core layouts of the load phase, in order (shared, separate).") var layouts: [CoreLayout] = CoreLayout.allCases
+    @Option(help: "Core layouts of the load phase, in order (shared, separate, paired).") var layouts: [CoreLayout] = CoreLayout.allCases
 
     func validate() throws {
         guard events > 0, batch > 0, rounds > 0, loadRounds > 0, seconds >= 0, clients > 0 else {
@@ -131,7 +131,7 @@ struct FleetBench: AsyncParsableCommand {
         var lags: [Double]
     }
 
-    /// The load phase, once per core layout (shared cores, then serve on a core of its own).
+    /// The load phase, once per core layout (``CoreLayout``).
     private func underLoad() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var configuration = HTTPClient.Configuration()

@@ -163,8 +163,12 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             logger.error("the fleet store's event loop did not stop", metadata: ["error": "\(error)"])
         }
-        if case .failure = outcome { try? await httpClient.shutdown() }
-        try outcome.get()
+        do {
+            try outcome.get()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
         try await httpClient.shutdown()
         let finalHead = try journal.head().seq
         logger.info("stopped; closing the journal", metadata: ["head_seq": "\(finalHead)"])

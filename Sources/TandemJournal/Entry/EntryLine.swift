@@ -94,8 +94,7 @@ enum EntryLine {
             index += 1
         }
         guard index > seqStart, seq > 0, bytes[seqStart] != UInt8(ascii: "0") else { throw malformed("seq must be a positive integer") }
-        // The largest UInt64 has no successor: no journal reaches it, and readers step past each seq.
-        guard seq < .max else { throw malformed("seq is beyond any journal's range") }
+        guard seq <= JournalEntry.largestSeq else { throw malformed("seq is beyond any journal's range") }
         try expect(tsPrefix, "\"ts\"")
         let tsStart = index
         index += timestampLength

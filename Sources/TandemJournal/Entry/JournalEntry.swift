@@ -27,6 +27,11 @@ public struct JournalEntry: Sendable, Equatable {
     public var timestamp: String { String(decoding: line[layout.ts], as: UTF8.self) }
     /// The run the entry belongs to.
     public var runID: RunID { RunID(uncheckedBytes: line[layout.runID]) }
+    /// The largest seq a journal may reach: 2^62 (at a million appends a second, 146,000 years).
+    /// A larger seq read from a file (a line, the head record, a key) is damage; the margin keeps
+    /// `seq + 1` and the verifier's segment arithmetic clear of overflow.
+    static let largestSeq: UInt64 = 1 << 62
+
     /// The run id's bytes (ASCII), for readers that group entries by run without making a String.
     public var runIDUTF8: ArraySlice<UInt8> { line[layout.runID] }
     /// The event type.

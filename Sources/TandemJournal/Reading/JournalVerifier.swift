@@ -41,12 +41,10 @@ extension Journal {
             (try JournalHead.read(txn, storage), try Self.lastStoredSeq(txn, storage))
         }
         let end = max(head.seq, lastStored)
-        // No journal comes near this (a million appends a second would take 146,000 years); a
-        // larger seq is a damaged key or head record, named before the segment arithmetic below,
-        // which must not overflow.
-        guard end < Self.largestPlausibleSeq else {
+        // A larger seq is a damaged key, named before the segment arithmetic below.
+        guard end <= JournalEntry.largestSeq else {
             return VerificationReport(entriesChecked: 0, head: head, problem: .init(
-                seq: end, reason: "a seq beyond any journal's range is stored (a damaged key or head record)"
+                seq: end, reason: "an entry is stored under a seq beyond any journal's range (a damaged key)"
             ))
         }
         // Hashing dominates: split the range into one segment per core. Each segment seeds its
@@ -92,9 +90,6 @@ extension Journal {
         }
         return state
     }
-
-    /// The largest seq ``verify(progress:)`` treats as possibly real.
-    static let largestPlausibleSeq: UInt64 = 1 << 62
 
     /// The highest seq stored in the entries database (which may differ from the head if damaged).
     func lastStoredSeq() throws -> UInt64 {

@@ -9,36 +9,44 @@ enum RunIndex {
     /// - Throws: ``JournalError`` `.corrupted` when the checkpoint is damaged (a read-write open
     ///   rebuilds the index then: ``rebuildIfDamaged(_:logger:)``).
     static func indexedThrough(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> UInt64 {
-        guard let value = try txn.get(checkpointKey, in: storage.meta) else { return 0 }
-        let seq = SeqKey.decode(value)
-        if let damage = try damage(of: value, seq: seq, txn, storage) {
+        switch try checkpoint(txn, storage) {
+        case .sound(let seq):
+            return seq
+        case .damaged(let damage):
             throw JournalError(.corrupted, "the run index's checkpoint is damaged (\(damage)); the entries are untouched, and opening the journal for writing (`tandem serve`) rebuilds the index")
         }
-        return seq
     }
 
-    /// What is wrong with a stored checkpoint: not a seq, one with no successor (readers scan from
-    /// the seq after it), or beyond the head (the index would claim entries that do not exist, and
-    /// readers would never scan the entries past the head that come later); `nil` when sound.
-    private static func damage(of value: [UInt8], seq: UInt64, _ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> String? {
-        guard value.count == 8 else { return "\(value.count) bytes, not a seq" }
-        guard seq < .max else { return "seq \(seq)" }
+    /// A stored checkpoint: a seq up to the head, or what is wrong with it.
+    private enum Checkpoint {
+        case sound(UInt64)
+        case damaged(String)
+    }
+
+    /// The checkpoint (0 when there is none). Damaged: not a seq, or beyond the head (the index
+    /// would claim entries that do not exist, readers would never scan the later ones past the
+    /// head, and the seq after it may overflow; the head itself is at most
+    /// ``JournalEntry/largestSeq``).
+    private static func checkpoint(_ txn: borrowing ReadTransaction, _ storage: JournalStore) throws -> Checkpoint {
+        guard let value = try txn.get(checkpointKey, in: storage.meta) else { return .sound(0) }
+        guard value.count == 8 else { return .damaged("\(value.count) bytes, not a seq") }
+        let seq = SeqKey.decode(value)
         let head = try JournalHead.read(txn, storage).seq
-        return seq > head ? "seq \(seq), beyond the head \(head)" : nil
+        return seq > head ? .damaged("seq \(seq), beyond the head \(head)") : .sound(seq)
     }
 
     /// Empties the run index when its checkpoint is damaged, so that the writer derives it again
     /// from seq 1 (the index is derived from the entries; readers scan the entries meanwhile).
     /// - Returns: whether it did.
     static func rebuildIfDamaged(_ storage: JournalStore, logger: Logger) throws -> Bool {
-        func damaged(_ txn: borrowing ReadTransaction) throws -> String? {
-            guard let value = try txn.get(checkpointKey, in: storage.meta) else { return nil }
-            return try damage(of: value, seq: SeqKey.decode(value), txn, storage)
+        func damage(_ txn: borrowing ReadTransaction) throws -> String? {
+            if case .damaged(let damage) = try checkpoint(txn, storage) { return damage }
+            return nil
         }
-        guard try storage.read({ try damaged($0) }) != nil else { return false }
+        guard try storage.read({ try damage($0) }) != nil else { return false }
         return try storage.write { txn in
             // Checked again under the writer lock: another process may have rebuilt it.
-            guard let damage = try damaged(txn.reads) else { return false }
+            guard let damage = try damage(txn.reads) else { return false }
             logger.error("the run index's checkpoint is damaged; rebuilding the run index from the entries", metadata: ["damage": "\(damage)"])
             let databases = storage.databases
             for database in [databases.runStarts, databases.runEntries, databases.openRuns] { try txn.empty(database) }

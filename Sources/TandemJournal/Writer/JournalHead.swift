@@ -20,7 +20,7 @@ public struct JournalHead: Sendable, Equatable {
         }
         let seq = SeqKey.decode(value)
         // The next append takes seq + 1: a damaged head must not make that overflow.
-        guard seq < .max else {
+        guard seq <= JournalEntry.largestSeq else {
             throw JournalError(.corrupted, "the journal's head record is damaged (seq \(seq)); run `tandem journal verify`")
         }
         return JournalHead(seq: seq, hash: Array(value[8...]))

@@ -233,10 +233,10 @@ final class JournalWriter: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` (whose writes grow the map as the storage's policy allows) and logs a failure
-    /// (the index is derived: it is retried at the next flush and rebuilt at start-up).
-    /// Runs the housekeeping `body` (named by `what`); a failure is logged once until it changes
-    /// or `body` succeeds again (a failing index flush is retried on every commit at high load).
+    /// Runs the housekeeping `body` (named by `what`; its writes grow the map as the storage's
+    /// policy allows). A failure is retried at the next flush (the index is derived and rebuilt at
+    /// start-up) and logged once until it changes or `body` succeeds again: at high load a failing
+    /// index flush is retried on every commit.
     private func logFailure(_ what: String, _ body: () throws -> Void) {
         do {
             try body()

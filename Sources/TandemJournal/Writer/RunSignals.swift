@@ -17,8 +17,9 @@ public final class RunWatch: Sendable {
 }
 
 /// Wakes the followers of the runs a commit touched, and no others (a commit of one run does not
-/// make every follower of every run re-read, nor does it look at their waits). The writer publishes the last committed seq of each
-/// watched run after each commit; when no run is watched it skips the bookkeeping altogether.
+/// make every follower of every run re-read, nor does it look at their waits). The writer
+/// publishes the last committed seq of each watched run after each commit; when no run is watched
+/// it skips the bookkeeping altogether.
 final class RunSignals: Sendable {
     private struct Watched {
         var watchers = 0

@@ -1,5 +1,5 @@
-public import TandemDomain
-public import TandemJournal
+import TandemDomain
+import TandemJournal
 
 /// The SSE frames of a run read back from the journal: all that is journaled, then each new frame
 /// as its event is committed, until the run's terminal frame — or until the coordinator has
