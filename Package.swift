@@ -14,6 +14,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tandem", targets: ["tandem"]),
+        // For tests only: `tandem` with crash-test fault points installed from the environment.
+        .executable(name: "tandem-faults", targets: ["tandem-faults"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -78,7 +80,6 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -94,13 +95,20 @@ let package = Package(
             ]
         ),
         // MARK: Fleet store
+        // What the HTTP layer reads of the fleet store: a protocol, no PostgreSQL.
+        .target(
+            name: "TandemFleetReading",
+            dependencies: ["TandemJournal"]
+        ),
         .target(
             name: "TandemFleet",
             dependencies: [
+                "TandemFleetReading",
                 "TandemJournal",
                 "TandemDomain",
                 "TandemProjections",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -113,12 +121,13 @@ let package = Package(
             name: "TandemServer",
             dependencies: [
                 "TandemJournal",
-                "TandemFleet",
+                "TandemFleetReading",
                 "TandemDomain",
                 "TandemRuns",
                 "TandemProjections",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,8 +141,6 @@ let package = Package(
             dependencies: [
                 "TandemJournal",
                 "TandemFleet",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 "TandemDomain",
                 "TandemProviders",
                 "TandemRuns",
@@ -153,22 +160,40 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "tandem-faults",
+            dependencies: [
+                "TandemCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/TandemFaults"
+        ),
         // MARK: Benchmarks
         .target(
             name: "CLMDBBaseline",
             path: "Tools/CLMDBBaseline",
             linkerSettings: [.linkedLibrary("lmdb")]
         ),
+        // The ceiling `tandem-bench ceiling` measures tandem against: tandem's frames, no work.
+        .executableTarget(
+            name: "tandem-ceiling",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tools/TandemCeiling"
+        ),
         .executableTarget(
             name: "tandem-bench",
             dependencies: [
                 "TandemJournal",
                 "TandemFleet",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 "TandemDomain",
                 "TandemProjections",
                 "CLMDBBaseline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -178,10 +203,17 @@ let package = Package(
             path: "Tools/TandemBench"
         ),
         // MARK: Tests
+        // Helpers for storage, journal and domain tests: no HTTP stack linked.
         .target(
             name: "TandemTestSupport",
+            dependencies: ["CLMDB", "TandemJournal", "TandemDomain"],
+            path: "Tests/TandemTestSupport"
+        ),
+        // Fake upstreams and providers, a test server, SSE and load clients.
+        .target(
+            name: "TandemHTTPTestSupport",
             dependencies: [
-                "CLMDB", "TandemJournal", "TandemDomain", "TandemProviders", "TandemRuns", "TandemServer", "TandemProjections",
+                "TandemTestSupport", "TandemJournal", "TandemDomain", "TandemProviders", "TandemRuns", "TandemServer", "TandemProjections",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -190,38 +222,45 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Tests/TandemTestSupport"
+            path: "Tests/TandemHTTPTestSupport"
         ),
         .testTarget(
             name: "TandemStorageTests",
-            dependencies: ["TandemStorage", "TandemJournal", "TandemDomain", "TandemTestSupport"]
+            dependencies: [
+                "TandemStorage", "TandemJournal", "TandemDomain", "TandemProjections", "TandemTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "TandemJournalTests",
-            dependencies: ["TandemJournal", "TandemDomain", "TandemTestSupport"]
+            dependencies: ["TandemJournal", "TandemDomain", "TandemTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TandemDomainTests",
-            dependencies: ["TandemDomain", "TandemJournal", "TandemTestSupport"]
+            dependencies: ["TandemDomain", "TandemJournal", "TandemTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TandemRunsTests",
             dependencies: [
-                "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",
+                "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport", "TandemHTTPTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "TandemProjectionsTests",
             dependencies: [
                 "TandemProjections", "TandemDomain", "TandemJournal", "TandemTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "TandemProvidersTests",
             dependencies: [
-                "TandemProviders", "TandemDomain", "TandemJournal", "TandemRuns", "TandemServer", "TandemTestSupport",
+                "TandemProviders", "TandemDomain", "TandemJournal", "TandemRuns", "TandemServer", "TandemTestSupport", "TandemHTTPTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -230,9 +269,9 @@ let package = Package(
         .testTarget(
             name: "TandemServerTests",
             dependencies: [
-                "TandemServer", "TandemRuns", "TandemProviders", "TandemDomain", "TandemJournal", "TandemTestSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "TandemServer", "TandemRuns", "TandemProviders", "TandemProjections", "TandemDomain", "TandemJournal", "TandemTestSupport", "TandemHTTPTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -243,8 +282,9 @@ let package = Package(
         .testTarget(
             name: "TandemFleetTests",
             dependencies: [
-                "TandemFleet", "TandemJournal", "TandemDomain", "TandemProjections", "TandemTestSupport",
+                "TandemFleet", "TandemJournal", "TandemDomain", "TandemProjections", "TandemTestSupport", "TandemHTTPTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -254,8 +294,9 @@ let package = Package(
         .testTarget(
             name: "TandemCLITests",
             dependencies: [
-                "TandemJournal", "TandemDomain", "TandemProjections", "TandemRuns", "TandemTestSupport",
+                "TandemJournal", "TandemDomain", "TandemProjections", "TandemRuns", "TandemTestSupport", "TandemHTTPTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]

@@ -43,8 +43,21 @@ def validator(schema, reg):
 def check_openapi():
     from openapi_spec_validator import validate
 
-    validate(load(SCHEMAS / "openapi.json"), base_uri=SCHEMAS.as_uri() + "/")
-    print("openapi: valid OpenAPI 3.1 document")
+    document = load(SCHEMAS / "openapi.json")
+    validate(document, base_uri=SCHEMAS.as_uri() + "/")
+    # Every frame kind of Schemas/sse/ is one branch of the stream's SSEEvent, with its own
+    # document as `data` (a kind missing there fails every client that validates streams).
+    kinds = {path.name.removesuffix(".schema.json") for path in (SCHEMAS / "sse").glob("*.schema.json")}
+    branches = {}
+    for branch in document["components"]["schemas"]["SSEEvent"]["oneOf"]:
+        kind = branch["properties"]["event"]["const"]
+        branches[kind] = branch["properties"]["data"]["contentSchema"]["$ref"]
+    if set(branches) != kinds:
+        sys.exit(f"openapi: SSEEvent describes {sorted(branches)}, Schemas/sse/ has {sorted(kinds)}")
+    for kind, ref in branches.items():
+        if ref != f"sse/{kind}.schema.json":
+            sys.exit(f"openapi: SSEEvent's {kind} frame points at {ref}")
+    print("openapi: valid OpenAPI 3.1 document; SSEEvent has every frame kind of Schemas/sse/")
 
 
 def main():

@@ -20,7 +20,7 @@ struct CLIError: Error, CustomStringConvertible {
     init(wrapping cause: any Error) {
         switch cause {
         case let error as CLIError: self = error
-        case let error as FleetError: self.init(error.description, code: error.code)
+        case let error as FleetError: self.init(error.description, code: error.code.rawValue)
         default: self.init("\(cause)")
         }
     }

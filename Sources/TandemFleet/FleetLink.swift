@@ -1,16 +1,40 @@
-/// What `serve` hands the HTTP layer when a fleet store is configured: the store for the read
-/// fallback and the shipper's counters for `/health` and `/metrics`.
-public struct FleetLink: Sendable {
-    public let store: FleetStore
-    public let status: FleetStatus
+import TandemDomain
+import TandemFleetReading
+import TandemJournal
 
-    public init(store: FleetStore, status: FleetStatus) {
-        self.store = store
+/// What `serve` hands the HTTP layer when a fleet store is configured (``FleetReading``):
+/// bounded reads of other nodes' runs and the shipper's counters for `/health` and `/metrics`.
+struct FleetLink: FleetReading {
+    /// Reads of runs that are not local (bounded: ``FleetRunLookup``).
+    let runs: FleetRunLookup
+    let status: FleetStatus
+    /// `TANDEM_FLEET_DURABILITY=sync`: frames wait for shipping, so a failing shipper makes the
+    /// node unavailable (`/health` 503 `fleet_unavailable`).
+    let synchronous: Bool
+
+    init(store: FleetStore, status: FleetStatus, clock: any MonotonicClock, synchronous: Bool = false) {
+        self.runs = FleetRunLookup(store: store, clock: clock)
         self.status = status
+        self.synchronous = synchronous
     }
 
-    /// The fleet's metric families in Prometheus text form, for a journal whose head is `head`.
-    public func prometheus(head: UInt64) -> String {
+    func run(_ runID: String) async throws(FleetUnreadable) -> (nodeID: String, entries: [JournalEntry])? {
+        do {
+            return try await runs.run(runID)
+        } catch {
+            throw FleetUnreadable(code: error.code.rawValue, message: error.publicDescription)
+        }
+    }
+
+    var shipping: FleetShipping {
+        let snapshot = status.snapshot
+        return FleetShipping(
+            nodeID: snapshot.nodeID, shippedSeq: snapshot.shippedSeq, lastError: snapshot.lastError, lastErrorCode: snapshot.lastErrorCode,
+            diverged: snapshot.diverged, holdsRuns: synchronous && snapshot.isFailing
+        )
+    }
+
+    func prometheus(head: UInt64) -> String {
         let snapshot = status.snapshot
         let node = snapshot.nodeID
         var text = ""

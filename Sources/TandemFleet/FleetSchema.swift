@@ -1,5 +1,5 @@
-public import Logging
-public import PostgresNIO
+import Logging
+import PostgresNIO
 
 /// The fleet store's schema (SPEC §7), created and migrated by tandem itself.
 ///
@@ -15,7 +15,7 @@ public enum FleetSchema {
     /// - Throws: ``FleetError/schemaTooNew(found:known:)`` when the store was migrated by a newer
     ///   tandem, ``FleetError/database(_:)`` when PostgreSQL fails.
     @discardableResult
-    public static func migrate(_ client: PostgresClient, logger: Logger) async throws(FleetError) -> [Int] {
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws(FleetError) -> [Int] {
         do {
             return try await client.checkedTransaction(logger: logger) { connection in
                 // Serialises concurrent migrators (two nodes starting together); released at commit.
@@ -40,10 +40,8 @@ public enum FleetSchema {
                 }
                 return applied
             }
-        } catch let error as FleetError {
-            throw error
         } catch {
-            throw .database(String(reflecting: error))
+            throw .from(error)
         }
     }
 
@@ -129,6 +127,11 @@ public enum FleetSchema {
               END IF;
             END $$
             """,
+        ],
+        // Node identity (SPEC §11): the SHA-256 of each node's secret; NULL for rows from before
+        // secrets, claimed by the first node whose journal continues their chain.
+        [
+            "ALTER TABLE tandem.nodes ADD COLUMN secret_hash text",
         ],
     ]
 }

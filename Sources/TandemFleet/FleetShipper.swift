@@ -1,6 +1,7 @@
 public import Logging
 public import ServiceLifecycle
 import Synchronization
+public import TandemDomain
 public import TandemJournal
 
 /// Copies this node's journal into the fleet store, in seq order and in batches, as a `Service`
@@ -21,9 +22,16 @@ public final class FleetShipper: Service, Sendable {
         /// How long to wait for an append before looking at the head again (appends of other
         /// processes are only seen this way).
         public var pollInterval: Duration
-        /// How long one attempt (mark read plus one batch) may take before it counts as failed;
-        /// while PostgreSQL is unreachable the pool would otherwise wait for a connection.
+        /// How long one attempt (mark read plus one batch) may take before it counts as failed,
+        /// beside ``attemptTimeoutPerEntry`` for each entry of a full batch; while PostgreSQL is
+        /// unreachable the pool would otherwise wait for a connection.
         public var attemptTimeout: Duration
+        /// What each entry of a full batch adds to ``attemptTimeout``: 1 ms, 40 times the 25 µs an
+        /// entry took in `make bench-fleet` (40,263 entries/s, docs/DESIGN.md), so a slow
+        /// PostgreSQL still finishes a batch of 100,000 (105 s) instead of timing out forever.
+        public var attemptTimeoutPerEntry: Duration = .milliseconds(1)
+        /// The limit of one attempt: ``attemptTimeout`` plus ``attemptTimeoutPerEntry`` per entry of a full batch.
+        public var attemptLimit: Duration { attemptTimeout + attemptTimeoutPerEntry * batchSize }
         /// Whether ``FleetShipper/run()`` returns after a divergence (`tandem fleet ship`, which then
         /// exits) instead of waiting for shutdown (`serve`, which goes on serving).
         public var returnsOnDivergence: Bool
@@ -50,6 +58,11 @@ public final class FleetShipper: Service, Sendable {
         /// The trailing reader's niceness. Measured with `make bench-fleet`: at 10 the lag passed
         /// one second of traffic at 64 clients; at 5 it stays under half a second.
         public static let yieldingReaderNiceness: Int32 = 5
+        /// The state machine's delays.
+        var schedule: ShipperStateMachine.Schedule {
+            ShipperStateMachine.Schedule(retryDelay: retryDelay, maxRetryDelay: maxRetryDelay, pollInterval: pollInterval, linger: linger)
+        }
+
         /// A fault point for tests: see ``FleetStore/ship(node:entries:records:head:beforeCommit:)``.
         public var beforeCommit: (@Sendable (UInt64) async throws -> Void)?
 
@@ -87,106 +100,127 @@ public final class FleetShipper: Service, Sendable {
     private let store: FleetStore
     private let configuration: Configuration
     private let logger: Logger
+    /// Times attempts, back-off and lingering (tests pass a manual clock).
+    private let clock: any MonotonicClock
 
-    public init(journal: Journal, store: FleetStore, nodeID: String, configuration: Configuration = .init(), logger: Logger) {
+    /// The SHA-256 of this node's secret (``NodeIdentity/secretHash(in:)``): shipping starts by
+    /// proving the node id with it; `nil` ships without (tests of the store's own checks).
+    private let secretHash: String?
+
+    public init(
+        journal: Journal, store: FleetStore, nodeID: String, secretHash: String? = nil, configuration: Configuration = .init(),
+        clock: any MonotonicClock = ContinuousClock(), logger: Logger
+    ) {
+        self.clock = clock
         self.journal = journal
         self.store = store
         self.nodeID = nodeID
+        self.secretHash = secretHash
         self.configuration = configuration
         self.logger = logger
         status = FleetStatus(nodeID: nodeID)
     }
 
-    /// Ships until graceful shutdown: catches up, then follows the journal's head.
+    /// Ships until graceful shutdown: catches up, then follows the journal's head. The loop's
+    /// decisions are ``ShipperStateMachine``'s; this carries them out on the injected clock.
     public func run() async throws {
         // Graceful shutdown ends the loop between attempts, never inside one: postgres-nio 1.33
         // traps when its pool closes a connection in the middle of a COPY.
-        let stopping = StopRequest()
+        let stopping = StopSignal()
         await withGracefulShutdownHandler {
             await ReaderThread.run(niceness: self.configuration.readerNiceness, logger: self.logger) { reader in
+                var machine = ShipperStateMachine(schedule: self.configuration.schedule)
                 var mark: ShippedMark?
                 // The batch after the mark, read while the previous one was being stored.
                 var prepared: ShipBatch?
-                var delay = self.configuration.retryDelay
-                var lastLogged: String?
-                var migrated = false
-                while !Task.isCancelled, !stopping.isRequested {
-                    do throws(FleetError) {
-                        if !migrated {
-                            try await self.within { () async throws(FleetError) in
-                                try await FleetSchema.migrate(self.store.client, logger: self.logger)
+                var decision = machine.handle(.ready)
+                while true {
+                    if let note = decision.note { self.log(note) }
+                    if stopping.isFired || Task.isCancelled { decision = machine.handle(.stopRequested) }
+                    switch decision.step {
+                    case .stop(let error):
+                        if let error { await self.stop(on: error) }
+                        return
+                    case .attempt(let migrate, let readMark):
+                        if readMark { (mark, prepared) = (nil, nil) }
+                        var migrated = false
+                        do throws(FleetError) {
+                            if migrate {
+                                try await self.store.migrate(limit: self.configuration.attemptLimit)
+                                migrated = true
                             }
-                            migrated = true
-                        }
-                        let (known, ready) = (mark, prepared)
-                        let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, Shipped?) in
-                            let current: ShippedMark
-                            if let known {
-                                current = known
-                            } else {
-                                current = try await self.store.mark(of: self.nodeID)
-                                self.status.markSeen(current.seq)
-                                self.shipped.publish(current.seq)
+                            let (known, ready) = (mark, prepared)
+                            let (current, next) = try await self.within { () async throws(FleetError) -> (ShippedMark, Shipped?) in
+                                let current: ShippedMark
+                                if let known {
+                                    current = known
+                                } else {
+                                    current = try await self.storedMark()
+                                    self.status.markSeen(current.seq)
+                                    self.shipped.publish(current.seq)
+                                }
+                                return (current, try await self.shipBatch(after: current, prepared: ready, reader: reader))
                             }
-                            return (current, try await self.shipBatch(after: current, prepared: ready, reader: reader))
+                            (mark, prepared) = (next?.mark ?? current, next?.prepared)
+                            self.status.attemptSucceeded()
+                            decision = machine.handle(next.map { ShipperStateMachine.Input.shipped(wasFull: $0.wasFull) } ?? .caughtUp)
+                        } catch {
+                            decision = machine.handle(.failed(error, migrated: migrated))
+                            if case .backOff = decision.step { self.status.failed(error) }
                         }
-                        mark = next?.mark ?? current
-                        prepared = next?.prepared
-                        if next == nil, !stopping.isRequested {
-                            await self.journal.waitForAppend(beyond: current.seq, timeout: self.configuration.pollInterval)
-                        } else if let next, !next.wasFull, self.configuration.linger > .zero, !stopping.isRequested {
-                            try? await Task.sleep(for: self.configuration.linger)
-                        }
-                        if lastLogged != nil {
-                            self.logger.notice("fleet shipping resumed", metadata: ["node_id": "\(self.nodeID)", "shipped_seq": "\(mark?.seq ?? 0)"])
-                            lastLogged = nil
-                        }
-                        delay = self.configuration.retryDelay
-                    } catch {
-                        if Task.isCancelled { break }
-                        if case .divergence = error {
-                            await self.stop(on: error)
-                            return
-                        }
-                        self.status.failed(error)
-                        // Logged once per distinct failure, not once per retry.
-                        if lastLogged != error.description {
-                            self.logger.error("fleet shipping failed; retrying from the stored mark", metadata: [
-                                "node_id": "\(self.nodeID)", "code": "\(error.code)", "error": "\(error.description)",
-                            ])
-                            lastLogged = error.description
-                        }
-                        mark = nil
-                        prepared = nil
-                        // The retry delay, cut short by a shutdown.
-                        var slept: Duration = .zero
-                        while slept < delay, !stopping.isRequested, !Task.isCancelled {
-                            try? await Task.sleep(for: .milliseconds(100))
-                            slept += .milliseconds(100)
-                        }
-                        delay = min(delay * 2, self.configuration.maxRetryDelay)
+                    case .waitForAppend(let timeout):
+                        let (journal, seen) = (self.journal, mark?.seq ?? 0)
+                        await stopping.unlessFired(()) { await journal.waitForAppend(beyond: seen, timeout: timeout) }
+                        decision = machine.handle(.ready)
+                    case .linger(let pause), .backOff(let pause):
+                        let clock = self.clock
+                        await stopping.unlessFired(()) { try? await clock.sleep(for: pause) }
+                        decision = machine.handle(.ready)
                     }
                 }
             }
         } onGracefulShutdown: {
-            stopping.request()
+            stopping.fire()
         }
         // A stopped shipper must not end serve's service group: wait for its shutdown.
         if !configuration.returnsOnDivergence { try? await gracefulShutdown() }
     }
 
-    /// Returns once every entry up to `seq` is in the fleet store (as this shipper knows), or when
-    /// the calling task is cancelled. `TANDEM_FLEET_DURABILITY=sync` holds a commit's frames here.
-    public func waitUntilShipped(_ seq: UInt64) async {
-        guard seq > 0 else { return }
+    /// Logs what the state machine noted: each distinct failure once, and the recovery.
+    private func log(_ note: ShipperStateMachine.Note) {
+        switch note {
+        case .failure(let error, let isNew):
+            // A stop for good is logged where it is carried out.
+            guard isNew, error.code != .divergence, error.code != .nodeIDInUse else { return }
+            logger.error("fleet shipping failed; retrying from the stored mark", metadata: [
+                "node_id": "\(nodeID)", "code": "\(error.code)", "error": "\(error.description)",
+            ])
+        case .resumed:
+            logger.notice("fleet shipping resumed", metadata: ["node_id": "\(nodeID)", "shipped_seq": "\(status.snapshot.shippedSeq)"])
+        }
+    }
+
+    /// Waits until every entry up to `seq` is in the fleet store (as this shipper knows), or the
+    /// calling task is cancelled. `TANDEM_FLEET_DURABILITY=sync` holds a commit's frames here.
+    /// - Returns: whether the entries are in the store (`false` only when cancelled first).
+    @discardableResult
+    public func waitUntilShipped(_ seq: UInt64) async -> Bool {
+        guard seq > 0 else { return true }
         await shipped.wait(beyond: seq - 1)
+        return shipped.head >= seq
     }
 
     /// Ships every entry up to the journal's head as of the call, in batches.
     /// - Returns: the node's mark at the end.
     /// - Throws: ``FleetError``; a divergence is also recorded in the store.
     public func shipToHead() async throws(FleetError) -> ShippedMark {
-        var mark = try await store.mark(of: nodeID)
+        var mark: ShippedMark
+        do throws(FleetError) {
+            mark = try await within { () async throws(FleetError) in try await self.storedMark() }
+        } catch {
+            if error.code == .nodeIDInUse { await stop(on: error) } else { status.failed(error) }
+            throw error
+        }
         status.markSeen(mark.seq)
         let head = try readJournal { try journal.head().seq }
         do throws(FleetError) {
@@ -198,7 +232,7 @@ public final class FleetShipper: Service, Sendable {
                 return mark
             }
         } catch {
-            if case .divergence = error { await stop(on: error) } else { status.failed(error) }
+            if error.code == .divergence || error.code == .nodeIDInUse { await stop(on: error) } else { status.failed(error) }
             throw error
         }
         return mark
@@ -236,7 +270,10 @@ public final class FleetShipper: Service, Sendable {
         let readsAhead = wasFull || configuration.linger == .zero
         let after = batch.lastSeq
         async let next = readsAhead ? try? await reader.run({ () throws(FleetError) in try self.read(after: after, through: limit) }) : nil
-        let result = try await store.ship(batch, durable: configuration.durableCommits, beforeCommit: configuration.beforeCommit)
+        let result = try await store.ship(
+            batch, durable: configuration.durableCommits, secretHash: secretHash, limit: configuration.attemptLimit,
+            beforeCommit: configuration.beforeCommit
+        )
         status.shipped(result)
         shipped.publish(result.mark.seq)
         for run in result.collisions {
@@ -258,19 +295,41 @@ public final class FleetShipper: Service, Sendable {
         }
     }
 
-    /// Runs one attempt, failing it when it takes longer than ``Configuration/attemptTimeout``.
-    @discardableResult
-    private func within<T: Sendable>(_ body: @escaping @Sendable () async throws(FleetError) -> T) async throws(FleetError) -> T {
-        try await withFleetDeadline(configuration.attemptTimeout, body)
+    /// The node's mark in the store, proving the node id with its secret when it has one.
+    private func storedMark() async throws(FleetError) -> ShippedMark {
+        guard let secretHash else { return try await store.mark(of: nodeID) }
+        let journal = self.journal
+        return try await store.claim(node: nodeID, secretHash: secretHash, limit: configuration.attemptLimit) { seq, hash in
+            try journal.entry(seq)?.hash == hash
+        }
     }
 
+    /// Runs one attempt, failing it when it takes longer than ``Configuration/attemptLimit``
+    /// (the attempt is cancelled and joined before this returns).
+    @discardableResult
+    private func within<T: Sendable>(_ body: @escaping @Sendable () async throws(FleetError) -> T) async throws(FleetError) -> T {
+        do {
+            return try await withFleetDeadline(configuration.attemptLimit, clock: clock, body)
+        } catch {
+            throw await store.diagnose(error)
+        }
+    }
+
+    /// Stops shipping for good: on a divergence (recorded in the store) or when another node
+    /// holds this node id (nothing of its row is touched).
     private func stop(on error: FleetError) async {
         status.failed(error)
+        guard error.code == .divergence else {
+            logger.critical("this node id is in use by another node: this process does not ship", metadata: [
+                "node_id": "\(nodeID)", "code": "\(error.code)", "error": "\(error.description)",
+            ])
+            return
+        }
         logger.critical("fleet divergence: shipping of this node stopped, nothing was overwritten", metadata: [
             "node_id": "\(nodeID)", "code": "\(error.code)", "error": "\(error.description)",
         ])
         do {
-            try await store.recordDivergence(node: nodeID, reason: error.description)
+            try await store.recordDivergence(node: nodeID, reason: error.description, secretHash: secretHash)
         } catch {
             logger.error("the divergence could not be recorded in the fleet store", metadata: ["node_id": "\(nodeID)", "error": "\(error.description)"])
         }
@@ -279,16 +338,10 @@ public final class FleetShipper: Service, Sendable {
     private func readJournal<T>(_ body: () throws -> T) throws(FleetError) -> T {
         do {
             return try body()
+        } catch let error as FleetError {
+            throw error
         } catch {
-            throw .journal("\(error)")
+            throw .journal(error)
         }
     }
-}
-
-/// Set once graceful shutdown starts; the shipping loop stops between attempts.
-private final class StopRequest: Sendable {
-    private let requested = Mutex(false)
-
-    func request() { requested.withLock { $0 = true } }
-    var isRequested: Bool { requested.withLock { $0 } }
 }

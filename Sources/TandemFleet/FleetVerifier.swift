@@ -48,7 +48,7 @@ public struct FleetVerifier: Sendable {
         func problem(_ seq: UInt64, _ reason: String) { report.problems.append(Problem(nodeID: node.nodeID, seq: seq, reason: reason)) }
         if let divergence = node.divergence { problem(node.shippedSeq, "shipping is stopped: \(divergence)") }
         var expected: UInt64 = 1
-        var previousHash = String(decoding: ChainHash.genesis, as: UTF8.self)
+        var chain = ChainWalk()
         var localHead: UInt64 = 0
         if let local {
             localHead = try read { try local.head().seq }
@@ -70,13 +70,12 @@ public struct FleetVerifier: Sendable {
                 report.rows += 1
                 if row.seq != expected { problem(expected, "rows \(expected)…\(row.seq - 1) are missing") }
                 expected = row.seq + 1
-                let hash = ChainHash.hex(of: row.line)
-                defer { previousHash = hash }
                 guard let entry = try? JournalEntry(line: row.line), entry.seq == row.seq else {
                     problem(row.seq, "the stored line is not this seq's canonical journal line (edited in PostgreSQL)")
+                    chain.pass(over: row.line)
                     continue
                 }
-                if entry.prev != previousHash {
+                if !chain.step(entry) {
                     problem(row.seq, "its prev does not match the hash of the stored row \(row.seq - 1): row \(row.seq - 1) or this row was edited in PostgreSQL")
                 }
                 if !row.columnsAgree {
@@ -93,7 +92,7 @@ public struct FleetVerifier: Sendable {
         }
         if expected - 1 != node.shippedSeq {
             problem(node.shippedSeq, "the shipped mark is \(node.shippedSeq) but the stored rows end at \(expected - 1)")
-        } else if node.shippedSeq > 0, previousHash != node.shippedHash {
+        } else if node.shippedSeq > 0, !chain.ends(at: node.shippedHash.utf8) {
             problem(node.shippedSeq, "the hash of the last stored row is not the shipped hash: the row was edited in PostgreSQL")
         }
         return report
@@ -103,7 +102,7 @@ public struct FleetVerifier: Sendable {
         do {
             return try body()
         } catch {
-            throw .journal("\(error)")
+            throw .journal(error)
         }
     }
 }

@@ -48,7 +48,7 @@ struct ReaderThread: Sendable {
         } catch let error as FleetError {
             throw error
         } catch {
-            throw .journal("the shipper's reader thread stopped: \(error)")
+            throw FleetError(.journal, "The shipper's reader thread stopped: \(error).", underlying: error)
         }
     }
 

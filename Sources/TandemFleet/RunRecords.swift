@@ -55,9 +55,7 @@ struct RunRecords {
             }
             let entry = batch[firstEntry]
             if Self.opensRun(entry) { openings[run] = entry.seq } else { unseen.insert(run) }
-            var record = DualRunRecord(runID: run.rawValue, firstSeq: entry.seq)
-            record.startedAt = entry.timestamp
-            records.append(record)
+            records.append(RecordFold.opening(run.rawValue, at: entry))
         }
         // A run id used before (`tandem journal append` can write a second `run_started`) is
         // read back whole, like any run whose beginning was not folded here.
@@ -69,7 +67,9 @@ struct RunRecords {
             let entries = try journal.entries(of: unseen, through: last.seq)
             for (index, run) in touched.runs.enumerated() where unseen.contains(run) {
                 guard let runEntries = entries[run] else {
-                    throw JournalError(.corrupted, "the run index holds no entries of run \(run) up to this seq, yet the batch read has some", seq: last.seq)
+                    throw FleetError(
+                        .journal, "The local journal could not be read: its run index holds no entries of run \(run) up to seq \(last.seq), yet the batch read has some; run `tandem journal verify`."
+                    )
                 }
                 records[index] = Self.fold(runEntries)
                 readBack[index] = true
@@ -90,11 +90,7 @@ struct RunRecords {
 
     /// The record of one run's entries (in seq order), as the projection folds it.
     static func fold(_ entries: [JournalEntry]) -> DualRunRecord {
-        guard let first = entries.first else { return DualRunRecord(runID: "", firstSeq: 0) }
-        var record = DualRunRecord(runID: first.runID.rawValue, firstSeq: first.seq)
-        record.startedAt = first.timestamp
-        for entry in entries { RecordFold.apply(entry, to: &record) }
-        return record
+        RecordFold.record(of: entries, run: entries.first?.runID.rawValue ?? "") ?? DualRunRecord(runID: "", firstSeq: 0)
     }
 
     private static func opensRun(_ entry: JournalEntry) -> Bool {

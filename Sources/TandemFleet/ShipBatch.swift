@@ -37,8 +37,10 @@ package struct ShipBatch: Sendable {
         self.entries = entries
         self.records = records
         self.head = head
-        brokenLinkSeq = zip(entries, entries.dropFirst()).first { !$0.links(to: $1) }?.1.seq
-        lastHash = entries[entries.count - 1].hash
+        var chain = ChainWalk(after: entries[0])
+        brokenLinkSeq = entries.dropFirst().first { !chain.step($0) }?.seq
+        // The walk stopped at a broken link, or hashed the last line.
+        lastHash = brokenLinkSeq == nil ? String(decoding: chain.expectedPrev, as: UTF8.self) : entries[entries.count - 1].hash
         let nodeBytes = Array(node.utf8)
         var text = CopyText(reservingCapacity: entries.reduce(0) { $0 + $1.line.count * 2 + 160 })
         var starts: [Int] = []

@@ -15,6 +15,15 @@ public final class Journal: Sendable {
     let signal: HeadSignal
     let runSignals = RunSignals()
     private let counters = CommitCounters()
+    /// Entries, bytes and open runs as of a seq, kept by the writer's commits (``liveStats()``).
+    let tally = JournalTally.Cell()
+    /// How many times this journal has counted its size by reading every entry (see ``sizeCounts``).
+    let scans = Atomic<Int>(0)
+
+    /// How many times this journal counted its size by reading every entry (once when opened for
+    /// writing, then only after another process appended): tests use it to show that
+    /// ``liveStats()`` answers from the writer's counts.
+    package var sizeCounts: Int { scans.load(ordering: .relaxed) }
 
     /// Opens the journal in `configuration.directory`, creating it unless read-only.
     /// - Throws: ``JournalError`` when the environment cannot be opened or has another format.
@@ -30,7 +39,12 @@ public final class Journal: Sendable {
         } else {
             // Before the writer starts: it catches the index up from the checkpoint.
             _ = try RunIndex.rebuildIfDamaged(storage, logger: logger)
+            // The one scan of the journal's sizes in this process's life: from here on the
+            // writer's commits keep them (GET /api/journal answers without a scan).
+            let tally = try Self.countedTally(storage: storage, head: head.seq, scans: scans)
+            self.tally.value.withLock { $0 = tally }
             let counters = self.counters
+            let tallyCell = self.tally
             let writer = JournalWriter(
                 storage: storage, configuration: configuration, logger: logger, runSignals: runSignals
             ) { head, observation in
@@ -40,6 +54,7 @@ public final class Journal: Sendable {
                     totals.entries += UInt64(observation.entries)
                     totals.lastFailure = nil
                 }
+                tallyCell.value.withLock { $0.record(head: head, observation) }
                 signal.publish(head)
             }
             writer.onFailure = { error in counters.value.withLock { $0.lastFailure = error } }

@@ -37,6 +37,10 @@ public struct JournalConfiguration: Sendable {
     /// Replaces the `async` durability's background sync (tests make it fail as a dying disk
     /// would); `nil` syncs the environment.
     package var syncOverride: (@Sendable () throws -> Void)?
+    /// A fault point for crash tests (the `tandem-faults` binary): called on the writer thread
+    /// with the last seq of a run-index flush, inside its transaction, once its index rows are
+    /// written and before the checkpoint moves and the transaction commits. `nil` in production.
+    public var beforeRunIndexFlush: (@Sendable (UInt64) -> Void)?
 
     /// A configuration with the defaults used by `tandem serve`.
     public init(

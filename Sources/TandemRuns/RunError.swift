@@ -15,6 +15,7 @@ public struct RunError: Error, Sendable, Equatable, CustomStringConvertible {
             case overloaded
             case shuttingDown
             case journalUnavailable
+            case secretUnusable
         }
 
         package let kind: Kind
@@ -27,6 +28,9 @@ public struct RunError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let shuttingDown = Code(kind: .shuttingDown)
         /// The journal cannot record or read the run: no run was started.
         public static let journalUnavailable = Code(kind: .journalUnavailable)
+        /// A secret file of the data dir (the request-digest key, the key-id secret) cannot be
+        /// read, written or used: `serve` does not start. Never the answer to a request.
+        public static let secretUnusable = Code(kind: .secretUnusable)
 
         public var description: String { kind.rawValue }
     }
@@ -59,5 +63,10 @@ public struct RunError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func notStarted(_ cause: any Error) -> RunError {
         guard let journalError = cause as? JournalError, journalError.code == .closed else { return .journal(cause) }
         return RunError(.shuttingDown, journalError.message)
+    }
+
+    /// A secret file cannot be read, written or used; `message` names the file and what to do.
+    package static func secretUnusable(_ message: String) -> RunError {
+        RunError(.secretUnusable, message)
     }
 }

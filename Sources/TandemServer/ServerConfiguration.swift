@@ -1,4 +1,4 @@
-import TandemJournal
+public import TandemRuns
 
 /// How the HTTP server listens and guards its endpoints.
 public struct ServerConfiguration: Sendable {
@@ -20,6 +20,17 @@ public struct ServerConfiguration: Sendable {
     public var writeTimeout: Duration
     /// How long a request body may take to arrive (`TANDEM_REQUEST_BODY_TIMEOUT_S`); 408 beyond.
     public var requestBodyTimeout: Duration
+    /// The secret of `client.key_id` (`TANDEM_KEY_ID_SECRET_FILE`, else the data dir's own).
+    public var keyIDSecret: KeyIDSecret
+    /// Missing or wrong keys a client address may send per minute before it gets 429
+    /// (`TANDEM_AUTH_FAILURES_PER_MINUTE`); 0 turns the throttle off.
+    public var authFailuresPerMinute: Int
+    /// Host names accepted besides localhost, 127.0.0.1 and [::1] while listening on a loopback
+    /// address (`TANDEM_ALLOWED_HOSTS`).
+    public var allowedHosts: [String]
+    /// Origins (`scheme://host[:port]`) allowed to send requests other than GET/HEAD besides the
+    /// server's own (`TANDEM_ALLOWED_ORIGINS`).
+    public var allowedOrigins: [String]
 
     public init(
         host: String = "127.0.0.1",
@@ -30,7 +41,11 @@ public struct ServerConfiguration: Sendable {
         ssePingInterval: Duration = .seconds(15),
         idleConnectionTimeout: Duration = .seconds(60),
         writeTimeout: Duration = .seconds(30),
-        requestBodyTimeout: Duration = .seconds(10)
+        requestBodyTimeout: Duration = .seconds(10),
+        keyIDSecret: KeyIDSecret = .random(),
+        authFailuresPerMinute: Int = 20,
+        allowedHosts: [String] = [],
+        allowedOrigins: [String] = []
     ) {
         self.host = host
         self.port = port
@@ -41,10 +56,9 @@ public struct ServerConfiguration: Sendable {
         self.idleConnectionTimeout = idleConnectionTimeout
         self.writeTimeout = writeTimeout
         self.requestBodyTimeout = requestBodyTimeout
-    }
-
-    /// A short, non-reversible id of an API key (16 hex digits), safe to log and journal.
-    public static func keyID(of key: String) -> String {
-        String(ChainHash.hex(of: Array("tandem-key-id:\(key)".utf8)).prefix(16))
+        self.keyIDSecret = keyIDSecret
+        self.authFailuresPerMinute = authFailuresPerMinute
+        self.allowedHosts = allowedHosts
+        self.allowedOrigins = allowedOrigins
     }
 }

@@ -2,7 +2,7 @@ public import Hummingbird
 import NIOCore
 public import Logging
 public import TandemDomain
-public import TandemFleet
+public import TandemFleetReading
 public import TandemJournal
 public import TandemProjections
 public import TandemRuns
@@ -20,12 +20,12 @@ public struct TandemServer: Sendable {
     let departures: ClientDepartures
     /// The `: ping` timer of every open stream.
     let pings: PingTicker
-    /// The fleet store and this node's shipper, when `TANDEM_FLEET_URL` is set.
-    let fleet: FleetLink?
+    /// Reads of the fleet store and this node's shipping, when `TANDEM_FLEET_URL` is set.
+    let fleet: (any FleetReading)?
 
     public init(
         configuration: ServerConfiguration, journal: Journal, coordinator: RunCoordinator, projector: Projector,
-        clock: any MonotonicClock, logger: Logger, fleet: FleetLink? = nil
+        clock: any MonotonicClock, logger: Logger, fleet: (any FleetReading)? = nil
     ) {
         self.fleet = fleet
         self.configuration = configuration
@@ -34,14 +34,21 @@ public struct TandemServer: Sendable {
         self.projector = projector
         self.clock = clock
         self.logger = logger
-        pings = PingTicker(interval: configuration.ssePingInterval, clock: clock)
+        let housekeeper = MemoryHousekeeper(logger: logger)
+        pings = PingTicker(interval: configuration.ssePingInterval, clock: clock, afterTick: { housekeeper.observe(openStreams: $0) })
         departures = ClientDepartures(writeTimeout: TimeAmount(configuration.writeTimeout))
     }
 
     /// The router with every route and middleware.
     public func makeRouter() -> Router<TandemRequestContext> {
         let router = Router(context: TandemRequestContext.self)
-        router.add(middleware: APIKeyAuthenticator(keys: configuration.apiKeys))
+        router.add(middleware: CrossSiteGuard(
+            listeningOn: configuration.host, allowedHosts: configuration.allowedHosts, allowedOrigins: configuration.allowedOrigins
+        ))
+        router.add(middleware: APIKeyAuthenticator(
+            keys: configuration.apiKeys, secret: configuration.keyIDSecret,
+            throttle: AuthFailureThrottle(limit: configuration.authFailuresPerMinute, clock: clock)
+        ))
         let sse = SSEResponse(pings: pings, coordinator: coordinator, departures: departures, logger: logger)
         RunRoutes(
             journal: journal, coordinator: coordinator,
@@ -49,10 +56,14 @@ public struct TandemServer: Sendable {
             limiter: RateLimiter(perMinute: configuration.rateLimitPerMinute, clock: clock),
             sse: sse, logger: logger, fleet: FleetFallback(link: fleet)
         ).register(on: router)
-        HealthRoutes(journal: journal, coordinator: coordinator, fleet: fleet).register(on: router)
+        HealthRoutes(journal: journal, coordinator: coordinator, fleet: fleet, keysRequired: !configuration.apiKeys.isEmpty).register(on: router)
         ProjectionRoutes(journal: journal, projector: projector, coordinator: coordinator, fleet: fleet).register(on: router)
-        JournalRoutes(journal: journal, verifications: JournalVerifications(), clock: clock).register(on: router)
+        let pool = BlockingPool()
+        JournalRoutes(
+            journal: journal, verifications: JournalVerifications(), runVerifications: RunVerifications(pool: pool), pool: pool, clock: clock
+        ).register(on: router)
         ConsoleRoutes().register(on: router)
+        router.add(middleware: UnmatchedRoutes(router.routes))
         return router
     }
 

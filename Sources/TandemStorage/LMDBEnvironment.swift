@@ -56,7 +56,8 @@ final class LMDBEnvironment: @unchecked Sendable {
         if noSync { flags |= UInt32(MDB_NOSYNC) }
         if noMetaSync { flags |= UInt32(MDB_NOMETASYNC) }
         if readOnly { flags |= UInt32(MDB_RDONLY) }
-        try check(mdb_env_open(env, directory, flags, 0o644), "open environment at \(directory)")
+        // 0600: LMDB creates data.mdb and lock.mdb with this mode (SPEC §11 "Files").
+        try check(mdb_env_open(env, directory, flags, 0o600), "open environment at \(directory)")
         var dead: Int32 = 0
         mdb_reader_check(env, &dead)
         var info = MDB_envinfo()
@@ -171,7 +172,10 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     private static func makeDirectory(_ directory: String, store: String) throws(StorageError) {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // 0700 for every directory this creates (the data dir's are private, SPEC §11).
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
         } catch {
             throw StorageError(.io, store: store, operation: "create directory", "cannot create data directory \(directory): \(error.localizedDescription)")
         }

@@ -18,14 +18,14 @@ struct HardeningProcessTests {
         let directory = try TemporaryDirectory()
         let (first, _) = try await startServe(directory)
         defer { first.send(SIGKILL) }
-        let second = try TandemExecutable.run(
+        let second = try await TandemExecutable.run(
             ["serve", "--port", "0", "--data-dir", directory.path], environment: ["LOG_LEVEL": "error", "GEMINI_API_KEY": ""]
         )
         #expect(second.status != 0)
-        #expect(second.stderr.contains("in use by process \(first.process.processIdentifier)"), "\(second.stderr)")
+        #expect(second.stderr.contains("in use by process \(first.pid)"), "\(second.stderr)")
         // The first one is untouched: still serving.
         first.send(SIGTERM)
-        #expect(first.wait().status == 0)
+        #expect(await first.exited().status == .exited(0))
     }
 
     @Test("SIGTERM while a request is stuck: serve still exits within grace + hard limit")
@@ -38,13 +38,13 @@ struct HardeningProcessTests {
         // A request whose body never finishes keeps its handler busy, and a graceful shutdown
         // waits for every handler.
         let client = try StalledClient(port: port)
-        try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
         let follower = try StalledClient(port: port)
-        try follower.send("GET /api/runs/none/stream HTTP/1.1\r\nHost: x\r\n\r\n")
-        _ = follower.receive(until: "\r\n\r\n")
+        try follower.send("GET /api/runs/none/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        _ = await follower.receive(until: "\r\n\r\n")
         child.send(SIGTERM)
         // Without the bound the child never exits and the suite's time limit fails the test.
-        #expect(child.wait().status == 0)
+        #expect(await child.exited().status == .exited(0))
         withExtendedLifetime(client) {}
     }
 
@@ -58,9 +58,9 @@ struct HardeningProcessTests {
         ])
         // Start-up is over once it answers; then stop it and read everything it printed.
         child.send(SIGTERM)
-        let (_, stderr) = child.wait()
+        let (_, stderr) = await child.exited()
         var all = stderr
-        while let line = child.readLine() { all += line + "\n" }
+        while let line = await child.nextLine() { all += line + "\n" }
         #expect(all.contains("2 configured"), "\(all)")
         for secret in ["sup***", "zzz***", "sk-***", "supersecret", "hunter2pass", "operator:", "sk-verysecret"] {
             #expect(!all.contains(secret), "start-up printed \(secret)")

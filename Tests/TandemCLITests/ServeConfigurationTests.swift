@@ -24,10 +24,14 @@ struct ServeConfigurationTests {
         (["TANDEM_FLEET_DURABILITY": "sync"], "TANDEM_FLEET_DURABILITY=sync needs TANDEM_FLEET_URL"),
         (["TANDEM_FLEET_BATCH": "0"], "TANDEM_FLEET_BATCH"),
         (["TANDEM_FLEET_URL": "mysql://nope"], "TANDEM_FLEET_URL"),
+        (["TANDEM_ALLOWED_HOSTS": "http://proxy.internal"], "TANDEM_ALLOWED_HOSTS"),
+        (["TANDEM_ALLOWED_ORIGINS": "console.example.com"], "TANDEM_ALLOWED_ORIGINS"),
+        (["TANDEM_AUTH_FAILURES_PER_MINUTE": "-1"], "TANDEM_AUTH_FAILURES_PER_MINUTE"),
+        (["TANDEM_KEY_ID_SECRET_FILE": "/nonexistent/key-id.secret"], "TANDEM_KEY_ID_SECRET_FILE"),
     ])
-    func refused(environment: [String: String], named setting: String) throws {
+    func refused(environment: [String: String], named setting: String) async throws {
         let directory = try TemporaryDirectory()
-        let result = try TandemExecutable.run(["serve", "--port", "0", "--data-dir", directory.path], environment: environment)
+        let result = try await TandemExecutable.run(["serve", "--port", "0", "--data-dir", directory.path], environment: environment)
         #expect(result.status != 0)
         #expect(result.stderr.contains(setting), "\(result.stderr)")
     }

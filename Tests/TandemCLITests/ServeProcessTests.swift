@@ -7,6 +7,7 @@ import TandemDomain
 import TandemJournal
 import TandemProjections
 import TandemRuns
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 
@@ -15,10 +16,12 @@ import Testing
 struct ServeProcessTests {
     /// Starts `serve` with fast scripted models (and `environment` on top) on a port it picks;
     /// returns once it listens.
-    static func startServe(_ directory: TemporaryDirectory, environment: [String: String] = [:]) async throws -> (RunningTandem, Int) {
+    static func startServe(
+        _ directory: TemporaryDirectory, environment: [String: String] = [:], executable: String = TandemExecutable.path
+    ) async throws -> (RunningTandem, Int) {
         var settings = ["TANDEM_SCRIPTED_FLASH_MS": "1", "TANDEM_SCRIPTED_PRO_MS": "3", "LOG_LEVEL": "info", "GEMINI_API_KEY": ""]
         settings.merge(environment) { $1 }
-        return try await RunningTandem.serve(["--data-dir", directory.path], environment: settings)
+        return try await RunningTandem.serve(["--data-dir", directory.path], environment: settings, executable: executable)
     }
 
     /// Runs queries against `port` from `clients` tasks until cancelled; returns how many finished.
@@ -37,13 +40,15 @@ struct ServeProcessTests {
         let directory = try TemporaryDirectory()
         // The fault point kills serve after the journal commit of the entries that reach seq 400
         // and before the projection commit that applies them.
-        let (child, port) = try await Self.startServe(directory, environment: ["TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ": "400"])
+        let (child, port) = try await Self.startServe(
+            directory, environment: ["TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ": "400"], executable: TandemExecutable.faultsPath
+        )
         defer { child.send(SIGKILL) }  // when it never reaches its fault point
         let loader = Task { await load(port: port, clients: 8) }
         let exit = await child.exited()
         loader.cancel()
         let finished = await loader.value
-        #expect(child.process.terminationReason == .uncaughtSignal && exit.status == SIGKILL, "serve did not die at its fault point")
+        #expect(exit.status == .killed(by: SIGKILL), "serve did not die at its fault point")
         #expect(finished > 5, "the load barely ran")
 
         // The kill landed between the two commits: the journal holds entries the projections
@@ -79,7 +84,7 @@ struct ServeProcessTests {
         // Runs before the rebuild, so that it has something to fold; more go on during it.
         for index in 0..<5 { try await query(port, run: "before-\(index)") }
         let loader = Task { await load(port: port, clients: 4) }
-        let rebuild = try TandemExecutable.run(["projections", "rebuild", "--data-dir", directory.path])
+        let rebuild = try await TandemExecutable.run(["projections", "rebuild", "--data-dir", directory.path])
         #expect(rebuild.status == 0, "\(rebuild.stderr)")
         #expect(rebuild.stdout.contains("events/s"))
         let name = try #require(
@@ -101,14 +106,14 @@ struct ServeProcessTests {
 
         loader.cancel()
         #expect(await loader.value > 0)
-        let verify = try TandemExecutable.run(["projections", "rebuild", "--verify", "--data-dir", directory.path])
+        let verify = try await TandemExecutable.run(["projections", "rebuild", "--verify", "--data-dir", directory.path])
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         child.send(SIGTERM)
-        #expect(child.wait().status == 0)
-        let metrics = try TandemExecutable.run(["metrics", "--data-dir", directory.path])
+        #expect(await child.exited().status == .exited(0))
+        let metrics = try await TandemExecutable.run(["metrics", "--data-dir", directory.path])
         #expect(metrics.status == 0)
         #expect(metrics.stdout.contains("flash  latency"))
-        let list = try TandemExecutable.run(["runs", "list", "--data-dir", directory.path, "--limit", "3"])
+        let list = try await TandemExecutable.run(["runs", "list", "--data-dir", directory.path, "--limit", "3"])
         #expect(list.stdout.split(separator: "\n").count == 4)
     }
 
@@ -120,16 +125,16 @@ struct ServeProcessTests {
             try await Workload.append(runs: 8, to: journal)
             journal.close()
         }
-        let shown = try TandemExecutable.run(["runs", "show", "run-3", "--data-dir", directory.path])
+        let shown = try await TandemExecutable.run(["runs", "show", "run-3", "--data-dir", directory.path])
         #expect(shown.status == 0, "\(shown.stderr)")
         #expect(shown.stdout.contains("flash_timeout"))
         #expect(shown.stdout.contains("status partial"))
         #expect(shown.stdout.contains("chain: verified"))
-        let json = try TandemExecutable.run(["runs", "show", "run-3", "--json", "--data-dir", directory.path])
+        let json = try await TandemExecutable.run(["runs", "show", "run-3", "--json", "--data-dir", directory.path])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect((object["chain"] as? [String: Any])?["verified"] as? Bool == true)
         #expect((object["timeline"] as? [Any])?.count == Workload.events(forRun: 3).count)
-        let unknown = try TandemExecutable.run(["runs", "show", "nope", "--data-dir", directory.path])
+        let unknown = try await TandemExecutable.run(["runs", "show", "nope", "--data-dir", directory.path])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("no run 'nope'"))
     }
@@ -153,8 +158,8 @@ struct GeminiServeTests {
         #expect(frames.map(\.event).contains("final"))
         #expect(frames.last?.event == "done")
         child.send(SIGTERM)
-        _ = child.wait()
-        let replay = try TandemExecutable.run(["journal", "replay", "--run", "gem-1", "--data-dir", directory.path])
+        _ = await child.exited()
+        let replay = try await TandemExecutable.run(["journal", "replay", "--run", "gem-1", "--data-dir", directory.path])
         let completed = replay.stdout.split(separator: "\n").filter { $0.contains(#""type":"flash_completed""#) || $0.contains(#""type":"pro_completed""#) }
         // Both models answer at once; when Pro wins, Flash is cancelled as superseded.
         #expect(completed.contains { $0.contains(#""type":"pro_completed""#) })

@@ -10,7 +10,7 @@ struct DomainEventTests {
     @Test("Every event type has a sample, and the samples cover every type")
     func coverage() {
         #expect(Set(SampleEvents.all.map(\.type)) == Set(DomainEvent.allTypes))
-        #expect(DomainEvent.allTypes.count == 18)
+        #expect(DomainEvent.allTypes.count == 20)
     }
 
     @Test("Encode then decode gives the same event", arguments: SampleEvents.all)
@@ -61,7 +61,7 @@ struct DomainEventTests {
         let lines = try journal.entries(from: 1).map(\.text).joined(separator: "\n")
         let file = directory.path + "/journal.ndjson"
         try lines.write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try SchemaChecker.check(mode: "journal", file: file)
+        let result = try await SchemaChecker.check(mode: "journal", file: file)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("\(SampleEvents.all.count) valid, 0 invalid"))
 
@@ -69,7 +69,7 @@ struct DomainEventTests {
         let bad = directory.path + "/bad.ndjson"
         let broken = lines.split(separator: "\n")[0].replacingOccurrences(of: #""request_digest""#, with: #""digest""#)
         try broken.write(toFile: bad, atomically: true, encoding: .utf8)
-        #expect(try SchemaChecker.check(mode: "journal", file: bad).status == 1)
+        #expect(try await SchemaChecker.check(mode: "journal", file: bad).status == 1)
     }
 }
 
@@ -82,6 +82,7 @@ struct CanonicalWriterTests {
         case .modelStarted(_, let payload): try CanonicalJSON.encode(payload)
         case .firstToken(_, let payload): try CanonicalJSON.encode(payload)
         case .modelCompleted(_, let payload): try CanonicalJSON.encode(payload)
+        case .modelDelta(_, let payload): try CanonicalJSON.encode(payload)
         case .modelRetry(_, let payload): try CanonicalJSON.encode(payload)
         case .modelTimeout(_, let payload): try CanonicalJSON.encode(payload)
         case .modelFailed(_, let payload): try CanonicalJSON.encode(payload)

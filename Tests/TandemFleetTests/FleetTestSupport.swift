@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
-import TandemFleet
+@testable import TandemFleet
 import TandemJournal
 import TandemTestSupport
 import Testing
@@ -14,13 +14,14 @@ let postgresSkipReason: Comment = Comment(rawValue: "skipped: \(PostgresTestServ
 func withStore<T: Sendable>(_ url: String, _ body: (FleetStore) async throws -> T) async throws -> T {
     var logger = Logger(label: "tandem.fleet.test")
     logger.logLevel = ProcessInfo.processInfo.environment["FLEET_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
-    var configuration = try FleetURL.configuration(url)
+    let endpoint = try FleetEndpoint(url)
+    var configuration = endpoint.clientConfiguration
     configuration.options.connectTimeout = .seconds(2)
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await client.run() }
         defer { group.cancelAll() }
-        return try await body(FleetStore(client: client, logger: logger))
+        return try await body(FleetStore(client: client, logger: logger, endpoint: endpoint))
     }
 }
 
@@ -29,19 +30,26 @@ struct TestNode {
     let directory: TemporaryDirectory
     let journal: Journal
     let nodeID: String
+    /// The SHA-256 of the data dir's node secret, as `serve` proves the node id with it.
+    let secretHash: String
 
     init(_ nodeID: String, runs: Int = 0, firstRun: Int = 0, contentBytes: Int = 300) async throws {
         directory = try TemporaryDirectory(prefix: "tandem-fleet")
         journal = try Journal(JournalConfiguration(directory: directory.path, durability: .async), logger: Logger(label: "test"))
         self.nodeID = try NodeIdentity.resolve(configured: nodeID, dataDirectory: directory.path)
+        secretHash = try NodeIdentity.secretHash(in: directory.path)
         if runs > 0 { try await Workload.append(runs: runs, to: journal, contentBytes: contentBytes, firstRun: firstRun) }
     }
 
-    func shipper(_ store: FleetStore, batchSize: Int = 100, beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil) -> FleetShipper {
+    /// A shipper of this journal, proving the node id with this data dir's secret (or `secretHash`:
+    /// the same node's journal rewritten in place keeps its secret).
+    func shipper(
+        _ store: FleetStore, batchSize: Int = 100, secretHash: String? = nil, beforeCommit: (@Sendable (UInt64) async throws -> Void)? = nil
+    ) -> FleetShipper {
         var logger = Logger(label: "tandem.fleet.test")
         logger.logLevel = ProcessInfo.processInfo.environment["FLEET_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return FleetShipper(
-            journal: journal, store: store, nodeID: nodeID,
+            journal: journal, store: store, nodeID: nodeID, secretHash: secretHash ?? self.secretHash,
             configuration: .init(batchSize: batchSize, retryDelay: .milliseconds(20), maxRetryDelay: .milliseconds(200), beforeCommit: beforeCommit),
             logger: logger
         )

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import PostgresNIO
-import TandemFleet
+@testable import TandemFleet
 import TandemJournal
 import TandemTestSupport
 import Testing
@@ -9,7 +9,7 @@ import Testing
 /// The shipper against a real PostgreSQL server (a private one per test).
 @Suite("shipping to PostgreSQL", .enabled(if: postgresAvailable, postgresSkipReason), .timeLimit(.minutes(2)))
 struct ShippingTests {
-    @Test("migrate creates the schema once: a second run applies nothing; the version table says 1")
+    @Test("migrate creates the schema once: a second run applies nothing; the version table says 2")
     func migrateIsIdempotent() async throws {
         let server = try PostgresTestServer()
         defer { server.stop() }
@@ -17,10 +17,10 @@ struct ShippingTests {
         try await withStore(url) { store in
             let first = try await FleetSchema.migrate(store.client, logger: store.logger)
             let second = try await FleetSchema.migrate(store.client, logger: store.logger)
-            #expect(first == [1])
+            #expect(first == [1, 2])
             #expect(second == [])
         }
-        #expect(try server.psql("SELECT max(version) FROM tandem.schema_version", url: url) == "1\n")
+        #expect(try server.psql("SELECT max(version) FROM tandem.schema_version", url: url) == "2\n")
         // No per-row foreign keys (a ship transaction registers its node first).
         #expect(try server.psql("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'tandem'::regnamespace", url: url) == "0\n")
         for relation in ["tandem.nodes", "tandem.journal", "tandem.runs", "tandem.experiment_runs", "public.experiment_runs"] {
@@ -130,6 +130,48 @@ struct ShippingTests {
         #expect(stored.lines == (try node.lines()))
     }
 
+    @Test("on the shipper's clock: an attempt past its limit is cancelled and joined before the back-off, and the retry ships from the stored mark")
+    func attemptLimitOnInjectedClock() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 10)
+        let clock = ManualClock()
+        let stall = StallOnce()
+        try await withStore(url) { store in
+            let shipper = FleetShipper(
+                journal: node.journal, store: store, nodeID: node.nodeID, secretHash: node.secretHash,
+                configuration: .init(
+                    batchSize: 50, retryDelay: .seconds(1), maxRetryDelay: .seconds(1), attemptTimeout: .seconds(5),
+                    beforeCommit: { _ in try await stall.pass() }
+                ),
+                clock: clock, logger: store.logger
+            )
+            let service = Task { try await shipper.run() }
+            defer { service.cancel() }
+            // The first batch's transaction stalls before its commit (a PostgreSQL that stopped answering).
+            // On a loaded machine an earlier attempt can fail by itself (a connection that took
+            // longer than its real-time limit) and back off on this clock: step through such
+            // back-offs until the stalled attempt is reached.
+            while !stall.isStalled {
+                if clock.sleeperCount > 0 { clock.advance(by: .seconds(1)) }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            await clock.waitForSleepers(1)
+            clock.advance(by: .seconds(6))
+            // The shipper backs off only once the stalled attempt has ended (old code: it was left running).
+            await clock.waitForSleepers(1)
+            #expect(stall.ended)
+            #expect(shipper.status.snapshot.isFailing)
+            clock.advance(by: .seconds(1))
+            let head = try node.journal.head().seq
+            #expect(await shipper.waitUntilShipped(head))
+        }
+        let stored = try storedLines(server, url: url, node: "node-a")
+        #expect(stored.gapless)
+        #expect(stored.lines == (try node.lines()))
+    }
+
     @Test("a re-sent entry that differs from the stored row is a divergence: nothing overwritten, node stopped and marked")
     func resentDifferentEntryDiverges() async throws {
         let server = try PostgresTestServer()
@@ -162,12 +204,13 @@ struct ShippingTests {
         try await withStore(url) { store in
             try await FleetSchema.migrate(store.client, logger: store.logger)
             _ = try await original.shipper(store).shipToHead()
-            let shipper = rewritten.shipper(store)
+            // The same node (its secret) with its journal rewritten.
+            let shipper = rewritten.shipper(store, secretHash: original.secretHash)
             do throws(FleetError) {
                 _ = try await shipper.shipToHead()
                 Issue.record("the rewritten journal was shipped")
             } catch {
-                #expect(error.code == "fleet_divergence")
+                #expect(error.code == .divergence)
                 #expect(error.description.contains("node-a"))
             }
             #expect(shipper.status.snapshot.diverged)
@@ -263,4 +306,33 @@ final class Crashes: Sendable {
         try server.start()
         done.withLock { $0 += 1 }
     }
+}
+
+/// A fault point that stalls the first call until it is cancelled, and lets every later one pass.
+final class StallOnce: Sendable {
+    private struct State {
+        var calls = 0
+        var ended = false
+    }
+
+    private let state = Mutex(State())
+    private let stalled = StopSignal()
+
+    /// Whether the stalled call has returned (it was cancelled).
+    var ended: Bool { state.withLock { $0.ended } }
+
+    func pass() async throws {
+        let first = state.withLock { state -> Bool in
+            state.calls += 1
+            return state.calls == 1
+        }
+        guard first else { return }
+        defer { state.withLock { $0.ended = true } }
+        stalled.fire()
+        // Ends only when cancelled (a real-clock sleep that never runs out).
+        try await Task.sleep(for: .seconds(3_600))
+    }
+
+    /// Whether the first call has stalled.
+    var isStalled: Bool { stalled.isFired }
 }

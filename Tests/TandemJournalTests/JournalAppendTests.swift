@@ -99,8 +99,18 @@ struct JournalAppendTests {
             #expect(Array(fields.data) == Array(second.data))
             #expect(String(decoding: fields.prev, as: UTF8.self) == second.prev)
         }
-        #expect(first.links(to: second))
-        #expect(!second.links(to: first))
+        // The one chain walk: from the start through both, and never backwards.
+        var chain = ChainWalk()
+        let linked = (chain.step(first), chain.step(second))
+        #expect(linked == (true, true))
+        #expect(chain.ends(at: try journal.head().hash))
+        var backwards = ChainWalk(after: second)
+        let backwardsLinked = backwards.step(first)
+        #expect(!backwardsLinked)
+        // A hash from outside that is not 64 digits (a damaged stored mark) breaks the link, never the walk.
+        var damaged = ChainWalk(afterHash: Array("abc".utf8))
+        let damagedLinks = (damaged.step(first), damaged.step(second))
+        #expect(damagedLinks == (false, true))
     }
 
     @Test("Open runs: opened by the first entry, closed by the last")

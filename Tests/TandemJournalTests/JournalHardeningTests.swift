@@ -17,7 +17,7 @@ struct JournalHardeningTests {
         let journal = try makeJournal(directory) { $0.indexInterval = .seconds(3_600) }
         _ = try await journal.append((0..<3).map { _ in try abortedEntry("served") })
 
-        let appended = try TandemExecutable.run([
+        let appended = try await TandemExecutable.run([
             "journal", "append", "--data-dir", directory.path, "--run", "beside", "--type", "run_aborted",
             "--data", #"{"reason":"by hand"}"#, "--count", "3",
         ])
@@ -73,7 +73,7 @@ struct JournalHardeningTests {
         let before = journal.staleReaderSlotsFreed
 
         // `tandem journal replay | head` whose reader has gone.
-        let status = try TandemExecutable.replayWithClosedOutput(dataDirectory: directory.path)
+        let status = try await TandemExecutable.replayWithClosedOutput(dataDirectory: directory.path)
         #expect(status == SIGPIPE, "the replay did not die of SIGPIPE")
 
         // The check is due on the injected clock; the writer makes it after its next commit, and

@@ -66,7 +66,7 @@ struct JournalIntegrityTests {
     @Test("`tandem journal verify` exits 1 naming the first bad seq")
     func verifyCommand() async throws {
         let directory = try await filledJournal(12)
-        let good = try TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
+        let good = try await TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
         #expect(good.status == 0)
         #expect(good.stdout.contains("12 entries"))
         try RawLMDB.withEnvironment(directory.path) { raw in
@@ -74,7 +74,7 @@ struct JournalIntegrityTests {
             line[try #require(line.firstIndex(of: UInt8(ascii: "y")))] = UInt8(ascii: "z")
             try raw.replace(6, with: line)
         }
-        let bad = try TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
+        let bad = try await TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("first bad seq: 6"))
     }
@@ -88,14 +88,14 @@ struct JournalIntegrityTests {
         _ = try await journal.append(try PendingEntry(runID: RunID("p9")!, type: "flash_started", data: Array(#"{"nope":1}"#.utf8)))
         _ = try await journal.append(try PendingEntry(runID: RunID("p9")!, type: "done", data: Array(#"{"status":"ok","duration_ms":1,}"#.utf8)))
         journal.close()
-        let chain = try TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
+        let chain = try await TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
         #expect(chain.status == 0, "the chain itself is intact")
-        let full = try TandemExecutable.run(["journal", "verify", "--payloads", "--data-dir", directory.path])
+        let full = try await TandemExecutable.run(["journal", "verify", "--payloads", "--data-dir", directory.path])
         #expect(full.status == 1)
         #expect(full.stderr.contains("first bad seq: 6"))
         #expect(full.stderr.contains("flash_started"))
         let good = try await filledJournal(8)
-        let fine = try TandemExecutable.run(["journal", "verify", "--payloads", "--data-dir", good.path])
+        let fine = try await TandemExecutable.run(["journal", "verify", "--payloads", "--data-dir", good.path])
         #expect(fine.status == 0)
         #expect(fine.stdout.contains("payloads ok: 8 entries"))
     }
@@ -253,13 +253,13 @@ struct JournalIntegrityTests {
             "--data", #"{"reason":"crash test"}"#, "--count", "10000000", "--concurrency", "16",
         ])
         var acknowledged: [UInt64] = []
-        while acknowledged.count < 3_000, let line = child.readLine() {
+        while acknowledged.count < 3_000, let line = await child.nextLine() {
             acknowledged.append(try #require(UInt64(line)))
         }
         child.send(SIGKILL)
-        while let line = child.readLine(), let seq = UInt64(line) { acknowledged.append(seq) }
-        let status = child.wait()
-        #expect(child.process.terminationReason == .uncaughtSignal, "child ended by itself: \(status.stderr)")
+        while let line = await child.nextLine(), let seq = UInt64(line) { acknowledged.append(seq) }
+        let exit = await child.exited()
+        #expect(exit.status == .killed(by: SIGKILL), "child ended by itself: \(exit.stderr)")
         #expect(acknowledged.count >= 3_000)
 
         let journal = try makeJournal(directory)

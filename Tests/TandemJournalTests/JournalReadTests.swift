@@ -84,7 +84,11 @@ struct JournalReadTests {
             }
             return seqs
         }
+        // Appends only once the follower is parked: landing before it parks, they would be read
+        // without any wake-up, and the test could pass with wake-ups broken.
+        while journal.signal.waiterCount == 0 { await Task.yield() }
         _ = try await journal.append(abortedEntry("f"))
+        while journal.signal.waiterCount == 0 { await Task.yield() }
         _ = try await journal.append(abortedEntry("f"))
         #expect(try await follower.value == [2, 3, 4, 5])
     }
@@ -101,7 +105,7 @@ struct JournalReadTests {
         }
         var heads: [UInt64] = []
         for _ in 0..<5 {
-            let result = try TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
+            let result = try await TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
             #expect(result.status == 0, "verify failed while appending: \(result.stderr)")
             let words = result.stdout.split(separator: " ")
             if let index = words.firstIndex(of: "seq"), let head = UInt64(words[index + 1].trimmingCharacters(in: .punctuationCharacters)) {
@@ -111,7 +115,7 @@ struct JournalReadTests {
         try await appender.value
         #expect(heads.count == 5)
         #expect(heads == heads.sorted())
-        let replay = try TandemExecutable.run(["journal", "replay", "--data-dir", directory.path])
+        let replay = try await TandemExecutable.run(["journal", "replay", "--data-dir", directory.path])
         #expect(replay.status == 0)
         #expect(replay.stdout.split(separator: "\n").count == 10_001)
     }

@@ -77,7 +77,7 @@ struct ProjectionHardeningTests {
         let location = ProjectionLocation(dataDirectory: directory.path)
         let claim = try location.claimRebuild()
         #expect(throws: ProjectionError.self) { _ = try location.claimRebuild() }
-        let refused = try TandemExecutable.run(["projections", "rebuild", "--data-dir", directory.path])
+        let refused = try await TandemExecutable.run(["projections", "rebuild", "--data-dir", directory.path])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("in use by process \(getpid())"), "\(refused.stderr)")
         withExtendedLifetime(claim) {}

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Synchronization
 import TandemDomain
 import TandemProviders
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

@@ -5,6 +5,7 @@ import TandemDomain
 import TandemJournal
 import TandemProviders
 import TandemRuns
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 
@@ -163,14 +164,14 @@ struct HTTPProviderTests {
     @Test("A slow upstream (no headers yet) is abandoned at once when the call is cancelled")
     func cancelWhileWaitingForHeaders() async throws {
         let upstream = try await FakeUpstream.start()
-        upstream.script([.delayHeaders(.seconds(2), chunks: ["late"])])
+        // The upstream never answers until it stops: a call that waited for its headers would hang
+        // until the suite's time limit instead of ending here.
+        upstream.script([.holdHeaders])
         let provider = gemini(upstream)
         let call = Task { try await provider.generate(request(), observer: RecordingObserver()) }
         await upstream.waitForRequests(1)
-        let cancelled = ContinuousClock.now
         call.cancel()
         await #expect(throws: CancellationError.self) { try await call.value }
-        #expect(cancelled.duration(to: .now) < .milliseconds(500), "the call ended long before the upstream answered")
         await upstream.stop()
     }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import TandemDomain
 import TandemProviders
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import TandemDomain
 import TandemProviders
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

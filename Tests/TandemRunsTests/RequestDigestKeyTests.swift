@@ -38,7 +38,7 @@ struct RequestDigestKeyTests {
         #expect {
             _ = try RequestDigestKey.loadOrCreate(inDataDirectory: directory.path)
         } throws: { error in
-            (error as? JournalError)?.message.contains(path) == true
+            (error as? RunError).map { $0.code == .secretUnusable && $0.message.contains(path) } == true
         }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "not a key\n")
     }

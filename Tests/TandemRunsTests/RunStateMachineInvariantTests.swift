@@ -3,19 +3,45 @@ import TandemRuns
 import Testing
 
 /// The run's invariants where they are decided: every order of every input a run can receive
-/// (model progress and outcomes, provider errors, client departure, shutdown, a failed journal
-/// append) walked through ``RunStateMachine``, under both Flash-failure policies.
+/// (model progress, streamed deltas and outcomes, provider errors, client departure, shutdown, a
+/// failed journal append) walked through ``RunStateMachine``, under both Flash-failure policies.
 @Suite("Run state machine invariants")
 struct RunStateMachineInvariantTests {
-    @Test("Every input order: one closing event, nothing after finish, no call outlives the run", arguments: FlashFailurePolicy.allCases)
+    @Test(
+        "Every input order: one closing event, nothing after finish, no call outlives the run, deltas before their end and whole",
+        arguments: FlashFailurePolicy.allCases
+    )
     func everyInputOrder(policy: FlashFailurePolicy) {
         var walked = 0
         RunWorld(policy: policy).explore { world in
             walked += 1
             world.checkClosed()
         }
-        // Both calls' four outcomes, with or without progress, departure, shutdown and journal failure.
-        #expect(walked > 10_000)
+        // Both calls' four outcomes, with or without progress and deltas, departure, shutdown and journal failure.
+        #expect(walked > 30_000)
+    }
+
+    @Test("A delta is journaled with the bytes before it as its offset; a superseded Flash's last deltas are dropped")
+    func deltaOffsetsAndSupersededFlash() {
+        var machine = RunStateMachine(policy: .continue)
+        #expect(machine.handle(.delta(.flash, "héllo "), elapsedMs: 1) == [.journal([.modelDelta(.flash, ModelDelta(text: "héllo ", offset: 0))])])
+        #expect(machine.handle(.delta(.flash, "wörld"), elapsedMs: 2) == [.journal([.modelDelta(.flash, ModelDelta(text: "wörld", offset: 7))])])
+        #expect(machine.streamedBytes(.flash) == 13)
+        let pro = ModelCompleted(model: "p", content: "x", usage: TokenUsage(inputTokens: 1, outputTokens: 1), latencyMs: 3)
+        #expect(machine.handle(.delta(.pro, "x"), elapsedMs: 3) == [.journal([.modelDelta(.pro, ModelDelta(text: "x", offset: 0))])])
+        #expect(machine.handle(.completed(.pro, pro), elapsedMs: 3) == [.journal([.modelCompleted(.pro, pro)]), .cancel(.flash)])
+        #expect(machine.handle(.delta(.flash, " and more"), elapsedMs: 4) == [], "superseded: the buffer is dropped")
+        #expect(machine.handle(.stopped(.flash), elapsedMs: 5).first == .journal([
+            .modelCancelled(.flash, ModelCancelled(reason: .superseded)), .done(RunDone(status: .ok, durationMs: 5)),
+        ]))
+    }
+
+    @Test("A call cancelled because the client left journals its last deltas before its cancellation")
+    func lastDeltasOfCancelledCall() {
+        var machine = RunStateMachine(policy: .continue)
+        _ = machine.handle(.clientDisconnected, elapsedMs: 1)
+        #expect(machine.handle(.delta(.pro, "seen"), elapsedMs: 2) == [.journal([.modelDelta(.pro, ModelDelta(text: "seen", offset: 0))])])
+        #expect(machine.handle(.stopped(.pro), elapsedMs: 3) == [.journal([.modelCancelled(.pro, ModelCancelled(reason: .clientDisconnected))])])
     }
 
     @Test("A journal failure stops the running calls and closes the run with run_aborted once they have stopped")
@@ -64,7 +90,8 @@ struct RunStateMachineInvariantTests {
     }
 }
 
-/// One run as the orchestrator drives it: each call reports at most one progress event and then
+/// One run as the orchestrator drives it: each call reports at most one progress event, streams
+/// at most its one delta (``RunWorld/deltaTexts``; a completed call streamed all or none) and then
 /// exactly one outcome; the client may leave and the server may shut down at any time; a journal
 /// append may fail (once: nothing is appended after). A `.journal` action is committed unless the
 /// next input reports its failure.
@@ -72,6 +99,7 @@ private struct RunWorld {
     var machine: RunStateMachine
     var ended: [ModelRole: Bool] = [.flash: false, .pro: false]
     var progressed: [ModelRole: Bool] = [.flash: false, .pro: false]
+    var streamed: [ModelRole: Int] = [.flash: 0, .pro: 0]
     var cancelled: [ModelRole: Bool] = [.flash: false, .pro: false]
     var clientLeft = false
     var shutDown = false
@@ -83,6 +111,10 @@ private struct RunWorld {
     var streamFailures = 0
     var finishes = 0
     var inputs: [RunStateMachine.Input] = []
+
+    /// The pieces of every answer, in order; they concatenate to ``content``.
+    static let deltaTexts = ["answér"]
+    static let content = "answér"
 
     init(policy: FlashFailurePolicy) {
         machine = RunStateMachine(policy: policy)
@@ -113,8 +145,14 @@ private struct RunWorld {
         var inputs: [RunStateMachine.Input] = []
         for role in ModelRole.allCases where ended[role] == false {
             if progressed[role] == false { inputs.append(.progress(.modelStarted(role, ModelStarted(model: "m", attempt: 1)))) }
+            let streamedCount = streamed[role] ?? 0
+            if streamedCount < Self.deltaTexts.count { inputs.append(.delta(role, Self.deltaTexts[streamedCount])) }
+            if streamedCount == 0 || streamedCount == Self.deltaTexts.count {
+                inputs.append(.completed(
+                    role, ModelCompleted(model: "m", content: Self.content, usage: TokenUsage(inputTokens: 1, outputTokens: 1), latencyMs: 1)
+                ))
+            }
             inputs += [
-                .completed(role, ModelCompleted(model: "m", content: "answer", usage: TokenUsage(inputTokens: 1, outputTokens: 1), latencyMs: 1)),
                 .failed(role, ModelFailed(errorClass: "upstream_http_5xx", message: "x", httpStatus: 500, retryable: true)),
                 .timedOut(role, ModelTimeout(timeoutS: 1, phase: .total, elapsedMs: 1_000)),
                 .stopped(role),
@@ -140,6 +178,7 @@ private struct RunWorld {
         }
         switch input {
         case .progress(let event): progressed[event.role!] = true
+        case .delta(let role, _): streamed[role, default: 0] += 1
         case .completed(let role, _), .failed(let role, _), .timedOut(let role, _), .stopped(let role): ended[role] = true
         case .clientDisconnected: clientLeft = true
         case .shutdown: shutDown = true
@@ -204,7 +243,16 @@ private struct RunWorld {
             }
             #expect(ends.count == 1, "\(role) ends \(ends.count) times: \(inputs)")
             let last = world.committed.lastIndex { $0.role == role }
-            #expect(last == ends.first?.offset, "\(role) has events after its end: \(inputs)")
+            #expect(last == ends.first?.offset, "\(role) has events (deltas too) after its end: \(inputs)")
+            var text = ""
+            for case .modelDelta(role, let delta) in world.committed {
+                #expect(delta.offset == text.utf8.count, "\(role) delta offset \(delta.offset) after \(text.utf8.count) bytes: \(inputs)")
+                text += delta.text
+            }
+            #expect(Self.deltaTexts.joined().hasPrefix(text), "\(role) deltas lost or reordered: \(inputs)")
+            if case .modelCompleted(role, let completed)? = ends.first?.element, streamed[role] != 0 {
+                #expect(text == completed.content, "\(role) deltas do not make its content: \(inputs)")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Synchronization
+import TandemJournal
 import Testing
 
 @testable import TandemRuns

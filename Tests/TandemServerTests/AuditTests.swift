@@ -5,6 +5,7 @@ import TandemJournal
 import TandemProviders
 import TandemRuns
 import TandemServer
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 
@@ -91,7 +92,7 @@ struct AuditTests {
                 #expect(journal.contains(placeholder), "\(placeholder) missing")
             }
             #expect(journal.contains("2026-11-28"), "dates are not phone numbers")
-            #expect(journal.contains(#""redaction":"default-v2""#))
+            #expect(journal.contains(#""redaction":"default-v3""#))
         }
     }
 

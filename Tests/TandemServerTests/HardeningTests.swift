@@ -6,6 +6,7 @@ import TandemJournal
 import TandemProviders
 import TandemRuns
 import TandemServer
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 
@@ -137,7 +138,7 @@ struct HardeningTests {
             provider.pro.send(.complete(String(repeating: "More words. ", count: 250_000)))
             #expect(try await done.text().contains("event: done"))
             let client = try StalledClient(port: server.port)
-            try client.send(String(repeating: "GET /api/runs/big-1/stream HTTP/1.1\r\nHost: x\r\n\r\n", count: 5))
+            try client.send(String(repeating: "GET /api/runs/big-1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", count: 5))
             try await Self.eventually { server.coordinator.activeFollowers > 0 }
             try await Self.eventually { server.coordinator.activeFollowers == 0 && client.serverClosed() }
         }
@@ -150,7 +151,7 @@ struct HardeningTests {
         try await TestServer.with(provider: provider, server: configuration) { server in
             let client = try StalledClient(port: server.port)
             let body = #"{"query":"Stalled","run_id":"stall-1"}"#
-            try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
             await provider.flash.waitForCalls(1)
             // More than the kernel's largest socket buffer (4 MiB here): the write must wait for the client.
             provider.flash.send(.complete(String(repeating: "A long preliminary answer. ", count: 250_000)))
@@ -196,8 +197,8 @@ struct HardeningTests {
             _ = try await allowed.rest()
             let client = try StalledClient(port: server.port)
             // Headers announce a body that never comes: the refusal must not wait for it.
-            try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-            let answer = client.receive(until: "rate_limited")
+            try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            let answer = await client.receive(until: "rate_limited")
             #expect(answer.hasPrefix("HTTP/1.1 429"))
         }
     }
@@ -207,11 +208,11 @@ struct HardeningTests {
         let configuration = ServerConfiguration(requestBodyTimeout: .seconds(5))
         try await TestServer.with(provider: Self.zeroLatency(), server: configuration) { server in
             let client = try StalledClient(port: server.port)
-            try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"q")
+            try client.send("POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"q")
             // The body timeout runs on the server's injected clock: let it pass.
             await server.clock.waitForSleepers(2)  // the body timer and the pinger
             server.clock.advance(by: .seconds(5))
-            let answer = client.receive(until: "request_timeout")
+            let answer = await client.receive(until: "request_timeout")
             #expect(answer.hasPrefix("HTTP/1.1 408"))
             #expect(answer.lowercased().contains("connection: close"))
         }

@@ -4,6 +4,7 @@ import NIOPosix
 import TandemDomain
 import TandemJournal
 import TandemServer
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

@@ -5,6 +5,7 @@ import TandemJournal
 import TandemProviders
 import TandemRuns
 import TandemServer
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 
@@ -61,7 +62,7 @@ struct ProjectionEndpointTests {
             #expect(second["next_cursor"] is NSNull)
             let partial = json(try await HTTPTestClient.send(server.baseURL, "/api/runs?status=partial").body)
             #expect((partial["runs"] as? [[String: Any]] ?? []).count == 3)
-            for bad in ["limit=0", "limit=1001", "status=weird", "cursor=zz", "since=yesterday"] {
+            for bad in ["limit=0", "limit=1001", "status=weird", "cursor=zz", "cursor=%2Bf", "cursor=-1", "since=yesterday"] {
                 let response = try await HTTPTestClient.send(server.baseURL, "/api/runs?\(bad)")
                 #expect(response.status == 422, "\(bad)")
             }
@@ -94,7 +95,7 @@ struct ProjectionEndpointTests {
             #expect(text.headers.first { $0.0.lowercased() == "content-type" }?.1.hasPrefix("text/plain; version=0.0.4") == true)
             let file = server.directory.path + "/metrics.txt"
             try text.body.write(toFile: file, atomically: true, encoding: .utf8)
-            let parsed = try PythonTool.run("Tools/prometheus_check.py", [file])
+            let parsed = try await PythonTool.run("Tools/prometheus_check.py", [file])
             #expect(parsed.status == 0, "\(parsed.output)")
             #expect(parsed.output.contains("tandem_model_latency_seconds histogram"))
             #expect(parsed.output.contains("tandem_model_latency_seconds_count [('model', 'flash')] 3\n"))
@@ -133,15 +134,15 @@ struct HTTPSchemaTests {
             for event in Set(frames.map(\.event)) {
                 let file = server.directory.path + "/\(event).ndjson"
                 try frames.filter { $0.event == event }.map(\.data).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-                let result = try SchemaChecker.check(mode: "sse/\(event).schema.json", file: file)
+                let result = try await SchemaChecker.check(mode: "sse/\(event).schema.json", file: file)
                 #expect(result.status == 0, "\(event): \(result.output)")
             }
             let record = try await HTTPTestClient.send(server.baseURL, "/api/runs/schema-1")
             let file = server.directory.path + "/record.ndjson"
             try record.body.write(toFile: file, atomically: true, encoding: .utf8)
-            let result = try SchemaChecker.check(mode: "dual-run-record.schema.json", file: file)
+            let result = try await SchemaChecker.check(mode: "dual-run-record.schema.json", file: file)
             #expect(result.status == 0, "\(result.output)")
-            let openapi = try PythonTool.run("Tools/schema_check.py", ["openapi"])
+            let openapi = try await PythonTool.run("Tools/schema_check.py", ["openapi"])
             #expect(openapi.status == 0, "\(openapi.output)")
         }
     }

@@ -5,6 +5,7 @@ import TandemJournal
 import TandemProviders
 import TandemRuns
 import TandemServer
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import NIOHTTP1
 import TandemDomain
 import TandemJournal
 import TandemRuns
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

@@ -5,6 +5,7 @@ import TandemJournal
 import TandemProviders
 import TandemRuns
 import TandemServer
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 
@@ -195,7 +196,9 @@ struct RunSemanticsTests {
         let provider = FakeProvider()
         let settings = RunSettings(
             flashDeadlines: ModelDeadlines(total: .seconds(5), firstToken: .seconds(1)),
-            proDeadlines: ModelDeadlines(total: .seconds(45), idle: .seconds(2))
+            proDeadlines: ModelDeadlines(total: .seconds(45), idle: .seconds(2)),
+            // The test waits for the first token in the journal before it moves the clock on.
+            progressHold: .zero
         )
         try await TestServer.with(provider: provider, settings: settings) { server in
             let stream = try await query(server)

@@ -2,6 +2,7 @@ import Foundation
 import TandemDomain
 import TandemJournal
 import TandemRuns
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

@@ -193,7 +193,7 @@ struct StorageTests {
         #expect(try storage.clearStaleReaders() == 0)
 
         // `tandem journal replay | head` whose reader has gone.
-        let status = try TandemExecutable.replayWithClosedOutput(dataDirectory: directory.path)
+        let status = try await TandemExecutable.replayWithClosedOutput(dataDirectory: directory.path)
         try #require(status == SIGPIPE, "the replay did not die of SIGPIPE")
 
         #expect(try storage.clearStaleReaders() == 1)

@@ -98,7 +98,7 @@ public final class PostgresTestServer: @unchecked Sendable {
     /// Runs `sql` with `psql` (unaligned, tuples only) and returns its output.
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") throws -> String {
-        let (status, output) = try Self.spawn("/usr/bin/psql", [
+        let (status, output) = try ProgramToEnd.run("/usr/bin/psql", [
             "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", "tandem", "-d", database, "-c", sql,
         ])
         guard status == 0 else { throw Failure("psql failed: \(output)") }
@@ -146,37 +146,10 @@ public final class PostgresTestServer: @unchecked Sendable {
     }
 
     private static func execute(_ executable: String, _ arguments: [String]) throws {
-        let (status, output) = try spawn(executable, arguments)
+        let (status, output) = try ProgramToEnd.run(executable, arguments)
         guard status == 0 else {
             throw Failure("\(URL(fileURLWithPath: executable).lastPathComponent) failed (\(status)): \(output)")
         }
-    }
-
-    /// Runs a program to its end with `posix_spawn` and `waitpid`, its output in a file.
-    ///
-    /// Not Foundation's `Process`: the server `pg_ctl start` leaves running inherits whatever the
-    /// tool's output was (a pipe would never reach its end), and here a `Process` whose child had
-    /// exited was seen never to notice it.
-    static func spawn(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let outputPath = FileManager.default.temporaryDirectory.path + "/tandem-pg-tool-\(UUID().uuidString.prefix(8)).log"
-        defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw Failure("cannot start \(executable): error \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        // WIFEXITED / WEXITSTATUS, which Swift does not import.
-        let exited = status & 0x7f == 0
-        return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
     }
 
     /// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb`.

@@ -8,24 +8,19 @@ public enum SchemaChecker {
     }()
 
     /// Validates `file` (`mode` is `journal` or a schema path under `Schemas/`).
-    public static func check(mode: String, file: String) throws -> (status: Int32, output: String) {
-        try PythonTool.run("Tools/schema_check.py", [mode, file])
+    public static func check(mode: String, file: String) async throws -> (status: Int32, output: String) {
+        try await PythonTool.run("Tools/schema_check.py", [mode, file])
     }
 }
 
 /// Runs one of the repository's Python tools.
 public enum PythonTool {
     /// Runs `python3 <repository>/<script> arguments…`; returns its status and combined output.
-    public static func run(_ script: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", SchemaChecker.repositoryRoot + "/" + script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    public static func run(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let child = try SpawnedProcess(
+            "/usr/bin/env", ["python3", SchemaChecker.repositoryRoot + "/" + script] + arguments, mergeErrors: true
+        )
+        let status = await child.terminated()
+        return (status.code, await child.output?.text() ?? "")
     }
 }

@@ -46,13 +46,30 @@ public final class StalledClient: Sendable {
         return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
     }
 
-    /// Reads until `marker` arrives or the server closes the connection (blocking, bounded by the
-    /// caller's test time limit); returns what arrived.
-    public func receive(until marker: String) -> String {
+    /// Reads until `marker` arrives or the server closes the connection; returns what arrived.
+    ///
+    /// The blocking reads run on a thread of their own, never on the cooperative pool: a test's
+    /// server needs the pool to answer, and two tests blocked in `recv` there would starve it (on
+    /// 2 cores the pool has two threads). The thread holds the client until it returns, so the
+    /// socket is not closed under it.
+    public func receive(until marker: String) async -> String {
+        let received = Completion<String>()
+        Thread.detachNewThread { [self] in
+            received.complete(self.blockingReceive(until: marker))
+        }
+        return await received.value()
+    }
+
+    private func blockingReceive(until marker: String) -> String {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4_096)
-        while !String(decoding: received, as: UTF8.self).contains(marker) {
+        let needle = Array(marker.utf8)
+        var searchFrom = 0
+        while true {
+            if received[searchFrom...].firstRange(of: needle) != nil { break }
+            searchFrom = max(0, received.count - needle.count + 1)
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count < 0, errno == EINTR { continue }
             guard count > 0 else { break }
             received += buffer.prefix(count)
         }
@@ -122,18 +139,7 @@ public final class SmallFileSystem: Sendable {
     }
 
     private static func run(_ executable: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return -1
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
+        (try? ProgramToEnd.run(executable, arguments).status) ?? -1
     }
 }
 

@@ -27,6 +27,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.support.ui import Select
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -364,6 +365,10 @@ def test_retries_failures_and_first_token_deadline(ctx):
     browser.open(server.origin + "/console#/run/handmade")
     browser.one('.chain-slot [data-ok="true"]')
     assert len(marks(browser, "flash_started")) == 2 and marks(browser, "flash_retry"), "both attempts and the retry"
+    # A first attempt starts with the run, whenever its (possibly held-back) entry was committed.
+    first_attempts = [m for m in marks(browser, "flash_started") + marks(browser, "pro_started") if float(m.get_attribute("data-ms")) == 0.0]
+    assert len(first_attempts) == 2, "first attempts at 0 ms"
+    assert max(float(m.get_attribute("data-ms")) for m in marks(browser, "flash_started")) > 0.0, "the second attempt at its commit time"
     deadline = browser.one('g.deadline[data-model="flash"][data-kind="first_token"]')
     timeout = marks(browser, "flash_timeout")[0]
     assert float(deadline.get_attribute("data-ms")) == 2000.0
@@ -397,6 +402,29 @@ def test_client_disconnect_is_drawn_across_the_lanes(ctx):
     assert "client_disconnected" in browser.one(".end-label.end-cancelled").text
     assert "cancelled" in browser.one(".status-slot").text
     browser.screenshot("run-client-left")
+    check_clean(browser, [server.origin])
+
+
+def test_timeline_shows_deltas_and_what_was_streamed_when_the_client_left(ctx):
+    server, browser = ctx["streaming"], ctx["browser"]
+    body = json.dumps({"query": "Leaving mid-answer", "run_id": "left-mid-answer", "stream": "deltas"}).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as client:
+        client.sendall(b"POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                       + f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        assert client.recv(1024).startswith(b"HTTP/1.1 200"), "the run did not start"
+        wait_for(lambda: sum(event["type"] == "pro_delta" for event in server.events("left-mid-answer") or []) >= 2, 10, "Pro's deltas")
+    wait_for(lambda: any(event["type"] == "done" for event in server.events("left-mid-answer") or []), 10, "the run to end")
+    events = server.events("left-mid-answer")
+    left = next(event["seq"] for event in events if event["type"] == "client_disconnected")
+    shown = sum(len(event["data"]["text"].encode()) for event in events if event["type"] == "pro_delta" and event["seq"] < left)
+    browser.open(server.origin + "/console#/run/left-mid-answer")
+    browser.one('.chain-slot [data-ok="true"]')
+    ticks = browser.css('svg.timeline line.delta-tick')
+    assert len(ticks) == sum(event["type"].endswith("_delta") for event in events), "one tick per delta"
+    label = browser.one('svg.timeline text.streamed-label[data-model="pro"]')
+    assert label.get_attribute("data-streamed-when-client-left") == str(shown) and shown > 0, label.text
+    assert "when the client left" in label.text
+    browser.screenshot("run-deltas-client-left")
     check_clean(browser, [server.origin])
 
 
@@ -491,8 +519,13 @@ def test_ask_page_streams_with_api_keys_on(ctx):
     browser.driver.find_element(By.XPATH, "//button[contains(., 'Ask both models')]").click()
     # Side by side as the frames come: Flash's preliminary while Pro is still working.
     browser.one('.answer-flash[data-state="answered"]', timeout=20)
-    assert browser.one(".answer-pro").get_attribute("data-state") == "waiting", "Pro answered with Flash: nothing streamed"
+    assert browser.one(".answer-pro").get_attribute("data-state") in ("waiting", "streaming"), "Pro answered with Flash: nothing streamed"
     assert "Quick take" in browser.one(".answer-flash").text
+    # Deltas: Pro's text grows piece by piece before its verified answer completes.
+    browser.one('.answer-pro[data-state="streaming"]', timeout=20)
+    shown = len(browser.one(".answer-pro .answer-text").text)
+    wait_for(lambda: browser.one(".answer-pro").get_attribute("data-state") == "streaming"
+             and len(browser.one(".answer-pro .answer-text").text) > shown, 10, "Pro's streamed text to grow before its answer")
     browser.one('.answer-pro[data-state="answered"]', timeout=20)
     assert "Step 1" in browser.one(".answer-pro").text
     wait_for(lambda: "finished" in browser.one(".ask-outcome").text, 10, "done")
@@ -512,16 +545,131 @@ def test_ask_page_streams_with_api_keys_on(ctx):
     assert any("/api/reasoning/query" in url for url in keyed) and any("/verify" in url for url in keyed), keyed
 
 
+HOSTILE_QUERY = "<img src=x onerror=alert(1)>"
+
+
+def test_hostile_text_renders_literally(ctx):
+    server, browser = ctx["pro_first"], ctx["browser"]
+    # The scripted answers quote the query: the answer holds the same HTML.
+    server.run(HOSTILE_QUERY + " <b>bold</b><script>alert(2)</script>", "hostile-text")
+    events = server.events("hostile-text")
+    assert any("<img" in json.dumps(entry) for entry in events if entry["type"].endswith("_completed")), "the answer holds HTML"
+
+    def no_alert():
+        try:
+            text = browser.driver.switch_to.alert.text
+        except NoAlertPresentException:
+            return
+        raise AssertionError(f"an alert opened: {text}")
+
+    browser.open(server.origin + "/console#/run/hostile-text")
+    wait_for(lambda: HOSTILE_QUERY in browser.one("dd.query").text, 15, "the query as text")
+    wait_for(lambda: "<img src=x" in browser.one(".answer-pro").text, 15, "the answer's HTML as text")
+    assert "<script>alert(2)</script>" in browser.one("main").text
+    assert not browser.css("main img, main script, main b"), "HTML from the journal was parsed"
+    no_alert()
+    browser.open(server.origin + "/console#/runs")
+    browser.one('tr[data-run-id="hostile-text"]')
+    assert not browser.css("main img, main script, main b")
+    no_alert()
+    check_clean(browser, [server.origin])
+
+
+class ForeignSite:
+    """A page on another origin (Python's http.server on another loopback port) that tries to
+    drive the tandem server from the browser, as any web page an operator visits could."""
+
+    def __init__(self, target):
+        import http.server
+        page = FOREIGN_PAGE.replace("TARGET", target).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://localhost:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# Every way a page may send without a preflight (text/plain and form bodies, no-cors), one with a
+# preflight (application/json), and reads of the runs list; results land in window.results.
+FOREIGN_PAGE = """<!doctype html><title>elsewhere</title><script>
+const target = "TARGET";
+const body = JSON.stringify({query: "planted by another site", run_id: "planted"});
+const attempts = [
+  ["text/plain no-cors", () => fetch(target + "/api/reasoning/query", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body})],
+  ["form no-cors", () => fetch(target + "/api/reasoning/query", {method: "POST", mode: "no-cors", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body})],
+  ["json cors", () => fetch(target + "/api/reasoning/query", {method: "POST", headers: {"Content-Type": "application/json"}, body})],
+  ["verify no-cors", () => fetch(target + "/api/journal/verify", {method: "POST", mode: "no-cors"})],
+  ["read runs", () => fetch(target + "/api/runs").then((r) => r.text())],
+  ["read journal", () => fetch(target + "/api/journal").then((r) => r.text())],
+];
+window.results = null;
+Promise.all(attempts.map(([name, attempt]) => attempt().then(
+  (value) => [name, typeof value === "string" ? "read: " + value.slice(0, 80) : "opaque " + value.type],
+  (error) => [name, "failed: " + error.name]))).then((all) => { window.results = Object.fromEntries(all); });
+</script>"""
+
+
+def test_foreign_origin_cannot_start_or_read_runs(ctx):
+    # A server of its own with the defaults (keys off): nothing else runs on it, so any change
+    # to its journal is the foreign page's doing.
+    server, browser = Server(ctx["binary"]), ctx["browser"]
+    try:
+        foreign_origin_attempts(server, browser)
+    finally:
+        server.stop()
+
+
+def foreign_origin_attempts(server, browser):
+    server.run("made by the operator", "own-run")
+    before = json.loads(server.request("/api/journal")[1])
+    site = ForeignSite(server.origin)
+    try:
+        browser.open(site.origin + "/")
+        results = wait_for(lambda: browser.driver.execute_script("return window.results"), 20, "the foreign page's attempts")
+    finally:
+        site.close()
+    browser.drain_logs()  # the foreign page's CORS errors are the point, not the console's
+    for name in ("read runs", "read journal", "json cors"):
+        assert results[name].startswith("failed"), f"{name}: {results}"
+    time.sleep(0.5)  # a request that got through would have journaled by now
+    after = json.loads(server.request("/api/journal")[1])
+    assert after["head_seq"] == before["head_seq"], f"the foreign page changed the journal: {results}"
+    assert after.get("last_verify") == before.get("last_verify"), "the foreign page started a verify"
+    assert server.events("planted") is None, "a run was planted"
+    # The console itself (same origin) still works: it reads runs and starts a verify.
+    browser.open(server.origin + "/console#/journal")
+    browser.driver.find_element(By.XPATH, "//button[contains(., 'Verify the whole journal')]").click()
+    wait_for(lambda: browser.one(".verify-result").get_attribute("data-ok") == "true", 20, "a verified journal")
+    check_clean(browser, [server.origin])
+
+
 TESTS = [
     test_runs_page_lists_runs_and_updates_live,
     test_flash_timeout_mark_sits_at_the_deadline,
     test_pro_first_run_shows_flash_superseded,
     test_client_disconnect_is_drawn_across_the_lanes,
+    test_timeline_shows_deltas_and_what_was_streamed_when_the_client_left,
     test_retries_failures_and_first_token_deadline,
     test_runs_page_pages_with_the_cursor,
     test_live_run_updates_and_survives_a_dropped_connection,
     test_metrics_and_journal_pages,
     test_ask_page_streams_with_api_keys_on,
+    test_hostile_text_renders_literally,
+    test_foreign_origin_cannot_start_or_read_runs,
 ]
 
 
@@ -540,9 +688,12 @@ def main():
         # Pro answers before Flash: Flash is cancelled as superseded. Its journal starts with a handmade run.
         servers["pro_first"] = Server(binary, prepare=append_handmade_run, TANDEM_SCRIPTED_FLASH_MS="3000", TANDEM_SCRIPTED_PRO_MS="300")
         # API keys on; Flash well before Pro, for the ask page.
-        servers["keyed"] = Server(binary, TANDEM_API_KEYS=API_KEY, TANDEM_SCRIPTED_FLASH_MS="400", TANDEM_SCRIPTED_PRO_MS="2500")
+        servers["keyed"] = Server(binary, TANDEM_API_KEYS=API_KEY, TANDEM_SCRIPTED_FLASH_MS="400", TANDEM_SCRIPTED_PRO_MS="2500",
+                                  TANDEM_SCRIPTED_PIECES="10")
+        # Models that stream in pieces, slowly: deltas runs a client can leave mid-answer.
+        servers["streaming"] = Server(binary, TANDEM_SCRIPTED_FLASH_MS="3000", TANDEM_SCRIPTED_PRO_MS="6000", TANDEM_SCRIPTED_PIECES="20")
         browser = Browser()
-        ctx = dict(servers, browser=browser)
+        ctx = dict(servers, browser=browser, binary=binary)
         for test in TESTS:
             test_started = time.monotonic()
             try:

@@ -7,7 +7,6 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
-import PostgresNIO
 import TandemDomain
 import TandemFleet
 import TandemJournal
@@ -38,11 +37,8 @@ struct FleetBench: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let client = PostgresClient(configuration: try FleetURL.configuration(url), backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            try await throughput(FleetStore(client: client, logger: logger), logger: logger)
+        try await FleetStore.with(try FleetEndpoint(url), logger: logger) { store in
+            try await throughput(store, logger: logger)
         }
         if seconds > 0 { try await underLoad() }
     }
@@ -69,22 +65,23 @@ struct FleetBench: AsyncParsableCommand {
         var shipSeconds: [Double] = []
         var copySeconds: [Double] = []
         for _ in 0..<rounds {
-            try await store.client.query("DROP SCHEMA IF EXISTS tandem CASCADE", logger: logger)
-            try await store.client.query("DROP VIEW IF EXISTS public.experiment_runs", logger: logger)
-            try await FleetSchema.migrate(store.client, logger: logger)
-            try await store.client.query("CHECKPOINT", logger: logger)
+            // Setup, not timed: psql, since the store's pool is not shown outside TandemFleet.
+            _ = try Self.psql(url, "DROP SCHEMA IF EXISTS tandem CASCADE")
+            _ = try Self.psql(url, "DROP VIEW IF EXISTS public.experiment_runs")
+            try await store.migrate()
+            _ = try Self.psql(url, "CHECKPOINT")
             let shipper = FleetShipper(journal: reader, store: store, nodeID: node, configuration: .init(batchSize: batch), logger: logger)
             let started = ContinuousClock.now
             let mark = try await shipper.shipToHead()
             shipSeconds.append(started.duration(to: .now).seconds)
             guard mark.seq == total else { throw ValidationError("shipped \(mark.seq) of \(total)") }
 
-            try await store.client.query("CREATE TABLE tandem.bench_raw (LIKE tandem.journal INCLUDING ALL)", logger: logger)
-            try await store.client.query("CHECKPOINT", logger: logger)
+            _ = try Self.psql(url, "CREATE TABLE tandem.bench_raw (LIKE tandem.journal INCLUDING ALL)")
+            _ = try Self.psql(url, "CHECKPOINT")
             let copyStarted = ContinuousClock.now
             try Self.psql(url, #"\copy tandem.bench_raw FROM '"# + file + "'")
             copySeconds.append(copyStarted.duration(to: .now).seconds)
-            try await store.client.query("DROP TABLE tandem.bench_raw", logger: logger)
+            _ = try Self.psql(url, "DROP TABLE tandem.bench_raw")
         }
 
         let ratios = zip(shipSeconds, copySeconds).map { $1 / $0 }

@@ -75,7 +75,8 @@ struct ServeBench: AsyncParsableCommand {
         defer { server.stop() }
         try await server.waitUntilHealthy(client)
         let baseline = server.peakRSSBytes()
-        let (opened, failed) = try await holdOpen(client, streams: openStreams)
+        let (opened, failed) = try await OpenStreams(port: port, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#, marker: "event: preliminary\n")
+            .hold(client, streams: openStreams)
         let peak = server.peakRSSBytes()
         print("")
         print("# \(opened) concurrently open streams (Pro latency 60 s; \(failed) failed to open)")
@@ -103,53 +104,6 @@ struct ServeBench: AsyncParsableCommand {
             p50: Statistics.percentile(latencies, 50), p99: Statistics.percentile(latencies, 99)
         )
     }
-
-    /// Posts a query and reads its stream until its preliminary frame.
-    private func openUntilPreliminary(_ client: HTTPClient) async throws {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: #"{"query":"How far is the moon?","context":{"bench":true}}"#))
-        let response = try await client.execute(request, timeout: .seconds(120))
-        guard response.status == .ok else { throw ValidationError("server answered \(response.status)") }
-        let marker = Array("event: preliminary\n".utf8)
-        var seen: [UInt8] = []
-        for try await chunk in response.body {
-            seen += chunk.readableBytesView
-            if seen.contains(bytes: marker) { return }
-        }
-        throw ValidationError("stream ended before its preliminary frame")
-    }
-
-    /// Opens `streams` streams (each until its preliminary frame) and keeps them open while the
-    /// server's RSS is read. Returns how many opened and how many failed to.
-    private func holdOpen(_ client: HTTPClient, streams: Int) async throws -> (Int, Int) {
-        let (outcomes, sink) = AsyncStream.makeStream(of: Bool.self)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<streams {
-                if index % 500 == 0 && index > 0 { try await Task.sleep(for: .milliseconds(100)) }
-                group.addTask {
-                    do {
-                        try await openUntilPreliminary(client)
-                        sink.yield(true)
-                        try await Task.sleep(for: .seconds(3_600))
-                    } catch is CancellationError {
-                    } catch {
-                        sink.yield(false)
-                    }
-                }
-            }
-            var opened = 0
-            var failed = 0
-            for await outcome in outcomes {
-                if outcome { opened += 1 } else { failed += 1 }
-                if opened + failed == streams { break }
-            }
-            try await Task.sleep(for: .seconds(1))
-            group.cancelAll()
-            return (opened, failed)
-        }
-    }
 }
 
 /// `tandem serve` as a child process in a temp data dir.
@@ -163,10 +117,14 @@ final class ServerProcess {
         self.directory = directory
     }
 
-    /// Starts `executable serve`, on `cores` only (a `taskset` list) when given.
-    static func start(_ executable: String, port: Int, dataDirectory: String? = nil, cores: String? = nil, environment: [String: String]) throws -> ServerProcess {
+    /// Starts `executable serve` (or `executable` with `arguments` when given), on `cores` only (a
+    /// `taskset` list) when given.
+    static func start(
+        _ executable: String, port: Int, dataDirectory: String? = nil, cores: String? = nil, arguments givenArguments: [String]? = nil,
+        environment: [String: String]
+    ) throws -> ServerProcess {
         let server = ServerProcess(port: port, directory: dataDirectory ?? Statistics.temporaryDirectory("serve"))
-        let arguments = ["serve", "--port", "\(port)", "--data-dir", server.directory]
+        let arguments = givenArguments ?? ["serve", "--port", "\(port)", "--data-dir", server.directory]
         if let cores {
             // taskset execs the server: the child's pid is the server's.
             server.process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")

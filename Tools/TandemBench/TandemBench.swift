@@ -6,6 +6,6 @@ struct TandemBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tandem-bench",
         abstract: "Benchmarks for tandem (run through `make bench-…`).",
-        subcommands: [JournalBench.self, ServeBench.self, ProjectionsBench.self, FleetBench.self]
+        subcommands: [JournalBench.self, ServeBench.self, CeilingBench.self, DeltasBench.self, ProjectionsBench.self, FleetBench.self]
     )
 }

@@ -22,7 +22,7 @@ struct FleetMigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await FleetSession.with(fleet) { store in
-            let applied = try await FleetSchema.migrate(store.client, logger: FleetSession.cliLogger())
+            let applied = try await store.migrate()
             Output.line(applied.isEmpty
                 ? "fleet schema is at version \(FleetSchema.currentVersion); nothing to do"
                 : "fleet schema migrated to version \(FleetSchema.currentVersion) (applied \(applied.map(String.init).joined(separator: ", ")))")
@@ -53,9 +53,10 @@ struct FleetShipCommand: AsyncParsableCommand {
             let journal = try dataDirectory.openForReading()
             try await FleetSession.with(fleet) { store in
                 let logger = FleetSession.cliLogger()
-                try await FleetSchema.migrate(store.client, logger: logger)
+                try await store.migrate()
                 let shipper = FleetShipper(
-                    journal: journal, store: store, nodeID: node, configuration: .init(batchSize: batchSize, returnsOnDivergence: !once), logger: logger
+                    journal: journal, store: store, nodeID: node, secretHash: try nodeSecretHash(dataDirectory.path),
+                    configuration: .init(batchSize: batchSize, returnsOnDivergence: !once), logger: logger
                 )
                 if once {
                     let mark = try await shipper.shipToHead()
@@ -159,6 +160,15 @@ struct FleetVerifyCommand: AsyncParsableCommand {
 func resolveNode(configured: String?, dataDirectory: String) throws -> String {
     do {
         return try NodeIdentity.resolve(configured: configured, dataDirectory: dataDirectory)
+    } catch {
+        throw CLIError.report(error)
+    }
+}
+
+/// The SHA-256 of the data dir's node secret (a copied data dir ships as its node), or a clean failure.
+func nodeSecretHash(_ dataDirectory: String) throws -> String {
+    do {
+        return try NodeIdentity.secretHash(in: dataDirectory)
     } catch {
         throw CLIError.report(error)
     }

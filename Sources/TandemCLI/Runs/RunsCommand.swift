@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TandemDomain
 import TandemFleet
 import TandemJournal
 import TandemProjections
@@ -16,12 +17,14 @@ struct RunsCommand: AsyncParsableCommand {
 struct ShowRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "A run's timeline (offset from run_started, event, key fields), its record, and whether its entries verify."
+        abstract: "A run's timeline (offset from run_started, event, key fields), its record, and whether its entries verify.",
+        discussion: "A model's streamed deltas are folded into one line (count, bytes, first and last offset); --deltas lists each."
     )
 
     @OptionGroup var dataDirectory: DataDirectoryOption
     @Argument(help: "The run id.") var runID: String
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "List every delta in the timeline instead of one line per model.") var deltas = false
     @Flag(help: "Look the run up in the fleet store (whichever node ran it) instead of the local journal.") var fleet = false
     @OptionGroup var fleetURL: FleetURLOption
 
@@ -61,9 +64,7 @@ struct ShowRunCommand: AsyncParsableCommand {
     /// Prints the timeline and record of a run's entries (in seq order, at least one).
     private func present(_ entries: [JournalEntry], chain: Chain) throws {
         let first = entries[0]
-        var record = DualRunRecord(runID: runID, firstSeq: first.seq)
-        record.startedAt = first.timestamp
-        for entry in entries { RecordFold.apply(entry, to: &record) }
+        let record = RecordFold.record(of: entries, run: runID) ?? DualRunRecord(runID: runID, firstSeq: first.seq)
         let origin = Timestamp.micros(first.timestamp)
         if json {
             var timeline: [[String: Any]] = []
@@ -89,9 +90,16 @@ struct ShowRunCommand: AsyncParsableCommand {
             Output.line("run \(runID) — status \(record.status), \(entries.count) events, seq \(record.firstSeq)…\(record.lastSeq)")
             Output.line("")
             Output.line("   offset ms  seq        event                 key fields")
+            var foldedDeltas: Set<String> = []
             for entry in entries {
+                var fields = Self.keyFields(entry)
+                if !deltas, entry.type.hasSuffix("_delta") {
+                    // One line per model, where its first delta is.
+                    guard foldedDeltas.insert(entry.type).inserted else { continue }
+                    fields = Self.deltaSummary(entries.filter { $0.type == entry.type })
+                }
                 let offset = String(format: "%10.2f", Double(Timestamp.micros(entry.timestamp) - origin) / 1000)
-                Output.line("  \(offset)  \(String(entry.seq).padding(toLength: 9, withPad: " ", startingAt: 0))  \(entry.type.padding(toLength: 20, withPad: " ", startingAt: 0))  \(Self.keyFields(entry))")
+                Output.line("  \(offset)  \(String(entry.seq).padding(toLength: 9, withPad: " ", startingAt: 0))  \(entry.type.padding(toLength: 20, withPad: " ", startingAt: 0))  \(fields)")
             }
             Output.line("")
             Output.line("record:")
@@ -103,6 +111,17 @@ struct ShowRunCommand: AsyncParsableCommand {
             case .notChecked(let node): Output.line("node: \(node) (from the fleet store; `tandem fleet verify --node \(node)` checks its chain)")
             }
         }
+    }
+
+    /// One model's deltas (`*_delta` entries, in seq order) as one timeline line.
+    static func deltaSummary(_ entries: [JournalEntry]) -> String {
+        let deltas = entries.compactMap { entry -> ModelDelta? in
+            if case .modelDelta(_, let delta)? = try? DomainEvent(entry) { return delta }
+            return nil
+        }
+        guard let first = deltas.first, let last = deltas.last else { return "" }
+        let bytes = deltas.reduce(0) { $0 + $1.text.utf8.count }
+        return "\(deltas.count) deltas, \(bytes) bytes, offsets \(first.offset)…\(last.offset) (--deltas lists them)"
     }
 
     /// A short summary of an event's payload for the timeline.

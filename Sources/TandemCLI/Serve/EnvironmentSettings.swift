@@ -57,14 +57,6 @@ struct EnvironmentSettings {
 
     /// A fault point for the crash tests: when `name` holds a seq, a hook that kills the process
     /// (SIGKILL) once it is called with that seq or a later one; `nil` when `name` is unset.
-    func killSwitch(_ name: String) throws -> (@Sendable (UInt64) -> Void)? {
-        guard let raw = lookup(name) else { return nil }
-        guard let seq = UInt64(raw) else { throw ValidationError("\(name) must be a seq (got '\(raw)')") }
-        return { reached in
-            if reached >= seq { kill(getpid(), SIGKILL) }
-        }
-    }
-
     func list(_ name: String) -> [String] {
         (lookup(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
@@ -79,17 +71,15 @@ struct ServeSettings {
     var provider: ProviderChoice
     /// Connections kept per upstream host (`TANDEM_UPSTREAM_MAX_CONNECTIONS`).
     var upstreamMaxConnections: Int
+    /// Where the secret of `client.key_id` is (`TANDEM_KEY_ID_SECRET_FILE`); `nil`: the data dir's own.
+    var keyIDSecretFile: String?
     /// After the grace period, how long streams and connections get before they are closed
     /// (`TANDEM_SHUTDOWN_HARD_LIMIT_S`): a shutdown never takes longer than grace + this.
     var shutdownHardLimit: Duration
-    /// A fault point for the crash tests only (`TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ`): the
-    /// process kills itself before the projection commit of the batch that reaches this seq,
-    /// after its journal entries were committed.
-    var projectionsBeforeCommit: (@Sendable (UInt64) -> Void)?
 
     /// Which model provider, and its settings.
     enum ProviderChoice {
-        case scripted(flashLatency: Duration, proLatency: Duration)
+        case scripted(flashLatency: Duration, proLatency: Duration, flashPieces: Int, proPieces: Int)
         case gemini(apiKey: String, baseURL: String)
         case openAI(baseURL: String, apiKey: String?)
         case vertex(project: String, location: String, baseURL: String?, token: VertexToken)
@@ -108,8 +98,19 @@ struct ServeSettings {
         journal.maxMapBytes = try environment.integer("TANDEM_JOURNAL_MAX_MAP_BYTES", default: journal.maxMapBytes, range: (64 << 20)...(1 << 50))
         journal.initialMapBytes = min(journal.initialMapBytes, journal.maxMapBytes)
         self.journal = journal
-        projectionsBeforeCommit = try environment.killSwitch("TANDEM_PROJECTIONS_TEST_KILL_BEFORE_COMMIT_SEQ")
 
+        let allowedHosts = environment.list("TANDEM_ALLOWED_HOSTS")
+        for name in allowedHosts where name.contains(":") || name.contains("/") {
+            throw ValidationError("TANDEM_ALLOWED_HOSTS takes bare host names, without scheme or port (got '\(name)')")
+        }
+        let allowedOrigins = environment.list("TANDEM_ALLOWED_ORIGINS")
+        for origin in allowedOrigins {
+            guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme.lowercased()), url.host != nil,
+                  url.path.isEmpty || url.path == "/", url.query == nil
+            else {
+                throw ValidationError("TANDEM_ALLOWED_ORIGINS takes origins like https://console.example.com:8443 (got '\(origin)')")
+            }
+        }
         server = ServerConfiguration(
             host: host ?? environment.string("HOST", default: "127.0.0.1"),
             port: try port ?? environment.integer("PORT", default: 8080, range: 0...65_535),
@@ -119,8 +120,12 @@ struct ServeSettings {
             ssePingInterval: try environment.seconds("TANDEM_SSE_PING_S", default: 15)!,
             idleConnectionTimeout: try environment.seconds("TANDEM_IDLE_CONNECTION_S", default: 60)!,
             writeTimeout: try environment.seconds("TANDEM_WRITE_TIMEOUT_S", default: 30)!,
-            requestBodyTimeout: try environment.seconds("TANDEM_REQUEST_BODY_TIMEOUT_S", default: 10)!
+            requestBodyTimeout: try environment.seconds("TANDEM_REQUEST_BODY_TIMEOUT_S", default: 10)!,
+            authFailuresPerMinute: try environment.integer("TANDEM_AUTH_FAILURES_PER_MINUTE", default: 20, range: 0...1_000_000),
+            allowedHosts: allowedHosts,
+            allowedOrigins: allowedOrigins
         )
+        keyIDSecretFile = environment.optional("TANDEM_KEY_ID_SECRET_FILE")?.nilIfEmpty
         shutdownHardLimit = try environment.seconds("TANDEM_SHUTDOWN_HARD_LIMIT_S", default: 10)!
 
         runs = RunSettings(
@@ -138,7 +143,14 @@ struct ServeSettings {
             redact: try environment.flag("TANDEM_REDACT", default: true),
             maxConcurrentRuns: try environment.integer("TANDEM_MAX_CONCURRENT_RUNS", default: 10_000, range: 1...1_000_000),
             shutdownGrace: try environment.seconds("TANDEM_SHUTDOWN_GRACE_S", default: 30)!,
-            maxFollowers: try environment.integer("TANDEM_MAX_FOLLOWERS", default: 10_000, range: 1...1_000_000)
+            maxFollowers: try environment.integer("TANDEM_MAX_FOLLOWERS", default: 10_000, range: 1...1_000_000),
+            deltaLimits: DeltaLimits(
+                window: .milliseconds(try environment.integer("TANDEM_DELTA_WINDOW_MS", default: 50, range: 0...1_000)),
+                maxBytes: try environment.integer("TANDEM_DELTA_MAX_BYTES", default: 4_096, range: DeltaLimits.maxBytesRange)
+            ),
+            progressHold: .milliseconds(try environment.integer(
+                "TANDEM_PROGRESS_HOLD_MS", default: Int(RunSettings.defaultProgressHold.milliseconds), range: 0...1_000
+            ))
         )
 
         upstreamMaxConnections = try environment.integer(
@@ -170,9 +182,12 @@ struct ServeSettings {
             runs.flashModel = flash
             runs.proModel = pro
         case "auto", "scripted":
+            let pieces = try environment.integer("TANDEM_SCRIPTED_PIECES", default: 1, range: 1...10_000)
             provider = .scripted(
                 flashLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_FLASH_MS", default: 400, range: 0...3_600_000)),
-                proLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_PRO_MS", default: 2_500, range: 0...3_600_000))
+                proLatency: .milliseconds(try environment.integer("TANDEM_SCRIPTED_PRO_MS", default: 2_500, range: 0...3_600_000)),
+                flashPieces: try environment.integer("TANDEM_SCRIPTED_FLASH_PIECES", default: pieces, range: 1...10_000),
+                proPieces: try environment.integer("TANDEM_SCRIPTED_PRO_PIECES", default: pieces, range: 1...10_000)
             )
         case "vertex":
             let project = environment.string("VERTEX_PROJECT", default: "")
@@ -237,7 +252,10 @@ struct ServeSettings {
             ("on_flash_failure", runs.onFlashFailure.rawValue),
             ("redaction", Redactor(enabled: runs.redact).policy),
             ("api_keys", server.apiKeys.isEmpty ? "none (authentication off)"
-                : "\(server.apiKeys.count) configured (key ids \(server.apiKeys.map(ServerConfiguration.keyID(of:)).joined(separator: ", ")))"),
+                : "\(server.apiKeys.count) configured (key ids under \(keyIDSecretFile.map { "TANDEM_KEY_ID_SECRET_FILE \($0)" } ?? "the data dir's secret"))"),
+            ("auth_failures_per_minute", server.authFailuresPerMinute == 0 ? "off" : "\(server.authFailuresPerMinute) per client address"),
+            ("allowed_hosts", server.allowedHosts.isEmpty ? "localhost, 127.0.0.1, [::1]" : "localhost, 127.0.0.1, [::1], " + server.allowedHosts.joined(separator: ", ")),
+            ("allowed_origins", server.allowedOrigins.isEmpty ? "the server's own" : "the server's own, " + server.allowedOrigins.joined(separator: ", ")),
             ("rate_limit_per_minute", server.rateLimitPerMinute == 0 ? "off" : "\(server.rateLimitPerMinute)"),
             ("max_concurrent_runs", "\(runs.maxConcurrentRuns)"),
             ("shutdown_grace", "\(runs.shutdownGrace) then hard limit \(shutdownHardLimit)"),
@@ -246,12 +264,17 @@ struct ServeSettings {
             ("write_timeout", "\(server.writeTimeout)"),
             ("request_body_timeout", "\(server.requestBodyTimeout)"),
             ("max_followers", "\(runs.maxFollowers)"),
+            ("delta_window", "\(runs.deltaLimits.window), delta_max_bytes \(runs.deltaLimits.maxBytes)"),
+            ("progress_hold", "\(runs.progressHold)"),
             ("journal_max_map_bytes", "\(journal.maxMapBytes)"),
             ("upstream_max_connections", "\(upstreamMaxConnections) per host (HTTP/2 where the upstream offers it)"),
         ]
         switch provider {
-        case .scripted(let flash, let pro):
-            lines.append(("provider", "scripted — SIMULATED models, no real model is called (flash \(flash), pro \(pro))"))
+        case .scripted(let flash, let pro, let flashPieces, let proPieces):
+            lines.append((
+                "provider",
+                "scripted — SIMULATED models, no real model is called (flash \(flash) in \(flashPieces) pieces, pro \(pro) in \(proPieces))"
+            ))
         case .gemini(_, let baseURL):
             lines.append(("provider", "gemini at \(Self.withoutCredentials(baseURL)) (GEMINI_API_KEY set)"))
         case .vertex(let project, let location, let baseURL, let token):

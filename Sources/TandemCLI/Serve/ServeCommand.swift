@@ -1,10 +1,9 @@
 import ArgumentParser
+import Foundation
 import AsyncHTTPClient
 import Logging
 import ServiceLifecycle
 import UnixSignals
-import NIOPosix
-import PostgresNIO
 import TandemDomain
 import TandemFleet
 import TandemJournal
@@ -26,7 +25,12 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var dataDirectory: DataDirectoryOption
 
     func run() async throws {
-        let settings = try ServeSettings(host: host, port: port, dataDirectory: dataDirectory.path)
+        // Before anything is created in the data dir (the fleet settings write `node_id`).
+        umask(0o077)
+        let hooks = ServeFaultHooks.current
+        var configured = try ServeSettings(host: host, port: port, dataDirectory: dataDirectory.path)
+        configured.journal.beforeRunIndexFlush = hooks.runIndexBeforeFlush
+        let settings = configured
         var logger = Logger(label: "tandem")
         logger.logLevel = Environment.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
         let fleetSettings: FleetServeSettings
@@ -38,6 +42,21 @@ struct ServeCommand: AsyncParsableCommand {
         }
         for (key, value) in settings.summary + fleetSettings.summary {
             logger.info("setting", metadata: [key: "\(value)"])
+        }
+
+        // Private files (SPEC §11): whatever this process creates is 0600/0700 even where a
+        // library picks the mode, and a data dir made looser (by an older tandem, by hand) is
+        // tightened now, with a notice.
+        do {
+            let changed = try PrivateFiles.tighten(settings.journal.directory)
+            if !changed.isEmpty {
+                logger.notice(
+                    "data dir permissions tightened: group and other access removed",
+                    metadata: ["data_dir": "\(settings.journal.directory)", "paths": "\(changed.count)", "first": "\(changed[0])"]
+                )
+            }
+        } catch {
+            throw CLIError.report(error)
         }
 
         // One serve per data dir: a second one would abort the first one's live runs in crash
@@ -69,8 +88,18 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("cannot load the request-digest key", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
+        var serverConfiguration = settings.server
+        do {
+            serverConfiguration.keyIDSecret = try KeyIDSecret.resolve(file: settings.keyIDSecretFile, dataDirectory: settings.journal.directory)
+        } catch {
+            logger.critical("cannot load the key id secret", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+        if !serverConfiguration.apiKeys.isEmpty {
+            logger.info("api key ids", metadata: ["key_ids": "\(serverConfiguration.apiKeys.map(serverConfiguration.keyIDSecret.id(of:)).joined(separator: ", "))"])
+        }
         let projector = Projector(
-            journal: journal, dataDirectory: settings.journal.directory, logger: logger, beforeCommit: settings.projectionsBeforeCommit
+            journal: journal, dataDirectory: settings.journal.directory, logger: logger, beforeCommit: hooks.projectionsBeforeCommit
         )
         try projector.prepare()
         let clock = ContinuousClock()
@@ -80,8 +109,8 @@ struct ServeCommand: AsyncParsableCommand {
             .flash: CircuitBreaker(clock: clock), .pro: CircuitBreaker(clock: clock),
         ]
         switch settings.provider {
-        case .scripted(let flash, let pro):
-            provider = ScriptedProvider(flash: .init(latency: flash), pro: .init(latency: pro), clock: clock)
+        case .scripted(let flash, let pro, let flashPieces, let proPieces):
+            provider = ScriptedProvider(flash: .init(latency: flash, pieces: flashPieces), pro: .init(latency: pro, pieces: proPieces), clock: clock)
         case .gemini(let key, let baseURL):
             provider = HTTPModelProvider.gemini(apiKey: key, baseURL: baseURL, client: httpClient, breakers: breakers, clock: clock)
         case .vertex(let project, let location, let baseURL, let token):
@@ -107,36 +136,30 @@ struct ServeCommand: AsyncParsableCommand {
         // The fleet shipper and its pool run beside the server, never in a request's path (unless
         // TANDEM_FLEET_DURABILITY=sync, where each commit's frames wait for its entries to ship).
         var runSettings = settings.runs
-        var fleetServices: [any Service] = []
-        var fleet: FleetLink?
-        var fleetLoop: MultiThreadedEventLoopGroup?
-        if let url = fleetSettings.url {
+        var fleet: FleetNode?
+        if let endpoint = fleetSettings.endpoint, let secretHash = fleetSettings.secretHash {
+            // Another node holding this node id stops serve here when the store can say so.
+            try await Self.checkNodeIdentity(fleetSettings.nodeID, secretHash: secretHash, endpoint: endpoint, journal: journal, logger: logger)
             // The pool logs every failed connection attempt at info; the shipper logs each outage once.
             var poolLogger = logger
             if logger.logLevel > .debug { poolLogger.logLevel = max(logger.logLevel, .warning) }
-            // The pool's connections get an event loop of their own: PostgreSQL's protocol work (a
-            // batch is about a megabyte of COPY data) never waits in line with HTTP connections
-            // (`make bench-fleet`: serve's runs/s with shipping rose from 0.90 to 0.94 of without,
-            // medians of eight rounds; docs/DESIGN.md).
-            let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            fleetLoop = loop
-            let client = PostgresClient(configuration: try FleetURL.configuration(url), eventLoopGroup: loop, backgroundLogger: poolLogger)
-            let store = FleetStore(client: client, logger: logger)
-            let shipper = FleetShipper(
-                journal: journal, store: store, nodeID: fleetSettings.nodeID, configuration: fleetSettings.shipper, logger: logger
+            var shipping = fleetSettings.shipper
+            shipping.beforeCommit = hooks.fleetBeforeCommit
+            let node = FleetNode(
+                endpoint: endpoint, journal: journal, nodeID: fleetSettings.nodeID, secretHash: secretHash, configuration: shipping,
+                synchronous: fleetSettings.synchronous, clock: clock, logger: logger, poolLogger: poolLogger
             )
-            fleetServices = [client, shipper]
-            fleet = FleetLink(store: store, status: shipper.status)
+            fleet = node
             if fleetSettings.synchronous {
-                runSettings.beforeFrames = { seq in await shipper.waitUntilShipped(seq) }
+                runSettings.beforeFrames = { seq in await node.waitUntilShipped(seq) }
             }
         }
         let coordinator = RunCoordinator(
             journal: journal, provider: provider, settings: runSettings, digestKey: digestKey, clock: clock, logger: logger
         )
         let server = TandemServer(
-            configuration: settings.server, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger,
-            fleet: fleet
+            configuration: serverConfiguration, journal: journal, coordinator: coordinator, projector: projector, clock: clock, logger: logger,
+            fleet: fleet?.reading
         )
         let listenLogger = logger
         let application = server.makeApplication { port in
@@ -144,7 +167,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // Stopped in reverse order: the server first, then the shipper, then its pool.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: fleetServices + [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            services: (fleet?.services ?? []) + [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
         // Bounded shutdown: runs get the grace period, then everything still open (streams,
         // connections) gets the hard limit before the server is cancelled and closes them.
@@ -159,7 +182,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // The fleet pool's service has ended with the group: its event loop can go.
         do {
-            try await fleetLoop?.shutdownGracefully()
+            try await fleet?.shutdown()
         } catch {
             logger.error("the fleet store's event loop did not stop", metadata: ["error": "\(error)"])
         }
@@ -172,5 +195,26 @@ struct ServeCommand: AsyncParsableCommand {
         try await httpClient.shutdown()
         let finalHead = try journal.head().seq
         logger.info("stopped; closing the journal", metadata: ["head_seq": "\(finalHead)"])
+    }
+
+    /// Proves the node id to the fleet store at start (SPEC §11): another node holding it stops
+    /// serve (exit 1, `node_id_in_use`). An unreachable store does not: serve starts, and its
+    /// shipper makes the same check before it ships anything (and never ships if it fails).
+    private static func checkNodeIdentity(_ node: String, secretHash: String, endpoint: FleetEndpoint, journal: Journal, logger: Logger) async throws {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .error)
+        do {
+            try await FleetStore.with(endpoint, logger: quiet) { store in
+                try await store.migrate(limit: .seconds(10))
+                _ = try await store.claim(node: node, secretHash: secretHash) { seq, hash in try journal.entry(seq)?.hash == hash }
+            }
+        } catch let error as FleetError where error.code == .nodeIDInUse {
+            logger.critical("cannot start: \(error.description)", metadata: ["code": "\(error.code)"])
+            throw ExitCode.failure
+        } catch let error as FleetError {
+            logger.warning("the fleet store cannot be checked at start; the shipper checks the node id before it ships", metadata: [
+                "code": "\(error.code)", "error": "\(error.description)",
+            ])
+        }
     }
 }

@@ -7,6 +7,8 @@ public enum DomainEvent: Sendable, Equatable {
     case modelStarted(ModelRole, ModelStarted)
     case firstToken(ModelRole, FirstToken)
     case modelCompleted(ModelRole, ModelCompleted)
+    /// A piece of a model's answer as streamed to the client (deltas runs only, SPEC §10).
+    case modelDelta(ModelRole, ModelDelta)
     case modelRetry(ModelRole, ModelRetry)
     case modelTimeout(ModelRole, ModelTimeout)
     case modelFailed(ModelRole, ModelFailed)
@@ -22,6 +24,7 @@ public enum DomainEvent: Sendable, Equatable {
         case .modelStarted(let role, _): "\(role.rawValue)_started"
         case .firstToken(let role, _): "\(role.rawValue)_first_token"
         case .modelCompleted(let role, _): "\(role.rawValue)_completed"
+        case .modelDelta(let role, _): "\(role.rawValue)_delta"
         case .modelRetry(let role, _): "\(role.rawValue)_retry"
         case .modelTimeout(let role, _): "\(role.rawValue)_timeout"
         case .modelFailed(let role, _): "\(role.rawValue)_failed"
@@ -46,7 +49,7 @@ public enum DomainEvent: Sendable, Equatable {
     /// The model the event concerns, for per-model events.
     public var role: ModelRole? {
         switch self {
-        case .modelStarted(let role, _), .firstToken(let role, _), .modelCompleted(let role, _),
+        case .modelStarted(let role, _), .firstToken(let role, _), .modelCompleted(let role, _), .modelDelta(let role, _),
             .modelRetry(let role, _), .modelTimeout(let role, _), .modelFailed(let role, _),
             .modelCancelled(let role, _):
             role
@@ -59,7 +62,7 @@ public enum DomainEvent: Sendable, Equatable {
     public var endsRun: Bool {
         switch self {
         case .done, .runAborted: true
-        case .runStarted, .clientDisconnected, .modelStarted, .firstToken, .modelCompleted, .modelRetry,
+        case .runStarted, .clientDisconnected, .modelStarted, .firstToken, .modelCompleted, .modelDelta, .modelRetry,
             .modelTimeout, .modelFailed, .modelCancelled:
             false
         }
@@ -109,6 +112,7 @@ public enum DomainEvent: Sendable, Equatable {
             case .started: self = .modelStarted(role, try decode(ModelStarted.self))
             case .firstToken: self = .firstToken(role, try decode(FirstToken.self))
             case .completed: self = .modelCompleted(role, try decode(ModelCompleted.self))
+            case .delta: self = .modelDelta(role, try decode(ModelDelta.self))
             case .retry: self = .modelRetry(role, try decode(ModelRetry.self))
             case .timeout: self = .modelTimeout(role, try decode(ModelTimeout.self))
             case .failed: self = .modelFailed(role, try decode(ModelFailed.self))
@@ -136,6 +140,7 @@ package enum ModelEventKind: String, CaseIterable, Sendable {
     case started
     case firstToken = "first_token"
     case completed
+    case delta
     case retry
     case timeout
     case failed

@@ -27,6 +27,7 @@ extension DomainEvent {
         case .modelStarted(_, let payload): payload.write(&writer)
         case .firstToken(_, let payload): payload.write(&writer)
         case .modelCompleted(_, let payload): payload.write(&writer)
+        case .modelDelta(_, let payload): payload.write(&writer)
         case .modelRetry(_, let payload): payload.write(&writer)
         case .modelTimeout(_, let payload): payload.write(&writer)
         case .modelFailed(_, let payload): payload.write(&writer)
@@ -125,6 +126,7 @@ extension RunConfig {
         writer.key("pro_timeout_s", proTimeoutS)
         writer.key("provider", provider)
         writer.key("redaction", redaction)
+        writer.keyIfPresent("stream", stream)
         writer.endObject()
     }
 }
@@ -183,6 +185,15 @@ extension ModelCompleted {
         writer.keyIfPresent("ttft_ms", ttftMs)
         writer.key("usage")
         usage.write(&writer)
+        writer.endObject()
+    }
+}
+
+extension ModelDelta {
+    func write(_ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.key("offset", offset)
+        writer.key("text", text)
         writer.endObject()
     }
 }

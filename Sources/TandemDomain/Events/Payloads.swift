@@ -43,12 +43,15 @@ public struct RunConfig: Sendable, Codable, Equatable {
     public var flashIdleTimeoutS: Double?
     public var proFirstTokenTimeoutS: Double?
     public var proIdleTimeoutS: Double?
+    /// The frames the run streams (``StreamMode``'s raw value); absent in runs journaled before
+    /// deltas existed, which streamed answers.
+    public var stream: String?
 
     public init(
         flashModel: String, proModel: String, flashTimeoutS: Double, proTimeoutS: Double,
         provider: String, redaction: String, onFlashFailure: String,
         flashFirstTokenTimeoutS: Double? = nil, flashIdleTimeoutS: Double? = nil,
-        proFirstTokenTimeoutS: Double? = nil, proIdleTimeoutS: Double? = nil
+        proFirstTokenTimeoutS: Double? = nil, proIdleTimeoutS: Double? = nil, stream: String? = nil
     ) {
         self.flashModel = flashModel
         self.proModel = proModel
@@ -61,6 +64,7 @@ public struct RunConfig: Sendable, Codable, Equatable {
         self.flashIdleTimeoutS = flashIdleTimeoutS
         self.proFirstTokenTimeoutS = proFirstTokenTimeoutS
         self.proIdleTimeoutS = proIdleTimeoutS
+        self.stream = stream
     }
 
     enum CodingKeys: String, CodingKey {
@@ -75,7 +79,16 @@ public struct RunConfig: Sendable, Codable, Equatable {
         case flashIdleTimeoutS = "flash_idle_timeout_s"
         case proFirstTokenTimeoutS = "pro_first_token_timeout_s"
         case proIdleTimeoutS = "pro_idle_timeout_s"
+        case stream
     }
+}
+
+/// Which frames a run streams (request field `stream`, SPEC §10).
+public enum StreamMode: String, Sendable, CaseIterable {
+    /// `preliminary`, `final`, `error`, `done` only (the default, today's frames).
+    case answers
+    /// Also a `delta` frame for each journaled piece of an answer.
+    case deltas
 }
 
 /// `run_started`: the request as journaled (after redaction) and how the run will be carried out.
@@ -142,6 +155,20 @@ public struct TokenUsage: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case inputTokens = "input_tokens"
         case outputTokens = "output_tokens"
+    }
+}
+
+/// `flash_delta` / `pro_delta`: a piece of a model's answer, journaled before its frame is sent.
+/// A model's delta texts in seq order concatenate to its `*_completed.content`.
+public struct ModelDelta: Sendable, Codable, Equatable {
+    /// The (redacted) text; never splits a UTF-8 character.
+    public var text: String
+    /// UTF-8 bytes of the model's journaled answer before `text`.
+    public var offset: Int
+
+    public init(text: String, offset: Int) {
+        self.text = text
+        self.offset = offset
     }
 }
 

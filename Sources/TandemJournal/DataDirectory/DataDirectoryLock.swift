@@ -26,9 +26,9 @@ public final class DataDirectoryLock: Sendable {
     /// if another process holds it.
     /// - Throws: ``JournalError`` `.locked` naming the holder's pid, or `.io`.
     public init(directory: String, for purpose: Purpose = .serve) throws {
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try PrivateFiles.createDirectory(directory)
         let path = directory + "/" + purpose.file
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
         guard descriptor >= 0 else {
             throw JournalError(.io, "cannot open the data directory lock \(path): \(String(cString: strerror(errno)))")
         }

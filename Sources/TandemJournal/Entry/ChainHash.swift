@@ -40,24 +40,6 @@ public enum ChainHash {
         String(decoding: hexBytes(of: bytes), as: UTF8.self)
     }
 
-    /// Whether the SHA-256 of `line` equals the 64 hex digits in `expected` (the digest's bytes
-    /// are read in place: iterating a `SHA256.Digest` copies it into an array first).
-    static func matches(_ line: UnsafeRawBufferPointer, expectedHex expected: UnsafeRawBufferPointer) -> Bool {
-        guard expected.count == 64 else { return false }
-        return digest(of: line).withUnsafeBytes { digest in
-            hexDigits.withUnsafeBufferPointer { hexDigits in
-                var index = 0
-                for byte in digest {
-                    if expected[index] != hexDigits[Int(byte >> 4)] || expected[index + 1] != hexDigits[Int(byte & 0x0f)] {
-                        return false
-                    }
-                    index += 2
-                }
-                return true
-            }
-        }
-    }
-
     private static func digest(of bytes: UnsafeRawBufferPointer) -> SHA256.Digest {
         var hasher = SHA256()
         hasher.update(bufferPointer: bytes)

@@ -60,15 +60,6 @@ public struct JournalEntry: Sendable, Equatable {
         }
     }
 
-    /// Whether `next`'s `prev` is this entry's ``hash`` (the chain runs from here to `next`),
-    /// checked without making Strings.
-    public func links(to next: JournalEntry) -> Bool {
-        line.withUnsafeBytes { line in
-            next.line.withUnsafeBytes { nextLine in
-                ChainHash.matches(line, expectedHex: UnsafeRawBufferPointer(rebasing: nextLine[next.layout.prev]))
-            }
-        }
-    }
 }
 
 /// An entry's fields as the bytes of its line (see ``JournalEntry/withFieldBytes(_:)``).

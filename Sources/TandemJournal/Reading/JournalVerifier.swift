@@ -75,7 +75,7 @@ extension Journal {
         state.expectedSeq = first
         if first > 1 {
             try scan(from: first - 1, through: first - 1) { key, line in
-                if key == first - 1 { state.previousHash = ChainHash.hexBytes(of: line) }
+                if key == first - 1 { state.chain = ChainWalk(afterHash: ChainHash.hexBytes(of: line)) }
                 return false
             }
         }
@@ -125,7 +125,7 @@ private final class SegmentResults: @unchecked Sendable {
 /// The state of one pass over the chain.
 struct ChainCheck {
     var expectedSeq: UInt64 = 1
-    var previousHash: [UInt8] = ChainHash.genesis
+    var chain = ChainWalk()
     var checked: UInt64 = 0
     var problem: VerificationReport.Problem?
     /// A broken link k→k+1 waiting for entry k+2 to tell which side was altered.
@@ -134,7 +134,8 @@ struct ChainCheck {
     mutating func check(key: UInt64, line: UnsafeRawBufferPointer) {
         if let pending = pendingLink {
             // Does k+1 still chain to this entry? Then k was altered; otherwise k+1 was.
-            resolve(pending, rightIntact: EntryLine.prevField(of: line).map { pending.rightHash.elementsEqual($0) } ?? false)
+            var link = ChainWalk(afterHash: pending.rightHash)
+            resolve(pending, rightIntact: link.step(line: line, prev: EntryLine.prevField(of: line)))
             return
         }
         guard problem == nil else { return }
@@ -147,16 +148,14 @@ struct ChainCheck {
             return
         }
         checked += 1
-        let hash = ChainHash.hexBytes(of: line)
-        if !previousHash.elementsEqual(prev) {
+        if !chain.step(line: line, prev: prev) {
             if key == 1 {
                 problem = .init(seq: 1, reason: "entry altered: the first entry's prev is not 64 zeros")
             } else {
                 problem = .init(seq: key - 1, reason: "chain broken between seq \(key - 1) and \(key)")
-                pendingLink = (key - 1, hash)
+                pendingLink = (key - 1, chain.expectedPrev)
             }
         }
-        previousHash = hash
         expectedSeq = key + 1
     }
 
@@ -180,7 +179,7 @@ struct ChainCheck {
             problem = .init(seq: last + 1, reason: "entry missing (the head record says the journal ends at seq \(head.seq))")
         } else if last > head.seq {
             problem = .init(seq: head.seq + 1, reason: "entries beyond the recorded head seq \(head.seq)")
-        } else if last > 0, previousHash != head.hash {
+        } else if last > 0, !chain.ends(at: head.hash) {
             problem = .init(seq: last, reason: "entry altered: its hash does not match the recorded head hash")
         }
     }

@@ -37,19 +37,22 @@ extension Journal {
             guard let before = try self.entry(entry.seq - 1) else {
                 return .init(seq: entry.seq - 1, reason: "entry missing (seq \(entry.seq) follows it)")
             }
-            if before.hash != entry.prev {
+            var chain = ChainWalk(after: before)
+            if !chain.step(entry) {
                 return .init(seq: entry.seq, reason: "prev does not match the hash of seq \(entry.seq - 1)")
             }
-        } else if !Array(entry.prev.utf8).elementsEqual(ChainHash.genesis) {
-            return .init(seq: 1, reason: "prev is not 64 zeros")
+        } else {
+            var chain = ChainWalk()
+            if !chain.step(entry) { return .init(seq: 1, reason: "prev is not 64 zeros") }
         }
+        var chain = ChainWalk(after: entry)
         if let after = try self.entry(entry.seq + 1) {
-            if after.prev != entry.hash {
+            if !chain.step(after) {
                 return .init(seq: entry.seq, reason: "its hash does not match seq \(entry.seq + 1)'s prev")
             }
         } else {
             let head = try head()
-            if head.seq == entry.seq, head.hashHex != entry.hash {
+            if head.seq == entry.seq, !chain.ends(at: head.hash) {
                 return .init(seq: entry.seq, reason: "its hash does not match the journal head")
             }
         }

@@ -18,6 +18,9 @@ package final class HeadSignal: Sendable {
     /// The last published head.
     package var head: UInt64 { state.withLock { $0.head } }
 
+    /// Tasks parked in ``wait(beyond:)`` (tests wait for a waiter to park before they publish).
+    package var waiterCount: Int { state.withLock { $0.waiters.count(where: { _ in true }) } }
+
     /// Records a new head and wakes every waiter it satisfies.
     package func publish(_ head: UInt64) {
         state.withLock { state in

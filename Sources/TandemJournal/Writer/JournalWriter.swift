@@ -42,6 +42,10 @@ final class JournalWriter: @unchecked Sendable {
     struct CommitObservation: Sendable {
         var entries: Int
         var seconds: Double
+        /// The committed lines' bytes, and the runs the commit opened and closed (for ``JournalTally``).
+        var bytes: UInt64 = 0
+        var opened: [RunID] = []
+        var closed: [RunID] = []
     }
 
     private let storage: JournalStore
@@ -83,7 +87,7 @@ final class JournalWriter: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onCommit = onCommit
-        self.indexer = RunIndexer(storage: storage)
+        self.indexer = RunIndexer(storage: storage, beforeFlush: configuration.beforeRunIndexFlush)
         self.elapsed = elapsedReader(configuration.monotonicClock)
         self.lastIndexFlush = elapsed()
         self.lastReaderCheck = lastIndexFlush
@@ -272,15 +276,23 @@ final class JournalWriter: @unchecked Sendable {
             if configuration.durability == .async, dirtySince == nil { dirtySince = committedAt }
             let watching = runSignals.isWatching
             var lastSeqs: [RunID: UInt64] = [:]
+            var observation = CommitObservation(entries: 0, seconds: seconds)
             for (request, entries) in zip(batch, results) {
                 for (pending, committed) in zip(request.entries, entries) {
                     indexer.record(run: pending.runID, seq: committed.seq, lifecycle: pending.lifecycle)
                     if watching { lastSeqs[pending.runID] = committed.seq }
+                    observation.entries += 1
+                    observation.bytes += UInt64(committed.line.count)
+                    switch pending.lifecycle {
+                    case .none: break
+                    case .opensRun: observation.opened.append(pending.runID)
+                    case .closesRun: observation.closed.append(pending.runID)
+                    }
                 }
             }
             // The journal's state (head, no failure) is updated before any appender resumes,
             // so what an appender reads next already reflects its commit.
-            onCommit(head, CommitObservation(entries: results.reduce(0) { $0 + $1.count }, seconds: seconds))
+            onCommit(head, observation)
             if watching { runSignals.publish(lastSeqs) }
             for (request, entries) in zip(batch, results) {
                 request.continuation.resume(returning: entries)

@@ -32,12 +32,15 @@ struct RunIndexer {
     }
 
     private let storage: JournalStore
+    /// ``JournalConfiguration/beforeRunIndexFlush``.
+    private let beforeFlush: (@Sendable (UInt64) -> Void)?
     private var pending: [Pending] = []
     /// Anchors (first seq) of recently indexed runs; mirrors committed index state only.
     private var anchors: [RunID: UInt64] = [:]
 
-    init(storage: JournalStore) {
+    init(storage: JournalStore, beforeFlush: (@Sendable (UInt64) -> Void)? = nil) {
         self.storage = storage
+        self.beforeFlush = beforeFlush
     }
 
     var hasPendingWork: Bool { !pending.isEmpty }
@@ -71,7 +74,7 @@ struct RunIndexer {
         guard let last = pending.last?.seq else { return }
         var stored: [RunID: UInt64] = [:]
         // Locals, not `self`: the closure would otherwise copy the indexer for every call it makes.
-        let (storage, known, queued) = (self.storage, anchors, pending)
+        let (storage, known, queued, beforeFlush) = (self.storage, anchors, pending, self.beforeFlush)
         try storage.write { txn in
             stored.removeAll()
             let indexed = try RunIndex.indexedThrough(txn.reads, storage)
@@ -94,6 +97,7 @@ struct RunIndexer {
                     break
                 }
             }
+            beforeFlush?(last)
             try RunIndex.setIndexedThrough(last, txn, storage)
         }
         if anchors.count + stored.count > 65_536 { anchors.removeAll(keepingCapacity: true) }

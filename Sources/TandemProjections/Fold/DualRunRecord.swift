@@ -20,6 +20,9 @@ public struct ModelTrace: Sendable, Equatable {
     /// The seq of the `*_completed` entry holding the answer: answers stay in the journal (the
     /// source of truth) instead of being copied into every record.
     public var completedSeq: UInt64?
+    /// UTF-8 bytes of the answer journaled as deltas (what a client had been shown); `nil` for
+    /// runs that stream answers.
+    public var streamedBytes: Int?
 
     public init() {}
 
@@ -37,6 +40,7 @@ public struct ModelTrace: Sendable, Equatable {
         writer.field("prompt_tokens", promptTokens)
         writer.field("request_id", requestID)
         writer.field("started_at", startedAt)
+        if let streamedBytes { writer.key("streamed_bytes", streamedBytes) }
         writer.field("ttft_ms", ttftMs)
         writer.field("version", version)
         writer.endObject()
@@ -56,6 +60,7 @@ public struct ModelTrace: Sendable, Equatable {
         promptTokens = fields.int("prompt_tokens")
         requestID = fields.string("request_id")
         startedAt = fields.string("started_at")
+        streamedBytes = fields.int("streamed_bytes")
         ttftMs = fields.double("ttft_ms")
         version = fields.string("version")
     }

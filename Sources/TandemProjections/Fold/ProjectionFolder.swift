@@ -70,9 +70,7 @@ package struct ProjectionFolder {
             if written?.mayContain(run) ?? true, let stored = try store.record(run) {
                 slot = Slot(record: stored, stored: (stored.status, stored.startedAt ?? ProjectionStore.epoch))
             } else {
-                var record = DualRunRecord(runID: run, firstSeq: entry.seq)
-                record.startedAt = entry.timestamp
-                slot = Slot(record: record, stored: nil)
+                slot = Slot(record: RecordFold.opening(run, at: entry), stored: nil)
             }
             RecordFold.apply(entry, event: event, data: data, to: &slot.record)
             slot.isDirty = true

@@ -6,6 +6,23 @@ package import TandemJournal
 /// Pure: the record after an event depends only on the record before and the entry, so a rebuild
 /// from seq 1 gives the same records as the live projection.
 package enum RecordFold {
+    /// The record of a run that opens with `entry` (nothing of it folded yet).
+    package static func opening(_ run: String, at entry: JournalEntry) -> DualRunRecord {
+        var record = DualRunRecord(runID: run, firstSeq: entry.seq)
+        record.startedAt = entry.timestamp
+        return record
+    }
+
+    /// The record of one run's entries (in seq order, all of the run's from its first), as the
+    /// projection folds it; `nil` when there are none. The one fold for readers that have a
+    /// run's entries in hand (the fleet's lookups, `tandem runs show`, the shipper).
+    package static func record(of entries: [JournalEntry], run: String) -> DualRunRecord? {
+        guard let first = entries.first else { return nil }
+        var record = opening(run, at: first)
+        for entry in entries { apply(entry, to: &record) }
+        return record
+    }
+
     /// Applies `entry` (which must belong to `record`'s run) to `record`.
     package static func apply(_ entry: JournalEntry, to record: inout DualRunRecord) {
         apply(entry, event: FoldedEvent(entry.typeUTF8), data: JSONFields(entry.data), to: &record)
@@ -82,6 +99,8 @@ package enum RecordFold {
             trace.errorClass = "cancelled"
             trace.error = data?.string("reason")
             trace.endedAt = entry.timestamp
+        case .delta:
+            trace.streamedBytes = (trace.streamedBytes ?? 0) + (data?.string("text")?.utf8.count ?? 0)
         case .retry:
             break
         }

@@ -9,6 +9,11 @@ package enum MetricsExposition {
         var out = ""
         histogram(&out, "tandem_model_latency_seconds", "Latency of completed model calls (from the journal).", metrics.latency)
         histogram(&out, "tandem_model_ttft_seconds", "Time to first token of model calls (from the journal).", metrics.ttft)
+        histogram(
+            &out, "tandem_model_time_per_output_token_seconds",
+            "Time per output token after the first, of completed model calls with a ttft and at least two output tokens (from the journal).",
+            metrics.timePerOutputToken
+        )
         counter(&out, "tandem_runs_total", "Runs by final status (from the journal).", metrics.runs, labels: ["status"])
         counter(&out, "tandem_model_timeouts_total", "Model call timeouts by phase.", metrics.timeouts, labels: ["model", "phase"])
         counter(&out, "tandem_model_errors_total", "Model call failures by error class.", metrics.errors, labels: ["model", "error_class"])
@@ -20,13 +25,13 @@ package enum MetricsExposition {
         return out
     }
 
-    private static func histogram(_ out: inout String, _ name: String, _ help: String, _ histograms: [String: LatencyHistogram]) {
+    private static func histogram<H: PrometheusHistogram>(_ out: inout String, _ name: String, _ help: String, _ histograms: [String: H]) {
         out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         for model in ["flash", "pro"] {
-            let histogram = histograms[model] ?? LatencyHistogram()
+            let histogram = histograms[model] ?? H()
             var cumulative: UInt64 = 0
-            for (bound, count) in zip(LatencyHistogram.bucketBounds, histogram.buckets) {
-                cumulative += count
+            for (bound, count) in zip(H.bucketBounds, histogram.buckets) {
+                cumulative = cumulative.saturatingAdding(count)
                 out += "\(name)_bucket{model=\"\(model)\",le=\"\(number(bound))\"} \(cumulative)\n"
             }
             out += "\(name)_bucket{model=\"\(model)\",le=\"+Inf\"} \(histogram.count)\n"
@@ -114,3 +119,15 @@ package enum MetricsExposition {
         writer.endObject()
     }
 }
+
+/// A histogram with fixed Prometheus buckets (bounds in seconds), a count and a sum.
+protocol PrometheusHistogram {
+    static var bucketBounds: [Double] { get }
+    var buckets: [UInt64] { get }
+    var count: UInt64 { get }
+    var sumMicros: UInt64 { get }
+    init()
+}
+
+extension LatencyHistogram: PrometheusHistogram {}
+extension TokenTimeHistogram: PrometheusHistogram {}

@@ -7,6 +7,9 @@ public struct MetricsState: Sendable, Equatable {
     var latency: [String: LatencyHistogram] = [:]
     /// Per model: time to first token.
     var ttft: [String: LatencyHistogram] = [:]
+    /// Per model: (latency − ttft) / (output tokens − 1) of completed calls with a ttft and at
+    /// least two output tokens.
+    var timePerOutputToken: [String: TokenTimeHistogram] = [:]
     /// `status` → runs.
     public internal(set) var runs: [String: UInt64] = [:]
     /// `model|phase` → timeouts.
@@ -36,6 +39,11 @@ public struct MetricsState: Sendable, Equatable {
                     // Whatever the entry says (an upstream may have sent Int64.max): sums saturate.
                     tokens.add(usage.uint("input_tokens") ?? 0, to: model.inputTokensKey)
                     tokens.add(usage.uint("output_tokens") ?? 0, to: model.outputTokensKey)
+                    if let latency = data.double("latency_ms"), let ttft = data.double("ttft_ms"),
+                        let output = usage.uint("output_tokens"), output >= 2 {
+                        timePerOutputToken[model.rawValue, default: TokenTimeHistogram()]
+                            .record(milliseconds: (latency - ttft) / Double(output - 1))
+                    }
                 }
             case .firstToken:
                 if let after = data.double("after_ms") { ttft[model.rawValue, default: LatencyHistogram()].record(milliseconds: after) }
@@ -45,7 +53,7 @@ public struct MetricsState: Sendable, Equatable {
                 errors.add(1, to: "\(model.rawValue)|\(data.string("error_class") ?? "unknown")")
             case .cancelled:
                 cancellations.add(1, to: "\(model.rawValue)|\(data.string("reason") ?? "unknown")")
-            case .started, .retry:
+            case .started, .retry, .delta:
                 break
             }
         case .runStarted, .clientDisconnected, .ignored:
@@ -57,6 +65,7 @@ public struct MetricsState: Sendable, Equatable {
     mutating func merge(_ other: MetricsState) {
         for (model, histogram) in other.latency { latency[model, default: LatencyHistogram()].merge(histogram) }
         for (model, histogram) in other.ttft { ttft[model, default: LatencyHistogram()].merge(histogram) }
+        for (model, histogram) in other.timePerOutputToken { timePerOutputToken[model, default: TokenTimeHistogram()].merge(histogram) }
         runs.add(other.runs)
         timeouts.add(other.timeouts)
         errors.add(other.errors)
@@ -88,13 +97,28 @@ public struct MetricsState: Sendable, Equatable {
 
     // MARK: Stored form
 
-    var json: [UInt8] {
+    var json: [UInt8] { json(withTokenTimes: true) }
+
+    /// The stored form; without the time-per-output-token histogram it is the form stores had before
+    /// that histogram existed (what ``ProjectionStore/digest()`` hashes, so an earlier build's data
+    /// dir rebuilds to the digest it recorded).
+    func json(withTokenTimes: Bool) -> [UInt8] {
         var writer = CanonicalWriter()
         writer.beginObject()
         writeCounters("cancellations", cancellations, &writer)
         writeCounters("errors", errors, &writer)
         writeHistograms("latency", latency, &writer)
         writeCounters("runs", runs, &writer)
+        // Absent until observed, so metrics stored before the histogram existed keep their bytes.
+        if withTokenTimes, !timePerOutputToken.isEmpty {
+            writer.key("time_per_output_token")
+            writer.beginObject()
+            for key in timePerOutputToken.keys.sorted() {
+                writer.key(escaping: key)
+                timePerOutputToken[key]!.write(&writer)
+            }
+            writer.endObject()
+        }
         writeCounters("timeouts", timeouts, &writer)
         writeCounters("tokens", tokens, &writer)
         writeHistograms("ttft", ttft, &writer)
@@ -111,6 +135,9 @@ public struct MetricsState: Sendable, Equatable {
         tokens = Self.counters(fields.object("tokens"))
         latency = Self.histograms(fields.object("latency"))
         ttft = Self.histograms(fields.object("ttft"))
+        if let stored = fields.object("time_per_output_token") {
+            for (key, value) in stored.allMembers { timePerOutputToken[key] = TokenTimeHistogram(JSONFields(value)) }
+        }
     }
 
     private func writeCounters(_ name: StaticString, _ counters: [String: UInt64], _ writer: inout CanonicalWriter) {

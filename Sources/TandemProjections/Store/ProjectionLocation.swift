@@ -43,11 +43,11 @@ package struct ProjectionLocation: Sendable {
     /// Makes `name` the store in use (atomic: readers see the old or the new name, never a mix),
     /// then removes every other store but `keep`.
     package func publish(_ name: String, keeping keep: String? = nil) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temporary = pointer + ".tmp-\(UUID().uuidString.prefix(6))"
-        try Data((name + "\n").utf8).write(to: URL(fileURLWithPath: temporary), options: .atomic)
-        guard rename(temporary, pointer) == 0 else {
-            throw ProjectionError(.storage, "cannot publish projection store \(name): \(String(cString: strerror(errno)))")
+        do {
+            try PrivateFiles.createDirectory(directory)
+            try PrivateFiles.writeFile(Array((name + "\n").utf8), to: pointer)
+        } catch {
+            throw ProjectionError(.storage, "cannot publish projection store \(name): \(error)")
         }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         where entry.hasPrefix("store-") && entry != name && entry != keep {

@@ -276,8 +276,10 @@ package final class ProjectionStore: Sendable {
                 }
             }
             let checkpoint = try self.checkpoint(txn)
-            // The metrics as read (whole plus additions), so that how they were stored does not count.
-            let metrics = try self.metrics(txn).json
+            // The metrics as read (whole plus additions), so that how they were stored does not count;
+            // in the form earlier builds hashed (the time-per-output-token histogram, which every
+            // rebuild now adds to their runs, is compared through `metrics()` instead).
+            let metrics = try self.metrics(txn).json(withTokenTimes: false)
             metrics.withUnsafeBytes { add($0) }
             SeqKey.encode(checkpoint).withUnsafeBytes { add($0) }
             return (checkpoint, hasher.finalize().map { String(format: "%02x", $0) }.joined())

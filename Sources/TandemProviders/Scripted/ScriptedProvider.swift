@@ -3,16 +3,21 @@ public import TandemDomain
 /// Built-in simulated models for demos, tests and load tests (`TANDEM_PROVIDER=scripted`).
 ///
 /// Answers are made up from the question and labelled as simulated; each model "thinks" for its
-/// configured latency on the injected clock (its first chunk comes after a share of it, the rest
-/// at its end), and stops at once when cancelled. Nothing here talks to a network.
+/// configured latency on the injected clock, streaming its answer in ``Behaviour/pieces`` pieces
+/// spread over it, and stops at once when cancelled. Nothing here talks to a network.
 public struct ScriptedProvider: ModelProvider {
     /// How one simulated model behaves.
     public struct Behaviour: Sendable {
         /// Time from the call to the whole answer.
         public var latency: Duration
+        /// How many pieces the answer streams in (`TANDEM_SCRIPTED_PIECES`, at least 1): piece `k`
+        /// of `n` arrives at `k/n` of the latency. With one, the first paragraph arrives after its
+        /// share of the latency and the rest at its end, as before pieces existed.
+        public var pieces: Int
 
-        public init(latency: Duration) {
+        public init(latency: Duration, pieces: Int = 1) {
             self.latency = latency
+            self.pieces = max(1, pieces)
         }
     }
 
@@ -32,19 +37,25 @@ public struct ScriptedProvider: ModelProvider {
         let behaviour = request.role == .flash ? flash : pro
         await observer.attemptStarted(1)
         let paragraphs = Self.answer(to: request)
-        // The first chunk after its share of the latency, the rest when the latency is up: two
-        // timers per call, due at fixed points of the call so that timer slack does not add up.
-        // (The stream's frames are the whole answers; chunks in between would change nothing a
-        // client sees, and a simulated model's timers are not the server's cost to measure.)
+        let content = paragraphs.joined(separator: "\n\n")
+        // Timers due at fixed points of the call, so that timer slack does not add up. The pieces
+        // concatenate to the content, as an upstream's streamed text does.
         let start = clock.elapsed
         func think(until deadline: Duration) async throws {
             if behaviour.latency > .zero { try await clock.sleep(untilElapsed: start + deadline) } else { try Task.checkCancellation() }
         }
-        try await think(until: behaviour.latency / (paragraphs.count + 1))
-        await observer.received(paragraphs[0])
-        try await think(until: behaviour.latency)
-        for paragraph in paragraphs.dropFirst() { await observer.received(paragraph) }
-        let content = paragraphs.joined(separator: "\n\n")
+        if behaviour.pieces == 1 {
+            try await think(until: behaviour.latency / (paragraphs.count + 1))
+            await observer.received(paragraphs[0])
+            try await think(until: behaviour.latency)
+            if paragraphs.count > 1 { await observer.received("\n\n" + paragraphs.dropFirst().joined(separator: "\n\n")) }
+        } else {
+            let pieces = Self.split(content, into: behaviour.pieces)
+            for (index, piece) in pieces.enumerated() {
+                try await think(until: behaviour.latency * (index + 1) / pieces.count)
+                await observer.received(piece)
+            }
+        }
         return ModelResponse(
             servedModel: request.model,
             content: content,
@@ -67,6 +78,17 @@ public struct ScriptedProvider: ModelProvider {
                 "Step 2: check the preliminary reasoning against known facts.",
                 "Step 3: settle on the answer and its confidence.",
             ]
+        }
+    }
+
+    /// `text` cut into `count` pieces of about equal length at character boundaries (fewer when
+    /// it has fewer characters); they concatenate to `text`.
+    static func split(_ text: String, into count: Int) -> [String] {
+        let characters = Array(text)
+        let pieces = min(count, characters.count)
+        guard pieces > 1 else { return [text] }
+        return (0..<pieces).map { index in
+            String(characters[(characters.count * index / pieces)..<(characters.count * (index + 1) / pieces)])
         }
     }
 

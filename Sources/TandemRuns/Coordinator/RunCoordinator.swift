@@ -15,15 +15,19 @@ public import TandemProviders
 public final class RunCoordinator: Service, Sendable {
     private struct Job: Sendable {
         var request: RunRequest
+        var journaled: JournaledRequest
         var control: RunControl
         var started: @Sendable (RunError?) -> Void
         var emit: @Sendable ([SSEFrame]) -> Void
+        /// The run is over: its stream ends, also when frames were held back (never sent unshipped).
+        var ended: @Sendable () -> Void
     }
 
     private struct Registry {
         var live: [RunID: (digest: String, control: RunControl)] = [:]
         var shuttingDown = false
-        var idleWaiters = WaiterList<Void, Void>()
+        /// Resumed with `true` once no run is live.
+        var idleWaiters = WaiterList<Void, Bool>()
     }
 
     public let orchestrator: RunOrchestrator
@@ -37,6 +41,8 @@ public final class RunCoordinator: Service, Sendable {
     /// Fired once a shutdown has drained every run: followers then end after a last read.
     private let drained = StopSignal()
     private let followers = Mutex(0)
+    /// Commit-to-write delays of live frames, in this process.
+    public let frameDelays = FrameDelays()
 
     /// - Parameter digestKey: the data dir's secret that keys request digests
     ///   (``RequestDigestKey/loadOrCreate(inDataDirectory:)``).
@@ -51,6 +57,11 @@ public final class RunCoordinator: Service, Sendable {
             journal: journal, provider: provider, settings: settings, digestKey: digestKey, clock: clock, logger: logger
         )
         (jobs, jobSink) = AsyncStream.makeStream(of: Job.self)
+    }
+
+    /// A live stream wrote frames whose commit returned at `committedAt` (on this coordinator's clock).
+    public func frameWritten(committedAt: Duration) {
+        frameDelays.record(clock.elapsed - committedAt)
     }
 
     /// Runs currently live.
@@ -77,7 +88,10 @@ public final class RunCoordinator: Service, Sendable {
         }
         guard admitted else { throw .overloaded }
         let lease = FollowerLease { self.followers.withLock { $0 -= 1 } }
-        return RunFollower(journal: journal, run: run, afterSeq: afterSeq, pollInterval: .seconds(1), stop: drained, lease: lease)
+        return RunFollower(
+            journal: journal, run: run, afterSeq: afterSeq, pollInterval: .seconds(1), stop: drained, lease: lease,
+            gate: orchestrator.settings.beforeFrames
+        )
     }
 
     // MARK: Admission
@@ -86,8 +100,12 @@ public final class RunCoordinator: Service, Sendable {
     /// caller to replay an existing one.
     /// - Throws: ``RunError``.
     public func admit(_ request: RunRequest) async throws(RunError) -> RunAdmission {
-        let digest = request.digest(key: orchestrator.digestKey)
-        let control = RunControl()
+        // Redacted and digested once: the digest decides here, and `run_started` journals both.
+        let journaled = orchestrator.journaled(request)
+        let digest = journaled.digest
+        let control = RunControl(mailbox: RunMailbox(
+            hold: orchestrator.settings.progressHold, scheduler: orchestrator.deadlines, clock: clock
+        ))
         let claim: Result<Bool, RunError> = registry.withLock { registry in
             if registry.shuttingDown { return .failure(.shuttingDown) }
             if let live = registry.live[request.runID] {
@@ -103,7 +121,10 @@ public final class RunCoordinator: Service, Sendable {
             do {
                 if let existing = try existingDigest(of: request.runID) {
                     release(request.runID, control)
-                    if existing == digest { return .replay }
+                    // Compared the way the existing run was digested: its own policy says how.
+                    let comparable = existing.policy == orchestrator.redactor.policy
+                        ? digest : request.digest(key: orchestrator.digestKey, policy: existing.policy)
+                    if existing.digest == comparable { return .replay }
                     throw RunError.conflict
                 }
             } catch let refusal as RunError {
@@ -117,12 +138,13 @@ public final class RunCoordinator: Service, Sendable {
         let (items, sink) = AsyncStream.makeStream(of: StreamItem.self)
         let outcome: RunError? = await withCheckedContinuation { continuation in
             let job = Job(
-                request: request, control: control,
+                request: request, journaled: journaled, control: control,
                 started: { error in continuation.resume(returning: error) },
                 emit: { frames in
-                    sink.yield(.frames(frames))
+                    sink.yield(.frames(frames, committedAt: self.clock.elapsed))
                     if frames.contains(where: \.isTerminal) { sink.finish() }
-                }
+                },
+                ended: { sink.finish() }
             )
             if case .terminated = jobSink.yield(job) {
                 continuation.resume(returning: .shuttingDown)
@@ -135,22 +157,23 @@ public final class RunCoordinator: Service, Sendable {
         return .started(RunStream(items: items, pings: sink, control: control))
     }
 
-    /// The request digest journaled in `run_started` of `run`, if the run exists.
-    private func existingDigest(of run: RunID) throws -> String? {
+    /// The request digest journaled in `run_started` of `run` and the redaction policy it was
+    /// journaled under, if the run exists.
+    private func existingDigest(of run: RunID) throws -> (digest: String, policy: String)? {
         guard let first = try journal.seqs(of: run).first, let entry = try journal.entry(first) else { return nil }
-        if case .runStarted(let started) = try DomainEvent(entry) { return started.requestDigest }
-        return ""
+        if case .runStarted(let started) = try DomainEvent(entry) { return (started.requestDigest, started.config.redaction) }
+        return ("", "")
     }
 
     /// Ends `run`'s claim made with `control`. A run that did not start is released twice (by
     /// `admit`, then by its job once the orchestrator returns); a retry may have claimed the id in
     /// between, and its claim stays.
     private func release(_ run: RunID, _ control: RunControl) {
-        registry.withLock { registry -> Wakeups<Void, Void> in
+        registry.withLock { registry -> Wakeups<Void, Bool> in
             guard registry.live[run]?.control === control else { return Wakeups() }
             registry.live[run] = nil
             return registry.live.isEmpty ? registry.idleWaiters.takeAll() : Wakeups()
-        }.resume(returning: ())
+        }.resume(returning: true)
     }
 
     // MARK: Service
@@ -175,7 +198,8 @@ public final class RunCoordinator: Service, Sendable {
             }
             for await job in jobs {
                 group.addTask {
-                    await self.orchestrator.run(job.request, control: job.control, started: job.started, emit: job.emit)
+                    await self.orchestrator.run(job.request, journaled: job.journaled, control: job.control, started: job.started, emit: job.emit)
+                    job.ended()
                     self.release(job.request.runID, job.control)
                 }
             }
@@ -197,27 +221,22 @@ public final class RunCoordinator: Service, Sendable {
     }
 
     private func drain(grace: Duration) async {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await self.waitUntilIdle()
-                return true
-            }
-            group.addTask {
-                (try? await self.clock.sleep(for: grace)) != nil
-            }
-            let idle = await group.next() ?? true
-            if !idle || activeRuns > 0 {
-                let controls = registry.withLock { $0.live.values.map(\.control) }
-                logger.notice("grace period over: cancelling runs", metadata: ["active_runs": "\(controls.count)"])
-                for control in controls { control.shutdown() }
-            }
-            group.cancelAll()
+        let idle = await clock.race({ await self.idleUnlessCancelled() }, within: grace, else: false)
+        if !idle {
+            let controls = registry.withLock { $0.live.values.map(\.control) }
+            logger.notice("grace period over: cancelling runs", metadata: ["active_runs": "\(controls.count)"])
+            for control in controls { control.shutdown() }
         }
         await waitUntilIdle()
     }
 
+    /// `true` once no run is live; `false` when the waiting task is cancelled first.
+    private func idleUnlessCancelled() async -> Bool {
+        await registry.wait(in: \.idleWaiters, tag: (), onCancel: false) { $0.live.isEmpty ? true : nil }
+    }
+
     /// Returns once no run is live.
     public func waitUntilIdle() async {
-        await registry.wait(in: \.idleWaiters, tag: (), onCancel: nil) { $0.live.isEmpty ? () : nil }
+        _ = await registry.wait(in: \.idleWaiters, tag: (), onCancel: nil) { $0.live.isEmpty ? true : nil }
     }
 }

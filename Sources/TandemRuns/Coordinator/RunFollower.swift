@@ -20,6 +20,9 @@ public struct RunFollower: AsyncSequence, Sendable {
     let stop: StopSignal
     /// This follower's place under the follower limit; released with the last copy.
     let lease: FollowerLease
+    /// ``RunSettings/beforeFrames``: frames are read from the local journal, but go out only
+    /// once their entries are in the fleet store (sync durability).
+    let gate: (@Sendable (UInt64) async -> Bool)?
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(follower: self, renderer: FrameRenderer(traceID: run.rawValue), watch: journal.watch(run))
@@ -49,15 +52,19 @@ public struct RunFollower: AsyncSequence, Sendable {
                     if entry.seq > follower.afterSeq { pending.append(frame) }
                     if finished { break }
                 }
+                if !pending.isEmpty, let gate = follower.gate {
+                    // Given up (cancelled, or the coordinator drained): the stream ends without them.
+                    let through = lastSeq
+                    guard await follower.stop.unlessFired(false, { await gate(through) }) else {
+                        pending = []
+                        finished = true
+                        return nil
+                    }
+                }
                 if pending.isEmpty && !finished {
                     if stopping { return nil }
                     let (journal, watch, seen, poll, stop) = (follower.journal, self.watch, lastSeq, follower.pollInterval, follower.stop)
-                    await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await journal.waitForAppend(to: watch, beyond: seen, timeout: poll) }
-                        group.addTask { await stop.wait() }
-                        await group.next()
-                        group.cancelAll()
-                    }
+                    await stop.unlessFired(()) { await journal.waitForAppend(to: watch, beyond: seen, timeout: poll) }
                 }
             }
             return pending.removeFirst()

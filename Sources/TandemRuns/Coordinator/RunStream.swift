@@ -1,7 +1,8 @@
 /// What an SSE response writes: frames of a run, and keep-alive pings.
 public enum StreamItem: Sendable, Equatable {
-    /// Frames that became durable together (one journal commit), written in one go.
-    case frames([SSEFrame])
+    /// Frames that became durable together (one journal commit), written in one go; a live run's
+    /// carry when their commit returned (``RunCoordinator/frameWritten(committedAt:)``).
+    case frames([SSEFrame], committedAt: Duration?)
     case ping
 }
 

@@ -35,6 +35,14 @@ struct DonePayload {
     var reason: String?
 }
 
+/// `delta` payloads.
+struct DeltaPayload {
+    var model: ModelRole
+    var text: String
+    var offset: Int
+    var traceID: String
+}
+
 // The frames' canonical JSON, written by hand — frames are rendered for every event of every
 // stream and replay. A test holds the bytes equal to JSONEncoder's (sorted keys) for the same shape.
 
@@ -88,6 +96,17 @@ extension DonePayload: CanonicalWritable {
         writer.beginObject()
         writer.keyIfPresent("reason", reason)
         writer.key("status", status)
+        writer.key("trace_id", traceID)
+        writer.endObject()
+    }
+}
+
+extension DeltaPayload: CanonicalWritable {
+    func write(_ writer: inout CanonicalWriter) {
+        writer.beginObject()
+        writer.key("model", model.rawValue)
+        writer.key("offset", offset)
+        writer.key("text", text)
         writer.key("trace_id", traceID)
         writer.endObject()
     }

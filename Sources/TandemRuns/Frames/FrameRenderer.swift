@@ -33,6 +33,8 @@ public struct FrameRenderer: Sendable {
             )
             let message = role == .flash ? Self.preliminaryMessage : Self.finalMessage
             return make(seq, role == .flash ? .preliminary : .final, AnswerPayload(response: response, message: message, traceID: traceID))
+        case .modelDelta(let role, let delta):
+            return make(seq, .delta, DeltaPayload(model: role, text: delta.text, offset: delta.offset, traceID: traceID))
         case .modelTimeout(let role, _):
             return error(seq, "\(Self.name(role)) model timed out", code: "\(role.rawValue)_timeout", type: "timeout", retryable: true, model: role)
         case .modelFailed(let role, let failed):

@@ -4,6 +4,8 @@ public enum FrameEvent: String, Sendable, CaseIterable {
     case final
     case error
     case done
+    /// A journaled piece of an answer (deltas runs only, SPEC §10).
+    case delta
 }
 
 /// One Server-Sent Events frame of a run: `id: <seq>`, `event: <name>`, one `data: <json>` line.
@@ -11,7 +13,7 @@ public struct SSEFrame: Sendable, Equatable {
     /// The journal seq of the event the frame comes from. `nil` only for the frames sent when the
     /// journal itself failed mid-run (they could not be journaled).
     public var id: UInt64?
-    /// `preliminary`, `final`, `error` or `done`.
+    /// `preliminary`, `final`, `error`, `done` or `delta`.
     public var event: FrameEvent
     /// The JSON payload, one line.
     public var data: [UInt8]

@@ -25,11 +25,11 @@ public struct RequestDigestKey: Sendable {
     }
 
     /// Reads the data dir's key, creating it (once, atomically, mode 0600) when there is none.
-    /// - Throws: ``JournalError`` `.io` when the file cannot be read or written, or is damaged.
+    /// - Throws: ``RunError`` `.secretUnusable` when the file cannot be read or written, or is damaged.
     public static func loadOrCreate(inDataDirectory directory: String) throws -> RequestDigestKey {
         let path = directory + "/" + fileName
         if let key = try read(path) { return key }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try PrivateFiles.createDirectory(directory)
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         // Written whole to a private temporary file, then linked into place: a process starting
@@ -55,8 +55,7 @@ public struct RequestDigestKey: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else { throw failure("cannot read", path) }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let bytes = bytes(fromHex: text), bytes.count == 32 else {
-            throw JournalError(
-                .io,
+            throw RunError.secretUnusable(
                 "\(path) is not a request-digest key (64 hex digits): restore it from where you keep it, or delete it to start a new key (idempotent retries of earlier runs then get 409; see RUNBOOK)"
             )
         }
@@ -68,8 +67,8 @@ public struct RequestDigestKey: Sendable {
         hex(Array(HMAC<SHA256>.authenticationCode(for: bytes, using: SymmetricKey(data: self.bytes))))
     }
 
-    private static func failure(_ what: String, _ path: String) -> JournalError {
-        JournalError(.io, "\(what) the request-digest key \(path): \(String(cString: strerror(errno)))")
+    private static func failure(_ what: String, _ path: String) -> RunError {
+        RunError.secretUnusable("\(what) the request-digest key \(path): \(String(cString: strerror(errno)))")
     }
 
     private static func bytes(fromHex text: String) -> [UInt8]? {

@@ -1,4 +1,4 @@
-public import TandemDomain
+import TandemDomain
 public import TandemProviders
 
 /// What a Flash failure does to Pro.
@@ -43,9 +43,19 @@ public struct RunSettings: Sendable {
     /// Streams read back from the journal (replays, resumes, follows) allowed at once; more get
     /// 503 `overloaded` (`TANDEM_MAX_FOLLOWERS`).
     public var maxFollowers: Int
-    /// Awaited with the last seq of each commit of a run before that commit's frames go out;
+    /// How a deltas run coalesces streamed text (`TANDEM_DELTA_WINDOW_MS`, `TANDEM_DELTA_MAX_BYTES`).
+    public var deltaLimits: DeltaLimits
+    /// How long a run may hold back progress that sends no frame (a model call's first attempt
+    /// started, its first token), so that it shares a commit instead of costing one each
+    /// (`TANDEM_PROGRESS_HOLD_MS`; zero journals it at once). It is journaled with the run's next
+    /// other input (an answer, a failure, a retry, a stop), or once this has passed since the
+    /// first of it arrived, whichever comes first.
+    public var progressHold: Duration
+    /// Awaited with the last seq of each commit of a run before that commit's frames go out, by
+    /// the run and by every reader of its frames (followers, replays, resumes);
     /// `TANDEM_FLEET_DURABILITY=sync` waits there until the entries are in the fleet store.
-    public var beforeFrames: (@Sendable (UInt64) async -> Void)?
+    /// Returns whether they are; `false` (the waiting task was cancelled) keeps the frames back.
+    public var beforeFrames: (@Sendable (UInt64) async -> Bool)?
 
     public init(
         flashModel: String = "gemini-2.5-flash",
@@ -58,7 +68,9 @@ public struct RunSettings: Sendable {
         redact: Bool = true,
         maxConcurrentRuns: Int = 10_000,
         shutdownGrace: Duration = .seconds(30),
-        maxFollowers: Int = 10_000
+        maxFollowers: Int = 10_000,
+        deltaLimits: DeltaLimits = DeltaLimits(),
+        progressHold: Duration = RunSettings.defaultProgressHold
     ) {
         self.flashModel = flashModel
         self.proModel = proModel
@@ -71,7 +83,14 @@ public struct RunSettings: Sendable {
         self.maxConcurrentRuns = maxConcurrentRuns
         self.shutdownGrace = shutdownGrace
         self.maxFollowers = maxFollowers
+        self.deltaLimits = deltaLimits
+        self.progressHold = progressHold
     }
+
+    /// ``progressHold`` unless configured: longer than a fast model takes to its first answer, so
+    /// its progress rides along with it, and short enough that a slow call's start is in the
+    /// journal at once to a person watching.
+    public static let defaultProgressHold: Duration = .milliseconds(100)
 
     func model(_ role: ModelRole) -> String { role == .flash ? flashModel : proModel }
     func deadlines(_ role: ModelRole) -> ModelDeadlines { role == .flash ? flashDeadlines : proDeadlines }

@@ -33,11 +33,19 @@ public struct RunOrchestrator: Sendable {
         self.deadlines = DeadlineScheduler(clock: clock)
     }
 
-    /// The `run_started` event of `request` (redacted).
-    func startedEvent(_ request: RunRequest) -> DomainEvent {
+    /// `request` as its run journals it: the query and context redacted under this server's
+    /// policy, and the request digest over them (SPEC §11 "No oracle"). Made once, when the run is
+    /// admitted: the digest decides idempotency there, and `run_started` journals the same.
+    func journaled(_ request: RunRequest) -> JournaledRequest {
+        let redacted = request.redacted(by: redactor)
+        return JournaledRequest(query: redacted.query, context: redacted.context, digest: redacted.digest(key: digestKey))
+    }
+
+    /// The `run_started` event of `request`, with its query, context and digest as `journaled`.
+    func startedEvent(_ request: RunRequest, _ journaled: JournaledRequest) -> DomainEvent {
         .runStarted(RunStarted(
-            query: redactor.redact(request.query),
-            context: redactor.redact(request.context),
+            query: journaled.query,
+            context: journaled.context,
             client: request.client,
             config: RunConfig(
                 flashModel: settings.flashModel,
@@ -50,14 +58,16 @@ public struct RunOrchestrator: Sendable {
                 flashFirstTokenTimeoutS: settings.flashDeadlines.firstToken.map { $0.milliseconds / 1_000 },
                 flashIdleTimeoutS: settings.flashDeadlines.idle.map { $0.milliseconds / 1_000 },
                 proFirstTokenTimeoutS: settings.proDeadlines.firstToken.map { $0.milliseconds / 1_000 },
-                proIdleTimeoutS: settings.proDeadlines.idle.map { $0.milliseconds / 1_000 }
+                proIdleTimeoutS: settings.proDeadlines.idle.map { $0.milliseconds / 1_000 },
+                stream: request.stream.rawValue
             ),
-            requestDigest: request.digest(key: digestKey)
+            requestDigest: journaled.digest
         ))
     }
 
     /// Runs `request` to its end.
     /// - Parameters:
+    ///   - journaled: ``journaled(_:)`` of `request`, made when it was admitted.
     ///   - control: how the caller steers the run (client gone, shutdown).
     ///   - started: called once `run_started` is durable (`nil`), or with the error that kept it
     ///     from the journal (the run then does not happen).
@@ -65,6 +75,7 @@ public struct RunOrchestrator: Sendable {
     ///     last is `done`.
     public func run(
         _ request: RunRequest,
+        journaled: JournaledRequest,
         control: RunControl,
         started: @Sendable (RunError?) -> Void,
         emit: @escaping @Sendable ([SSEFrame]) -> Void
@@ -74,7 +85,7 @@ public struct RunOrchestrator: Sendable {
         logger[metadataKey: "run_id"] = "\(run)"
         let startTime = clock.elapsed
         do {
-            _ = try await journal.append([startedEvent(request)], for: run)
+            _ = try await journal.append([startedEvent(request, journaled)], for: run)
         } catch {
             logger.error("run could not start: journal append failed", metadata: ["error": "\(error)"])
             started(.notStarted(error))
@@ -84,12 +95,18 @@ public struct RunOrchestrator: Sendable {
 
         var machine = RunStateMachine(policy: settings.onFlashFailure)
         var renderer = FrameRenderer(traceID: run.rawValue)
+        // Frames that wait for the fleet wait in the sender, not here: the loop keeps taking stops.
+        let sender = FrameSender(gate: settings.beforeFrames, released: control.framesReleased, emit: emit)
         await withDiscardingTaskGroup { group in
             for role in ModelRole.allCases {
                 group.addTask { await self.call(role, request: request, start: startTime, control: control) }
             }
+            // Without a gate the sender emits at once and has nothing to wait for: no task.
+            if sender.waits { group.addTask { await sender.run() } }
             // Everything that happened while the last commit was in flight is journaled in one
             // append: a run needs few sequential commits, and each frame still follows its event.
+            // Progress that sends no frame waits in the mailbox (at most `progressHold`) for
+            // company: the mailbox hands it over with the next input that sends a frame.
             while let batch = await control.mailbox.next() {
                 var events: [DomainEvent] = []
                 var finished = false
@@ -99,7 +116,7 @@ public struct RunOrchestrator: Sendable {
                         switch action {
                         case .journal(let more): events += more
                         case .cancel(let role): control.stopSignal(role).fire()
-                        case .failStream: emit(renderer.streamFailureFrames(message: "the audit journal is unavailable"))
+                        case .failStream: sender.send(renderer.streamFailureFrames(message: "the audit journal is unavailable"), through: nil)
                         // The run is closed after the loop, with the machine's `abortion`.
                         case .abort: break
                         case .finish: finished = true
@@ -110,9 +127,8 @@ public struct RunOrchestrator: Sendable {
                 if !events.isEmpty {
                     do {
                         let committed = try await journal.append(events, for: run)
-                        if let beforeFrames = settings.beforeFrames, let last = committed.last?.seq { await beforeFrames(last) }
                         let frames = committed.compactMap { renderer.frame(for: $0.event, seq: $0.seq) }
-                        if !frames.isEmpty { emit(frames) }
+                        if !frames.isEmpty { sender.send(frames, through: committed.last?.seq) }
                     } catch {
                         logger.error("journal append failed mid-run; ending the stream", metadata: ["error": "\(error)"])
                         perform(.journalFailed(cause: "\(error)"))
@@ -120,6 +136,7 @@ public struct RunOrchestrator: Sendable {
                 }
                 if finished { control.mailbox.finish() }
             }
+            sender.finish()
         }
         // Also when the loop ended before the calls stopped (the run's task was cancelled).
         if let closing = machine.abortion {
@@ -144,16 +161,8 @@ public struct RunOrchestrator: Sendable {
                 logger.debug("journal still unavailable; the run stays open", metadata: ["error": "\(error)"])
             }
             let pause = delay
-            let shutdown = await withTaskGroup(of: Bool.self) { group in
-                group.addTask { (try? await self.clock.sleep(for: pause)) == nil }
-                group.addTask {
-                    await control.shutdownRequested.wait()
-                    return true
-                }
-                let first = await group.next() ?? true
-                group.cancelAll()
-                return first
-            }
+            let clock = clock
+            let shutdown = await control.shutdownRequested.unlessFired(true) { (try? await clock.sleep(for: pause)) == nil }
             if shutdown {
                 logger.warning("shutdown before the journal recovered: start-up recovery will close the run")
                 return
@@ -177,7 +186,10 @@ public struct RunOrchestrator: Sendable {
     private func call(_ role: ModelRole, request: RunRequest, start: Duration, control: RunControl) async {
         let deadlines = settings.deadlines(role)
         let tracker = DeadlineTracker(start: start, deadlines: deadlines)
-        let observer = CallObserver(role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.mailbox)
+        let deltas = request.stream == .deltas ? makeDeltas(role, inputs: control.mailbox) : nil
+        let observer = CallObserver(
+            role: role, model: settings.model(role), start: start, clock: clock, tracker: tracker, inputs: control.mailbox, deltas: deltas
+        )
         let modelRequest = ModelRequest(
             role: role, model: settings.model(role), query: request.query, context: request.context,
             settings: settings.generation(role), runID: request.runID.rawValue, deadline: start + deadlines.total
@@ -186,7 +198,8 @@ public struct RunOrchestrator: Sendable {
         // scheduler) and the run's stop signal; the first to hand in an outcome wins.
         let first = FirstOutcome<CallOutcome>()
         control.stopSignal(role).onFire { first.offer(.stopped) }
-        let watch = CallWatch(tracker: tracker, scheduler: self.deadlines, first: first)
+        // Pieces that arrive once the deadline fired are dropped (the deltas close first).
+        let watch = CallWatch(tracker: tracker, scheduler: self.deadlines, first: first) { deltas?.close() }
         watch.arm()
         defer { watch.disarm() }
         let outcome: CallOutcome = await withTaskGroup(of: Void.self) { group in
@@ -239,7 +252,17 @@ public struct RunOrchestrator: Sendable {
         case .stopped:
             input = .stopped(role)
         }
+        // The last deltas go right before the call's end.
+        deltas?.close()
         control.mailbox.yield(input)
+    }
+
+    /// The deltas of one call of a deltas run, redacted as its `content` is.
+    private func makeDeltas(_ role: ModelRole, inputs: RunMailbox) -> CallDeltas {
+        CallDeltas(
+            role: role, coalescer: DeltaCoalescer(limits: settings.deltaLimits, redactor: StreamingRedactor(redactor)),
+            clock: clock, scheduler: deadlines, inputs: inputs
+        )
     }
 }
 
@@ -251,8 +274,11 @@ private struct CallObserver: ModelCallObserver {
     let clock: any MonotonicClock
     let tracker: DeadlineTracker
     let inputs: RunMailbox
+    /// Set for deltas runs.
+    let deltas: CallDeltas?
 
     func attemptStarted(_ attempt: Int) async {
+        if attempt > 1 { deltas?.attemptRestarted() }
         inputs.yield(.progress(.modelStarted(role, ModelStarted(model: model, attempt: attempt))))
     }
 
@@ -265,6 +291,7 @@ private struct CallObserver: ModelCallObserver {
         if tracker.progress(at: now) {
             inputs.yield(.progress(.firstToken(role, FirstToken(afterMs: CanonicalJSON.milliseconds((now - start).milliseconds)))))
         }
+        deltas?.received(text)
     }
 }
 
@@ -279,12 +306,18 @@ private final class CallWatch: Sendable {
     private let tracker: DeadlineTracker
     private let scheduler: DeadlineScheduler
     private let first: FirstOutcome<RunOrchestrator.CallOutcome>
+    /// Runs when the deadline fires, before the timeout is offered.
+    private let onTimeout: @Sendable () -> Void
     private let state = Mutex(State())
 
-    init(tracker: DeadlineTracker, scheduler: DeadlineScheduler, first: FirstOutcome<RunOrchestrator.CallOutcome>) {
+    init(
+        tracker: DeadlineTracker, scheduler: DeadlineScheduler, first: FirstOutcome<RunOrchestrator.CallOutcome>,
+        onTimeout: @escaping @Sendable () -> Void
+    ) {
         self.tracker = tracker
         self.scheduler = scheduler
         self.first = first
+        self.onTimeout = onTimeout
     }
 
     func arm() {
@@ -311,6 +344,19 @@ private final class CallWatch: Sendable {
 
     private func passed(_ deadline: DeadlineTracker.Deadline) {
         let current = tracker.current
-        if current == deadline { first.offer(.timedOut(deadline)) } else { schedule(current) }
+        if current == deadline {
+            onTimeout()
+            first.offer(.timedOut(deadline))
+        } else {
+            schedule(current)
+        }
     }
+}
+
+/// A request as its run journals it (``RunOrchestrator/journaled(_:)``): what `run_started` shows,
+/// and the digest idempotency compares.
+public struct JournaledRequest: Sendable {
+    let query: String
+    let context: JSONValue?
+    let digest: String
 }

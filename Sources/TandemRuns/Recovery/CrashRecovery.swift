@@ -1,5 +1,5 @@
 public import Logging
-public import TandemDomain
+import TandemDomain
 public import TandemJournal
 
 /// Start-up recovery: every run a crash left without `done` gets `run_aborted`, so no run stays

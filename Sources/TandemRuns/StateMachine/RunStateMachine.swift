@@ -11,7 +11,10 @@ public import TandemDomain
 ///   nothing is journaled or done after that (``Action/finish``);
 /// - the run finishes only once both calls have ended (nothing outlives its run), and every call
 ///   has journaled its end (`*_completed`, `*_failed`, `*_timeout` or `*_cancelled`) before `done`;
-/// - each call is cancelled at most once, and only while it runs.
+/// - each call is cancelled at most once, and only while it runs;
+/// - a model's deltas concatenate (in seq order) to its `*_completed.content`, or to what it
+///   produced before its end event, and all of them precede that end event; a superseded Flash's
+///   last deltas are dropped with it.
 public struct RunStateMachine: Sendable {
     /// Where one model's call stands.
     public enum ModelState: Sendable, Equatable {
@@ -38,6 +41,9 @@ public struct RunStateMachine: Sendable {
     public enum Input: Sendable, Equatable {
         /// Progress of a call to journal as it is (`*_started`, `*_first_token`, `*_retry`).
         case progress(DomainEvent)
+        /// Coalesced, redacted text a call streamed (deltas runs only; each call's deltas arrive
+        /// before its outcome, and its last ones right before it).
+        case delta(ModelRole, String)
         case completed(ModelRole, ModelCompleted)
         case timedOut(ModelRole, ModelTimeout)
         case failed(ModelRole, ModelFailed)
@@ -73,6 +79,9 @@ public struct RunStateMachine: Sendable {
     /// before the calls have stopped, so the run is still closed as soon as the journal allows.)
     public private(set) var abortion: RunAborted?
     private var clientGone = false
+    /// UTF-8 bytes of each model's answer journaled as deltas: the next delta's `offset`.
+    private var flashStreamedBytes = 0
+    private var proStreamedBytes = 0
     private let policy: FlashFailurePolicy
 
     public init(policy: FlashFailurePolicy) {
@@ -87,9 +96,9 @@ public struct RunStateMachine: Sendable {
             case .clientDisconnected, .shutdown:
                 // The client or the server may leave at any time, also after the run closed.
                 return []
-            case .progress, .completed, .timedOut, .failed, .stopped:
+            case .progress, .delta, .completed, .timedOut, .failed, .stopped:
                 // Impossible: the run finishes only once both calls have reported their one outcome,
-                // and a call reports progress only before its outcome.
+                // and a call reports progress and deltas only before its outcome.
                 assertionFailure("model input \(input) after the run finished")
                 return []
             case .journalFailed:
@@ -118,6 +127,22 @@ public struct RunStateMachine: Sendable {
                 // Impossible: a call's progress comes before its outcome (abandoned states only
                 // exist once the journal failed, handled above).
                 assertionFailure("progress of \(role) in state \(state(role))")
+                return []
+            }
+        case .delta(let role, let text):
+            switch state(role) {
+            case .running, .cancelling(.clientDisconnected), .cancelling(.shutdown), .cancelling(.siblingFailed):
+                // A cancelled call's last deltas still go before its end: the client saw them.
+                guard !text.isEmpty else { return [] }
+                events.append(.modelDelta(role, ModelDelta(text: text, offset: streamedBytes(role))))
+                addStreamedBytes(role, text.utf8.count)
+            case .cancelling(.superseded):
+                // Pro's verified answer replaced Flash's: the rest of Flash's stream is dropped.
+                return []
+            case .completed, .failed, .cancelled, .abandoning, .abandoned:
+                // Impossible: a call's deltas come before its outcome (abandoned states only exist
+                // once the journal failed, handled above).
+                assertionFailure("delta of \(role) in state \(state(role))")
                 return []
             }
         case .completed(let role, let completed):
@@ -219,7 +244,7 @@ public struct RunStateMachine: Sendable {
     /// have stopped.
     private mutating func abandonedRun(_ input: Input, closing aborted: RunAborted) -> [Action] {
         switch input {
-        case .progress, .clientDisconnected, .shutdown:
+        case .progress, .delta, .clientDisconnected, .shutdown:
             // Nothing can be journaled; the calls are already stopping.
             return []
         case .journalFailed:
@@ -258,6 +283,13 @@ public struct RunStateMachine: Sendable {
 
     private mutating func setState(_ role: ModelRole, _ state: ModelState) {
         if role == .flash { flash = state } else { pro = state }
+    }
+
+    /// UTF-8 bytes of `role`'s answer journaled as deltas so far.
+    public func streamedBytes(_ role: ModelRole) -> Int { role == .flash ? flashStreamedBytes : proStreamedBytes }
+
+    private mutating func addStreamedBytes(_ role: ModelRole, _ count: Int) {
+        if role == .flash { flashStreamedBytes += count } else { proStreamedBytes += count }
     }
 
     /// The event ending `role`'s call that failed or timed out (`nil` when impossible).

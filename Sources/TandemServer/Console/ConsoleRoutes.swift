@@ -29,7 +29,7 @@ struct ConsoleRoutes {
         headers[.contentType] = asset.contentType
         headers[.cacheControl] = "no-cache"
         headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
-        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[JSONBody.contentTypeOptions] = "nosniff"
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: asset.body)))
     }

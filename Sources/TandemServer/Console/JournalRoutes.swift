@@ -5,10 +5,14 @@ import TandemJournal
 /// The journal's integrity over HTTP, for the console's chain badge and journal page:
 /// `GET /api/runs/{run_id}/verify`, `GET /api/journal`, `POST /api/journal/verify`.
 ///
-/// Scans and verifies run on a Dispatch thread (``Blocking``), never on an event loop.
+/// `GET /api/journal` answers from the counts the journal's writer keeps (no scan); verifies run
+/// on a bounded thread pool (``BlockingPool``), single-flight: one whole-journal verify at a time
+/// (409 while one runs), one chain check per run however many ask for it.
 struct JournalRoutes {
     let journal: Journal
     let verifications: JournalVerifications
+    let runVerifications: RunVerifications
+    let pool: BlockingPool
     let clock: any MonotonicClock
 
     func register(on router: Router<TandemRequestContext>) {
@@ -40,10 +44,9 @@ struct JournalRoutes {
         guard let run = RunID(raw) else {
             return APIError.validation("run_id", "run_id must be 1-64 characters of [A-Za-z0-9_-].").response
         }
-        let journal = journal
         let report: RunChainReport
         do {
-            report = try await Blocking.run { try journal.verifyLinks(of: journal.entries(of: run)) }
+            report = try await runVerifications.report(of: run, in: journal)
         } catch {
             return APIError(error).response
         }
@@ -82,10 +85,9 @@ struct JournalRoutes {
     }
 
     private func summary() async -> Response {
-        let journal = journal
         let stats: JournalStats
         do {
-            stats = try await Blocking.run { try journal.stats() }
+            stats = try journal.liveStats()
         } catch {
             return APIError(error).response
         }
@@ -106,7 +108,7 @@ struct JournalRoutes {
         let started = clock.elapsed
         let report: VerificationReport
         do {
-            report = try await Blocking.run { try journal.verify() }
+            report = try await pool.run { try journal.verify() }
         } catch {
             verifications.finish(nil)
             return APIError(error).response

@@ -1,7 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import TandemDomain
-import TandemFleet
+import TandemFleetReading
 import TandemJournal
 import TandemProjections
 import TandemRuns
@@ -10,29 +10,24 @@ import TandemRuns
 /// node that ran it in `X-Tandem-Node`. Only asked after the local journal said "not found", so
 /// the fleet store is never in the path of a local run.
 struct FleetFallback: Sendable {
-    let link: FleetLink?
+    let link: (any FleetReading)?
 
     static let nodeHeader = HTTPField.Name("X-Tandem-Node")!
-    /// How long a read waits for the fleet store before answering 503.
-    static let readLimit: Duration = .seconds(2)
 
     /// The run's node and entries from the fleet store; `nil` when there is no fleet or no such run.
     func run(_ runID: String) async throws(APIError) -> (nodeID: String, entries: [JournalEntry])? {
         guard let link else { return nil }
         do {
-            // Bounded: a request must not wait for the pool while PostgreSQL is unreachable.
-            return try await withFleetDeadline(Self.readLimit) { () async throws(FleetError) in try await link.store.run(runID) }
+            // Bounded in time and number: a request must not start unbounded work while PostgreSQL is unreachable.
+            return try await link.run(runID)
         } catch {
-            throw APIError(fleetUnreadable: error)
+            throw APIError(error)
         }
     }
 
     /// `GET /api/runs/{id}` from the fleet: the record folded from the shipped entries.
     func record(_ runID: String) async throws(APIError) -> Response? {
-        guard let (node, entries) = try await run(runID), let first = entries.first else { return nil }
-        var record = DualRunRecord(runID: runID, firstSeq: first.seq)
-        record.startedAt = first.timestamp
-        for entry in entries { RecordFold.apply(entry, to: &record) }
+        guard let (node, entries) = try await run(runID), let record = RecordFold.record(of: entries, run: runID) else { return nil }
         return Self.tagged(JSONBody.raw(record.json), node: node)
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import TandemDomain
-import TandemFleet
+import TandemFleetReading
 import TandemJournal
 import TandemProjections
 import TandemRuns
@@ -12,7 +12,7 @@ struct ProjectionRoutes {
     let journal: Journal
     let projector: Projector
     let coordinator: RunCoordinator
-    let fleet: FleetLink?
+    let fleet: (any FleetReading)?
 
     func register(on router: Router<TandemRequestContext>) {
         router.get("/api/runs/{run_id}") { _, context in await record(context) }
@@ -50,6 +50,10 @@ struct ProjectionRoutes {
         }
     }
 
+    /// An ISO 8601 UTC timestamp to any precision from the day to the microsecond (the OpenAPI
+    /// document's `since` pattern, less its empty alternative).
+    static let sincePattern = #"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?Z?)?$"#
+
     private struct Page {
         var records: [[UInt8]]
         var cursor: String?
@@ -71,8 +75,10 @@ struct ProjectionRoutes {
             }
             limit = value
         }
-        let since: String? = query.get("since").map { String($0) }
-        if let since, since.range(of: #"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?Z?)?$"#, options: .regularExpression) == nil {
+        // `since=` (empty) is no filter, as the OpenAPI document says; ASCII digits only (`\d` would
+        // take any script's digits, which the document's pattern refuses).
+        let since: String? = query.get("since").flatMap { $0.isEmpty ? nil : String($0) }
+        if let since, since.range(of: Self.sincePattern, options: .regularExpression) == nil {
             throw .validation("since", "since must be an ISO 8601 UTC timestamp such as 2026-11-28T08:00:00Z.")
         }
         var cursor: [UInt8]?
@@ -192,6 +198,16 @@ struct ProjectionRoutes {
                 ("tandem_journal_head_seq", "Last committed journal seq (live).", Double(try journal.head().seq)),
                 ("tandem_journal_commit_seconds", "Duration of the last group commit (live).", journal.lastCommitObservation.seconds),
                 ("tandem_journal_batch_events", "Events in the last group commit (live).", Double(journal.lastCommitObservation.entries)),
+                ("tandem_journal_commits", "Group commits since this process started (live).", Double(journal.commitTotals.commits)),
+                ("tandem_journal_committed_entries", "Entries committed since this process started (live).", Double(journal.commitTotals.entries)),
+                (
+                    "tandem_commit_to_frame_p50_seconds", "Median time from a live frame's commit to its write to the client, this process (live).",
+                    coordinator.frameDelays.percentile(50).map { $0.milliseconds / 1_000 } ?? 0
+                ),
+                (
+                    "tandem_commit_to_frame_p99_seconds", "99th percentile of the time from a live frame's commit to its write, this process (live).",
+                    coordinator.frameDelays.percentile(99).map { $0.milliseconds / 1_000 } ?? 0
+                ),
             ]
             var text = MetricsExposition.prometheus(try store.metrics(), gauges: gauges.map { (name: $0.0, help: $0.1, value: $0.2) })
             if let fleet { text += fleet.prometheus(head: try journal.head().seq) }
@@ -207,14 +223,25 @@ struct ProjectionRoutes {
         bytes.map { String(format: "%02x", $0) }.joined()
     }
 
+    /// The bytes of `text`, two lowercase or uppercase hex digits each; `nil` for anything else
+    /// (`UInt8(_:radix:)` alone would take a sign, `+f`).
     static func decodeHex(_ text: String) -> [UInt8]? {
         let chars = Array(text.utf8)
         guard chars.count % 2 == 0, chars.count <= 512 else { return nil }
+        func nibble(_ char: UInt8) -> UInt8? {
+            switch char {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): char - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): char - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(chars.count / 2)
         var index = 0
         while index < chars.count {
-            guard let byte = UInt8(String(decoding: chars[index..<(index + 2)], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
+            guard let high = nibble(chars[index]), let low = nibble(chars[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
             index += 2
         }
         return bytes

@@ -63,6 +63,7 @@ struct QueryRequestParser {
         default:
             throw .validation("context", "\"context\" must be a JSON object.")
         }
+        let stream = try Self.streamMode(fields["stream"])
         let runID = try Self.runID(fields["run_id"], header: request.headers[HTTPField.Name("Idempotency-Key")!])
         let client = ClientInfo(
             ip: context.remoteIP,
@@ -71,28 +72,20 @@ struct QueryRequestParser {
         )
         return RunRequest(
             runID: runID ?? Self.generatedRunID(),
-            query: query, context: contextValue, client: client, clientChoseRunID: runID != nil
+            query: query, context: contextValue, client: client, clientChoseRunID: runID != nil, stream: stream
         )
     }
 
     /// The whole body, read within ``bodyTimeout`` (the read is cancelled when it passes).
     private func collectBody(_ body: RequestBody) async throws(APIError) -> ByteBuffer {
         let (limit, timeout, clock) = (maxBodyBytes, bodyTimeout, clock)
-        let outcome: Result<ByteBuffer, any Error>? = await withTaskGroup(of: Result<ByteBuffer, any Error>?.self) { group in
-            group.addTask {
-                do {
-                    return .success(try await body.collect(upTo: limit))
-                } catch {
-                    return .failure(error)
-                }
+        let outcome: Result<ByteBuffer, any Error>? = await clock.race({ () async -> Result<ByteBuffer, any Error>? in
+            do {
+                return .success(try await body.collect(upTo: limit))
+            } catch {
+                return .failure(error)
             }
-            group.addTask {
-                try? await clock.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
-        }
+        }, within: timeout, else: nil)
         switch outcome {
         case .success(let buffer)?:
             return buffer
@@ -103,6 +96,19 @@ struct QueryRequestParser {
         case nil:
             throw .requestTimeout(seconds: Int(timeout.components.seconds))
         }
+    }
+
+    /// The request's `stream` field: `answers` when absent.
+    private static func streamMode(_ field: JSONValue?) throws(APIError) -> StreamMode {
+        switch field {
+        case nil, .null?:
+            return .answers
+        case .string(let value)?:
+            if let mode = StreamMode(rawValue: value) { return mode }
+        default:
+            break
+        }
+        throw .validation("stream", "\"stream\" must be \"answers\" (whole answers, the default) or \"deltas\" (also each piece as it streams).")
     }
 
     private static func runID(_ field: JSONValue?, header: String?) throws(APIError) -> RunID? {

@@ -58,7 +58,10 @@ struct RunRoutes {
         let header = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters.get("last_event_id")
         var after: UInt64 = 0
         if let header, !header.isEmpty {
-            guard let seq = UInt64(header.trimmingCharacters(in: .whitespaces)) else {
+            // 1-19 ASCII digits, exactly the OpenAPI document's pattern (every such number fits a seq).
+            guard header.utf8.count <= 19, header.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                  let seq = UInt64(header)
+            else {
                 return APIError.validation("Last-Event-ID", "Last-Event-ID must be the seq (a whole number) of the last frame received.").response
             }
             after = seq

@@ -23,10 +23,13 @@ final class PingTicker: Service {
     private let interval: Duration
     private let clock: any MonotonicClock
     private let streams = Mutex(Streams())
+    private let afterTick: @Sendable (_ openStreams: Int) -> Void
 
-    init(interval: Duration, clock: any MonotonicClock) {
+    /// - Parameter afterTick: called after each tick with the streams still open.
+    init(interval: Duration, clock: any MonotonicClock, afterTick: @escaping @Sendable (_ openStreams: Int) -> Void = { _ in }) {
         self.interval = interval
         self.clock = clock
+        self.afterTick = afterTick
     }
 
     /// Pings go to `sink` from the next tick on.
@@ -58,16 +61,17 @@ final class PingTicker: Service {
     }
 
     /// Pings every registered stream; forgets those whose reader is gone (a response that never
-    /// started, say).
+    /// started, say); reports how many are left.
     private func tick() {
         let sinks = streams.withLock { $0.sinks }
         var finished: [UInt64] = []
         for (id, sink) in sinks {
             if case .terminated = sink.yield(.ping) { finished.append(id) }
         }
-        guard !finished.isEmpty else { return }
-        streams.withLock { streams in
+        let open = streams.withLock { streams in
             for id in finished { streams.sinks.removeValue(forKey: id) }
+            return streams.sinks.count
         }
+        afterTick(open)
     }
 }

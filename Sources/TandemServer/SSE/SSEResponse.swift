@@ -74,7 +74,7 @@ struct SSEResponse {
                 group.addTask {
                     do {
                         for try await frame in follower {
-                            sink.yield(.frames([frame]))
+                            sink.yield(.frames([frame], committedAt: nil))
                             if frame.isTerminal { break }
                         }
                     } catch is CancellationError {
@@ -86,7 +86,7 @@ struct SSEResponse {
                 }
             }
             if case .replayed(let frames) = source {
-                sink.yield(.frames(frames))
+                sink.yield(.frames(frames, committedAt: nil))
                 sink.finish()
             }
             defer { group.cancelAll() }
@@ -94,10 +94,11 @@ struct SSEResponse {
                 switch item {
                 case .ping:
                     try await writer.write(ByteBuffer(bytes: SSEFrame.ping))
-                case .frames(let frames):
+                case .frames(let frames, let committedAt):
                     var buffer = ByteBuffer()
                     for frame in frames { buffer.writeBytes(frame.encoded) }
                     try await writer.write(buffer)
+                    if let committedAt { coordinator.frameWritten(committedAt: committedAt) }
                     if frames.contains(where: \.isTerminal) { return }
                 }
             }

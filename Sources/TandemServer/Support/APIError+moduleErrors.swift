@@ -1,5 +1,5 @@
 import HTTPTypes
-import TandemFleet
+import TandemFleetReading
 import TandemProjections
 import TandemRuns
 
@@ -13,14 +13,17 @@ extension APIError {
         case .overloaded: self = .overloaded
         case .shuttingDown: self = .shuttingDown
         case .journalUnavailable: self = .journalUnavailable(error.message)
+        // Secrets are loaded before the server listens; should one ever fail later, the run was
+        // not recorded, which is what this refusal says.
+        case .secretUnusable: self = .journalUnavailable(error.message)
         }
     }
 
     /// The refusal for a read of another node's run while the fleet store cannot be read.
-    init(fleetUnreadable error: FleetError) {
+    init(_ error: FleetUnreadable) {
         self.init(
             status: .serviceUnavailable, code: error.code,
-            message: "The run is not on this node and the fleet store cannot be read (\(error.description)).", retryAfterSeconds: 5
+            message: "The run is not on this node and the fleet store cannot be read (\(error.message)).", retryAfterSeconds: 5
         )
     }
 

@@ -35,6 +35,29 @@ struct APIError: Error, Sendable {
         message: "Unauthorized: send a valid API key in x-api-key or Authorization: Bearer."
     )
 
+    /// Too many missing or wrong keys from one client address (`TANDEM_AUTH_FAILURES_PER_MINUTE`).
+    static func authFailuresLimited(retryAfter: Int) -> APIError {
+        APIError(
+            status: .tooManyRequests, code: "rate_limited",
+            message: "Too many requests without a valid API key from this address; retry after \(retryAfter) s.", retryAfterSeconds: retryAfter
+        )
+    }
+
+    static let misdirectedRequest = APIError(
+        status: .misdirectedRequest, code: "misdirected_request",
+        message: "This server does not answer for that Host: use localhost or 127.0.0.1, or add the name to TANDEM_ALLOWED_HOSTS."
+    )
+
+    static let originNotAllowed = APIError(
+        status: .forbidden, code: "origin_not_allowed",
+        message: "Requests from this Origin are refused: use the console served by this server, or add the origin to TANDEM_ALLOWED_ORIGINS."
+    )
+
+    static let unsupportedMediaType = APIError(
+        status: .unsupportedMediaType, code: "unsupported_media_type",
+        message: "The request body must be JSON: send it with Content-Type: application/json."
+    )
+
     static func rateLimited(retryAfter: Int) -> APIError {
         APIError(
             status: .tooManyRequests, code: "rate_limited",
@@ -79,6 +102,15 @@ struct APIError: Error, Sendable {
         retryAfterSeconds: 1
     )
 
+    static let routeNotFound = APIError(status: .notFound, code: "not_found", message: "No such endpoint; see Schemas/openapi.json.")
+
+    static func methodNotAllowed(_ method: String) -> APIError {
+        APIError(
+            status: .methodNotAllowed, code: "method_not_allowed",
+            message: "This endpoint does not take \(method) requests; the Allow header lists the methods it takes."
+        )
+    }
+
     static func consoleFileNotFound(_ path: String) -> APIError {
         APIError(status: .notFound, code: "not_found", message: "The console has no file '\(path)'.")
     }
@@ -87,7 +119,7 @@ struct APIError: Error, Sendable {
         var object: [String: String] = ["error": message, "code": code]
         if let field { object["field"] = field }
         var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
+        JSONBody.addAPIHeaders(&headers)
         if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
         if status == .requestTimeout { headers[.connection] = "close" }
         let body = JSONBody.encode(object)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import TandemJournal
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

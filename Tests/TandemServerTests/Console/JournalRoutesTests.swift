@@ -4,6 +4,7 @@ import Logging
 import NIOHTTP1
 import ServiceLifecycle
 import TandemJournal
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 
@@ -21,9 +22,12 @@ struct JournalRoutesTests {
         let provider = FakeProvider()
         return try await TestServer.with(provider: provider, directory: directory) { server in
             for run in ["a", "b"] {
+                let stream = try await query(server, #"{"query":"q","run_id":"\#(run)"}"#)
                 provider.flash.send(.complete("quick \(run)"))
+                // Pro answers only once the preliminary is out: otherwise Pro may win and supersede Flash.
+                _ = try await stream.next()
                 provider.pro.send(.complete("verified \(run)"))
-                _ = try await query(server, #"{"query":"q","run_id":"\#(run)"}"#).rest()
+                _ = try await stream.rest()
             }
             return try #require(try server.journal.entries(of: RunID("a")!).first { $0.type == "pro_completed" }?.seq)
         }
@@ -122,7 +126,10 @@ struct JournalRoutesTests {
             let verifications = JournalVerifications()
             #expect(verifications.begin())  // a verify in progress
             let router = Router(context: TandemRequestContext.self)
-            JournalRoutes(journal: server.journal, verifications: verifications, clock: server.clock).register(on: router)
+            JournalRoutes(
+                journal: server.journal, verifications: verifications, runVerifications: RunVerifications(pool: BlockingPool()),
+                pool: BlockingPool(), clock: server.clock
+            ).register(on: router)
             let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
             let application = Application(
                 router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),

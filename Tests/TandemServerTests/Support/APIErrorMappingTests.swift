@@ -6,6 +6,7 @@ import TandemProjections
 import TandemProviders
 @testable import TandemServer
 import TandemRuns
+import TandemHTTPTestSupport
 import TandemTestSupport
 import Testing
 

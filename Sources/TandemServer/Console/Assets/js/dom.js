@@ -2,11 +2,23 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+/** Attributes that load or navigate: only the console's own URLs go there. */
+const URL_ATTRIBUTES = new Set(["href", "src", "xlink:href", "action", "formaction"]);
+
+/** `#…` (a console route) or `/…` on this origin — never `//host`, `/\host`, `javascript:` or another site. */
+function isLocalURL(value) {
+  return value.startsWith("#") || (value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\"));
+}
+
 function build(element, attributes, children) {
   for (const [name, value] of Object.entries(attributes ?? {})) {
     if (value === undefined || value === null || value === false) continue;
     if (name === "text") element.textContent = String(value);
     else if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
+    else if (name.startsWith("on")) throw new TypeError(`event handler attribute ${name} must be a function`);
+    else if (URL_ATTRIBUTES.has(name.toLowerCase()) && !isLocalURL(String(value))) {
+      throw new TypeError(`${name} must be a console URL (# or /), not ${JSON.stringify(String(value).slice(0, 40))}`);
+    }
     else element.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat(Infinity)) {

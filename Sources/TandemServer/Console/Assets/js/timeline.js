@@ -2,9 +2,13 @@
 //
 // Marks sit at the times the events themselves measured on the server's monotonic clock
 // (first_token.after_ms, completed.latency_ms, timeout.elapsed_ms, client_disconnected.elapsed_ms,
-// done.duration_ms); events that carry no time of their own (started, retry, failed, cancelled,
-// run_aborted) sit at their commit time (ts) minus run_started's, but never after done: every
+// done.duration_ms), and a first attempt's start at 0; events that carry no time of their own
+// (later attempts' starts, retry, failed, cancelled, run_aborted) sit at their commit time (ts)
+// minus run_started's, but never after done: every
 // event of a run comes before its done, and a commit time includes the commit's own fsync.
+// Deltas (runs that streamed them) are thin ticks at their commit times, not focusable marks: a
+// Pro answer may have hundreds; each lane says how many bytes were streamed, and by when the
+// client left.
 
 import { formatMs, svg, timestampMicros } from "./dom.js";
 
@@ -36,7 +40,10 @@ export function buildTimeline(entries) {
   const started = entries.find((entry) => entry.type === "run_started") ?? entries[0];
   const origin = started ? timestampMicros(started.ts) : 0;
   const offset = (entry) => Math.max(0, (timestampMicros(entry.ts) - origin) / 1000);
-  const lanes = { flash: { marks: [], outcome: "running" }, pro: { marks: [], outcome: "running" } };
+  const lane = () => ({ marks: [], outcome: "running", deltas: [], streamedBytes: 0, streamedWhenClientLeft: null });
+  const lanes = { flash: lane(), pro: lane() };
+  const departure = entries.find((entry) => entry.type === "client_disconnected");
+  const utf8Bytes = (text) => new TextEncoder().encode(text ?? "").length;
   const runMarks = [];
   const deadlines = [];
   let finished = false;
@@ -61,9 +68,18 @@ export function buildTimeline(entries) {
       case "run_aborted": runMarks.push({ kind: "run_aborted", ms: offset(entry), entry, fromCommitTime: true }); finished = true; continue;
     }
     const match = /^(flash|pro)_(.+)$/.exec(entry.type);
-    if (!match || !MARK_KINDS[match[2]]) continue;
+    if (!match || (!MARK_KINDS[match[2]] && match[2] !== "delta")) continue;
     const [, model, kind] = match;
+    if (kind === "delta") {
+      const bytes = utf8Bytes(data.text);
+      lanes[model].deltas.push({ ms: offset(entry), bytes, offset: data.offset, entry, fromCommitTime: true });
+      lanes[model].streamedBytes += bytes;
+      continue;
+    }
     let ms = null;
+    // A first attempt starts with the run (once run_started is durable); its entry may be
+    // committed later, held back to share a commit (TANDEM_PROGRESS_HOLD_MS).
+    if (kind === "started" && data.attempt === 1) ms = 0;
     if (kind === "first_token" && typeof data.after_ms === "number") ms = data.after_ms;
     if (kind === "completed" && typeof data.latency_ms === "number") ms = data.latency_ms;
     if (kind === "timeout" && typeof data.elapsed_ms === "number") {
@@ -75,9 +91,15 @@ export function buildTimeline(entries) {
     lanes[model].marks.push(ms === null ? { kind, ms: offset(entry), entry, fromCommitTime: true } : { kind, ms, entry });
     if (TERMINAL.has(kind)) lanes[model].outcome = kind;
   }
+  if (departure) {
+    for (const model of MODELS) {
+      lanes[model].streamedWhenClientLeft = lanes[model].deltas
+        .filter((delta) => delta.entry.seq < departure.seq).reduce((sum, delta) => sum + delta.bytes, 0);
+    }
+  }
   const done = runMarks.find((mark) => mark.kind === "done");
   if (done) {
-    for (const mark of [...lanes.flash.marks, ...lanes.pro.marks, ...runMarks]) {
+    for (const mark of [...lanes.flash.marks, ...lanes.pro.marks, ...runMarks, ...lanes.flash.deltas, ...lanes.pro.deltas]) {
       if (mark.fromCommitTime) mark.ms = Math.min(mark.ms, done.ms);
     }
   }
@@ -203,6 +225,21 @@ export function drawTimeline(model, width, onSelect) {
       const start = Math.min(...marks.map((mark) => mark.ms));
       const end = Math.max(...marks.map((mark) => mark.ms));
       root.append(svg("line", { x1: x(start), x2: x(end), y1: y, y2: y, class: `lane-bar lane-bar-${lane.outcome}`, "aria-hidden": "true" }));
+    }
+    for (const delta of lane.deltas) {
+      const dx = x(delta.ms);
+      root.append(svg("line", {
+        x1: dx, x2: dx, y1: y - 14, y2: y - 8, class: "delta-tick", "data-seq": delta.entry.seq, "data-offset": delta.offset,
+        "data-bytes": delta.bytes, "aria-hidden": "true",
+      }));
+    }
+    if (lane.deltas.length) {
+      const left = lane.streamedWhenClientLeft === null ? "" : `, ${lane.streamedWhenClientLeft} B when the client left`;
+      root.append(svg("text", {
+        x: width - 6, y: laneTop + 13, "text-anchor": "end", class: "streamed-label", "data-model": name,
+        "data-streamed-bytes": lane.streamedBytes, "data-streamed-when-client-left": lane.streamedWhenClientLeft ?? "",
+        text: `${lane.deltas.length} deltas, ${lane.streamedBytes} B streamed${left}`,
+      }));
     }
     for (const mark of marks) root.append(markGroup(mark, name, x(mark.ms), y, onSelect));
     const last = marks.filter((mark) => TERMINAL.has(mark.kind)).at(-1);

@@ -1,5 +1,6 @@
-// Ask: sends a query to POST /api/reasoning/query and shows Flash and Pro side by side as their
-// frames arrive (read with fetch and a stream reader, so the API key goes along).
+// Ask: sends a query to POST /api/reasoning/query with "stream": "deltas" and shows Flash and Pro
+// side by side, each answer growing as its journaled deltas arrive (read with fetch and a stream
+// reader, so the API key goes along); the preliminary/final frame then shows the whole answer.
 
 import { authHeaders } from "../api.js";
 import { formatMs, h, message, pageHeading, statusBadge } from "../dom.js";
@@ -15,7 +16,8 @@ function column(model, title) {
   const body = h("div", { class: "answer-text" });
   const section = h("section", { class: `answer answer-${model}`, "data-model": model, "data-state": "waiting", "aria-labelledby": `ask-${model}` },
     h("h2", { id: `ask-${model}`, text: title }), state, body);
-  return { section, state, body };
+  // `streamed`: UTF-8 bytes of deltas shown, the offset the next delta must have.
+  return { section, state, body, streamed: 0 };
 }
 
 export async function renderAsk(main, { signal }) {
@@ -25,7 +27,7 @@ export async function renderAsk(main, { signal }) {
   const columns = h("div", { class: "answers" });
   main.append(
     pageHeading("Ask"),
-    h("p", { class: "muted", text: "Sends the question to Flash and Pro at once and shows each answer as its frame arrives; the run is journaled like any other." }),
+    h("p", { class: "muted", text: "Sends the question to Flash and Pro at once and shows each answer as it streams; every piece shown is journaled first." }),
     h("form", { class: "ask-form", onsubmit: (event) => { event.preventDefault(); ask(); } },
       h("label", { for: "ask-query", text: "Question" }), input, button),
     outcome, columns,
@@ -49,7 +51,8 @@ export async function renderAsk(main, { signal }) {
     const started = performance.now();
     const ticker = setInterval(() => {
       for (const item of [flash, pro]) {
-        if (item.section.dataset.state === "waiting") item.state.textContent = `waiting… ${formatMs(performance.now() - started)}`;
+        const state = item.section.dataset.state;
+        if (state === "waiting" || state === "streaming") item.state.textContent = `${state}… ${formatMs(performance.now() - started)}`;
       }
     }, 200);
     const show = (item, state, text, content) => {
@@ -63,11 +66,21 @@ export async function renderAsk(main, { signal }) {
         first: () => fetch("/api/reasoning/query", {
           method: "POST", signal: controller.signal, cache: "no-store",
           headers: authHeaders({ "content-type": "application/json" }),
-          body: JSON.stringify({ query, run_id: runId }),
+          body: JSON.stringify({ query, run_id: runId, stream: "deltas" }),
         }),
         onFrame: (frame) => {
           const payload = frame.json ?? {};
-          if (frame.event === "preliminary") {
+          if (frame.event === "delta") {
+            const item = byModel[payload.model];
+            // A resumed stream never repeats a delta, but the offset says where the text belongs.
+            if (item && item.section.dataset.state !== "answered" && payload.offset === item.streamed) {
+              if (item.section.dataset.state !== "streaming") item.body.textContent = "";
+              item.section.dataset.state = "streaming";
+              item.state.textContent = `streaming… ${formatMs(performance.now() - started)}`;
+              item.body.append(payload.text);
+              item.streamed += new TextEncoder().encode(payload.text).length;
+            }
+          } else if (frame.event === "preliminary") {
             show(flash, "answered", `answered in ${formatMs(payload.response?.latency_ms)} · ${payload.response?.model}`, payload.response?.content);
           } else if (frame.event === "final") {
             show(pro, "answered", `answered in ${formatMs(payload.response?.latency_ms)} · ${payload.response?.model}`, payload.response?.content);
@@ -77,8 +90,8 @@ export async function renderAsk(main, { signal }) {
             else outcome.append(message("error", `${payload.error} (${payload.code})`));
           } else if (frame.event === "done") {
             for (const item of [flash, pro]) {
-              if (item.section.dataset.state === "waiting") {
-                show(item, "none", item === flash ? "no preliminary answer (Pro answered first, or the run ended)" : "no verified answer");
+              if (item.section.dataset.state === "waiting" || item.section.dataset.state === "streaming") {
+                show(item, item.section.dataset.state === "streaming" ? "partial" : "none", item === flash ? "no preliminary answer (Pro answered first, or the run ended)" : "no verified answer");
               }
             }
             outcome.replaceChildren(h("p", {}, "Run ", h("a", { href: `#/run/${runId}`, class: "mono", text: runId }), " finished: ",

@@ -14,8 +14,9 @@ public enum QueryLoad {
                     while !Task.isCancelled {
                         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/reasoning/query")
                         request.method = .POST
+                        request.headers.add(name: "content-type", value: "application/json")
                         request.body = .bytes(ByteBuffer(string: #"{"query":"load"}"#))
-                        guard let response = try? await client.execute(request, timeout: .seconds(10)) else { break }
+                        guard let response = try? await client.execute(request, timeout: .seconds(10)), response.status == .ok else { break }
                         guard (try? await response.body.collect(upTo: 1 << 20)) != nil else { break }
                         finished += 1
                     }

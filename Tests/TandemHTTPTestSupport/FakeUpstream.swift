@@ -33,6 +33,13 @@ public final class FakeUpstream: Sendable {
         /// Streams `chunks` with usage whose token counts are the given JSON number texts
         /// (`"9223372036854775807"`, `"-5"`, `"1e30"`): what a broken or hostile upstream may send.
         case answerWithUsage(chunks: [String], inputTokens: String, outputTokens: String)
+        /// Streams `chunks` as ``answer(chunks:version:)`` does, but writes each event's bytes in two
+        /// writes cut inside its first multi-byte character.
+        case splitCharacters(chunks: [String])
+        /// Streams `chunks`, then stalls mid-answer until the client goes away.
+        case stallMidAnswer(chunks: [String])
+        /// Sends nothing, headers included, until ``stop()``: an upstream that never answers.
+        case holdHeaders
     }
 
     private struct State {
@@ -65,6 +72,8 @@ public final class FakeUpstream: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Lets go of the requests that ``Behaviour/holdHeaders`` holds.
+    private let stopping = FirstOutcome<Void>()
     public let port: Int
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
@@ -156,6 +165,7 @@ public final class FakeUpstream: Sendable {
     }
 
     public func stop() async {
+        stopping.offer(())
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
@@ -184,6 +194,10 @@ public final class FakeUpstream: Sendable {
         // The scripted delay itself (real time by definition), not a wait for something to happen.
         if case .delayHeaders(let delay, _) = behaviour { try await Task.sleep(for: delay) }
         switch behaviour {
+        case .holdHeaders:
+            await stopping.value(onCancel: ())
+            answered()
+            return Response(status: .serviceUnavailable)
         case .status(let code, let retryAfter):
             var fields = HTTPFields()
             fields[.contentType] = "application/json"
@@ -214,6 +228,19 @@ public final class FakeUpstream: Sendable {
                 case .cut:
                     try await writer.write(ByteBuffer(string: frames[0]))
                     throw CancellationError()  // drops the connection without finishing the body
+                case .splitCharacters:
+                    for frame in frames {
+                        let bytes = Array(frame.utf8)
+                        // Inside the first multi-byte character: after its lead byte.
+                        let cut = (bytes.firstIndex { $0 >= 0xC0 } ?? bytes.count - 1) + 1
+                        try await writer.write(ByteBuffer(bytes: bytes[..<cut]))
+                        try await writer.write(ByteBuffer(bytes: bytes[cut...]))
+                    }
+                case .stallMidAnswer:
+                    // The answer's events without its last (usage and finish), then nothing.
+                    for frame in frames.dropLast() { try await writer.write(ByteBuffer(string: frame)) }
+                    await clientGone.value(onCancel: ())
+                    try Task.checkCancellation()
                 default:
                     for frame in frames { try await writer.write(ByteBuffer(string: frame)) }
                 }
@@ -245,7 +272,7 @@ public final class FakeUpstream: Sendable {
                 frame.replacingOccurrences(of: #""\#(inputKey)":7"#, with: #""\#(inputKey)":\#(input)"#)
                     .replacingOccurrences(of: #""\#(outputKey)":\#(chunks.count * 2)"#, with: #""\#(outputKey)":\#(output)"#)
             }
-        case .trickle(let chunks, _), .delayHeaders(_, let chunks):
+        case .trickle(let chunks, _), .delayHeaders(_, let chunks), .splitCharacters(let chunks), .stallMidAnswer(let chunks):
             return wire == .gemini ? gemini(chunks, "fake-model-001") : openAI(chunks, "fake-model-001")
         case .cut:
             return wire == .gemini ? gemini(["partial", " rest"], "fake-model-001") : openAI(["partial", " rest"], "fake-model-001")

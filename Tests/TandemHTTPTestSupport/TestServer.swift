@@ -8,6 +8,7 @@ public import TandemProjections
 public import TandemProviders
 public import TandemRuns
 public import TandemServer
+public import TandemTestSupport
 
 /// A real tandem server on an ephemeral loopback port, with a temp journal, for HTTP tests.
 public final class TestServer: Sendable {

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+@testable import TandemFleet
+import TandemTestSupport
+import Testing
+
+/// Fleet calls have limits, and a call that passed its limit has really stopped (issue 20, defects 2 and 3).
+@Suite("fleet deadlines", .timeLimit(.minutes(1)))
+struct FleetDeadlineTests {
+    @Test("a body past its limit is cancelled and joined: when the timeout is reported, the body has ended")
+    func timedOutBodyIsJoined() async throws {
+        let clock = ManualClock()
+        let ended = Mutex(false)
+        let call = Task {
+            try await withFleetDeadline(.seconds(5), clock: clock) { () async throws(FleetError) -> Int in
+                // Like a query that ends only once cancelled, and reports as it ends.
+                // A real-clock sleep that never runs out: it ends when cancelled.
+                try? await Task.sleep(for: .seconds(3_600))
+                ended.withLock { $0 = true }
+                throw .database("cancelled")
+            }
+        }
+        await clock.waitForSleepers(1)
+        clock.advance(by: .seconds(5))
+        await #expect(throws: FleetError.timedOut(.seconds(5))) { try await call.value }
+        // Old code: the body was cancelled but not awaited, and could still be running here.
+        #expect(ended.withLock { $0 })
+    }
+
+    @Test("a body that answers in time wins, and its timer is gone")
+    func answerInTime() async throws {
+        let clock = ManualClock()
+        let value = try await withFleetDeadline(.seconds(5), clock: clock) { () async throws(FleetError) in 42 }
+        #expect(value == 42)
+        #expect(clock.sleeperCount == 0)
+    }
+
+    @Test("fallback reads of a store that does not answer are bounded: a few at once, the rest refused at once; the failure is reused for a while")
+    func fallbackReadsBounded() async throws {
+        let blackHole = try LoopbackSocket(.blackHole)
+        let clock = ManualClock()
+        try await withStore("postgres://tandem@127.0.0.1:\(blackHole.port)/fleet?sslmode=disable") { store in
+            let lookup = FleetRunLookup(store: store, clock: clock, maxConcurrent: 2, negativeLifetime: .seconds(2), readLimit: .milliseconds(300))
+            let first = Task { try await lookup.run("a") }
+            let second = Task { try await lookup.run("b") }
+            while lookup.readsInFlight < 2 { await Task.yield() }
+            // A third while two wait: refused at once, no new read (old code: one more orphan per request).
+            await #expect { try await lookup.run("c") } throws: { error in
+                (error as? FleetError)?.description.contains("busy") == true
+            }
+            for read in [first, second] {
+                await #expect(throws: FleetError.self) { try await read.value }
+            }
+            #expect(lookup.readsInFlight == 0)
+            // Within the negative lifetime the failure is the answer, without a read.
+            await #expect(throws: FleetError.self) { try await lookup.run("d") }
+            #expect(lookup.readsStarted == 2)
+            #expect(lookup.readsInFlight == 0)
+        }
+    }
+}
