@@ -575,6 +575,40 @@ def test_hostile_text_renders_literally(ctx):
     check_clean(browser, [server.origin])
 
 
+DOM_URL_CASES = """
+const done = arguments[arguments.length - 1];
+import("/console/js/dom.js").then((dom) => {
+  const results = {};
+  for (const [tag, name, value] of arguments[0]) {
+    try {
+      results[`${tag} ${name}=${value}`] = "set: " + dom.h(tag, {[name]: value}).getAttribute(name);
+    } catch (error) {
+      results[`${tag} ${name}=${value}`] = "refused: " + error.name;
+    }
+  }
+  done(results);
+}, (error) => done({load_error: String(error)}));
+"""
+
+
+def test_dom_sets_only_console_urls(ctx):
+    """dom.js's `h` puts only the console's own URLs (`#…`, `/…`) into href/src: a journaled text
+    that ever reached an attribute could not navigate or load from elsewhere."""
+    server, browser = ctx["pro_first"], ctx["browser"]
+    browser.open(server.origin + "/console")
+    foreign = [["a", "href", "javascript:alert(1)"], ["img", "src", "https://evil.example/pixel.png"],
+               ["a", "href", "//evil.example/x"], ["a", "href", "/\\evil.example"], ["img", "src", "data:image/png;base64,AAAA"],
+               ["a", "HREF", " javascript:alert(1)"]]
+    local = [["a", "href", "#/runs"], ["a", "href", "/console"]]
+    browser.driver.set_script_timeout(20)
+    results = browser.driver.execute_async_script(DOM_URL_CASES, foreign + local)
+    assert "load_error" not in results, results
+    for tag, name, value in foreign:
+        assert results[f"{tag} {name}={value}"] == "refused: TypeError", results
+    for tag, name, value in local:
+        assert results[f"{tag} {name}={value}"] == f"set: {value}", results
+
+
 class ForeignSite:
     """A page on another origin (Python's http.server on another loopback port) that tries to
     drive the tandem server from the browser, as any web page an operator visits could."""
@@ -669,6 +703,7 @@ TESTS = [
     test_metrics_and_journal_pages,
     test_ask_page_streams_with_api_keys_on,
     test_hostile_text_renders_literally,
+    test_dom_sets_only_console_urls,
     test_foreign_origin_cannot_start_or_read_runs,
 ]
 
