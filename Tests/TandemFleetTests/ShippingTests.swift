@@ -172,6 +172,42 @@ struct ShippingTests {
         #expect(stored.lines == (try node.lines()))
     }
 
+    @Test("an attempt's limit grows with its batch: a full batch of 2,000 that PostgreSQL takes 6 s to commit ships at once (5 s + 1 ms per entry), where a fixed 5 s limit rolled it back every time")
+    func attemptLimitGrowsWithTheBatch() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        let node = try await TestNode("node-a", runs: 300)
+        let head = try node.journal.head().seq
+        #expect(head > 2_000)
+        let clock = ManualClock()
+        let slowCommit = SlowFirstCommit(clock: clock, takes: .seconds(6))
+        try await withStore(url) { store in
+            let configuration = FleetShipper.Configuration(
+                batchSize: 2_000, retryDelay: .seconds(1), maxRetryDelay: .seconds(1), attemptTimeout: .seconds(5),
+                beforeCommit: { _ in try await slowCommit.pass() }
+            )
+            #expect(configuration.attemptLimit == .seconds(7))
+            #expect(FleetShipper.Configuration(batchSize: 100_000).attemptLimit == .seconds(105))
+            let shipper = FleetShipper(
+                journal: node.journal, store: store, nodeID: node.nodeID, secretHash: node.secretHash,
+                configuration: configuration, clock: clock, logger: store.logger
+            )
+            let service = Task { try await shipper.run() }
+            defer { service.cancel() }
+            // The first (full) batch's commit is slow: 6 s on the shipper's clock, past attemptTimeout alone.
+            await slowCommit.waitUntilSlow()
+            await clock.waitForSleepers(2)  // the slow commit and the attempt's limit
+            clock.advance(by: .seconds(6))
+            #expect(await shipper.waitUntilShipped(head))
+            #expect(slowCommit.finished)
+            #expect(shipper.status.snapshot.shipErrors == 0)
+        }
+        let stored = try storedLines(server, url: url, node: "node-a")
+        #expect(stored.gapless)
+        #expect(stored.lines == (try node.lines()))
+    }
+
     @Test("a re-sent entry that differs from the stored row is a divergence: nothing overwritten, node stopped and marked")
     func resentDifferentEntryDiverges() async throws {
         let server = try PostgresTestServer()
@@ -335,4 +371,42 @@ final class StallOnce: Sendable {
 
     /// Whether the first call has stalled.
     var isStalled: Bool { stalled.isFired }
+}
+
+/// A fault point whose first call takes a while on the shipper's clock (a PostgreSQL slow to commit a
+/// big batch) and then lets the commit go on; every later call passes at once.
+final class SlowFirstCommit: Sendable {
+    private struct State {
+        var calls = 0
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    private let slow = StopSignal()
+    private let clock: ManualClock
+    private let takes: Duration
+
+    init(clock: ManualClock, takes: Duration) {
+        self.clock = clock
+        self.takes = takes
+    }
+
+    /// Whether the slow call ran to its end (it was not cancelled by the attempt's limit).
+    var finished: Bool { state.withLock { $0.finished } }
+
+    func pass() async throws {
+        let first = state.withLock { state -> Bool in
+            state.calls += 1
+            return state.calls == 1
+        }
+        guard first else { return }
+        slow.fire()
+        try await clock.sleep(for: takes)
+        state.withLock { $0.finished = true }
+    }
+
+    /// Returns once the first call is under way.
+    func waitUntilSlow() async {
+        await slow.wait()
+    }
 }

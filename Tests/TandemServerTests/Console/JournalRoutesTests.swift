@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 import TandemJournal
 import TandemHTTPTestSupport
@@ -152,6 +153,41 @@ struct JournalRoutesTests {
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
+        }
+    }
+
+    @Test("Concurrent chain checks of one run share one read of it, on the bounded pool: with the pool's thread busy, eight requests wait for one check")
+    func runChecksShared() async throws {
+        let directory = try TemporaryDirectory()
+        _ = try await twoRuns(in: directory)
+        try await TestServer.with(provider: FakeProvider(), directory: directory) { server in
+            let threads = NIOThreadPool(numberOfThreads: 1)
+            threads.start()
+            let pool = BlockingPool(pool: threads)
+            let verifications = RunVerifications(pool: pool)
+            // The pool's one thread is held until every request has come in.
+            let release = DispatchSemaphore(value: 0)
+            let (held, holding) = AsyncStream.makeStream(of: Void.self)
+            let blocker = Task { try await pool.run { holding.yield(); release.wait() } }
+            var heldIterator = held.makeAsyncIterator()
+            _ = await heldIterator.next()
+            let run = try #require(RunID("a"))
+            let journal = server.journal
+            let reports = try await withThrowingTaskGroup(of: RunChainReport.self) { group in
+                for _ in 0..<8 { group.addTask { try await verifications.report(of: run, in: journal) } }
+                while verifications.counts.requests < 8 { try await Task.sleep(for: .milliseconds(1)) }
+                #expect(verifications.counts.checks == 1)
+                release.signal()
+                return try await group.reduce(into: [RunChainReport]()) { $0.append($1) }
+            }
+            try await blocker.value
+            #expect(reports.count == 8)
+            #expect(reports.allSatisfy { $0.isValid && $0.entries == reports[0].entries && $0.entries > 0 })
+            #expect(verifications.counts.checks == 1)
+            // Nothing is kept past a check's end: a later request reads the run again.
+            _ = try await verifications.report(of: run, in: journal)
+            #expect(verifications.counts.requests == 9 && verifications.counts.checks == 2)
+            try await threads.shutdownGracefully()
         }
     }
 
