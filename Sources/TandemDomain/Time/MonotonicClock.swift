@@ -41,8 +41,9 @@ extension Duration {
     public static func fractionalSeconds(_ seconds: Double) -> Duration {
         let nanoseconds = (seconds * 1e9).rounded()
         if nanoseconds.isNaN { return .zero }
-        if nanoseconds >= 9_223_372_036_854_775_807 { return .nanoseconds(Int64.max) }
-        if nanoseconds <= -9_223_372_036_854_775_808 { return .nanoseconds(Int64.min) }
+        // ±2^63 exactly (Int64's bounds are not Doubles); every Double inside converts.
+        if nanoseconds >= 0x1p63 { return .nanoseconds(Int64.max) }
+        if nanoseconds <= -0x1p63 { return .nanoseconds(Int64.min) }
         return .nanoseconds(Int64(nanoseconds))
     }
 }

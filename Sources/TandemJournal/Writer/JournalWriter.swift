@@ -137,7 +137,8 @@ final class JournalWriter: @unchecked Sendable {
                 }
                 let now = elapsed()
                 if now >= deadline { break }
-                condition.wait(until: Date(timeIntervalSinceNow: (deadline - now).seconds))
+                // Woken or timed out, the loop looks at the queue and the clock again.
+                _ = condition.wait(until: Date(timeIntervalSinceNow: (deadline - now).seconds))
             }
             writerWaiting = false
             let batch = takeBatch()
