@@ -137,7 +137,7 @@ struct ShippingTests {
         let url = try server.makeDatabase()
         let node = try await TestNode("node-a", runs: 10)
         let clock = ManualClock()
-        let stall = StallOnce()
+        let stall = SlowFirstCall(.untilCancelled)
         try await withStore(url) { store in
             let shipper = FleetShipper(
                 journal: node.journal, store: store, nodeID: node.nodeID, secretHash: node.secretHash,
@@ -153,7 +153,7 @@ struct ShippingTests {
             // On a loaded machine an earlier attempt can fail by itself (a connection that took
             // longer than its real-time limit) and back off on this clock: step through such
             // back-offs until the stalled attempt is reached.
-            while !stall.isStalled {
+            while !stall.isSlow {
                 if clock.sleeperCount > 0 { clock.advance(by: .seconds(1)) }
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -181,7 +181,7 @@ struct ShippingTests {
         let head = try node.journal.head().seq
         #expect(head > 2_000)
         let clock = ManualClock()
-        let slowCommit = SlowFirstCommit(clock: clock, takes: .seconds(6))
+        let slowCommit = SlowFirstCall(.takes(.seconds(6), on: clock))
         try await withStore(url) { store in
             let configuration = FleetShipper.Configuration(
                 batchSize: 2_000, retryDelay: .seconds(1), maxRetryDelay: .seconds(1), attemptTimeout: .seconds(5),
@@ -344,18 +344,35 @@ final class Crashes: Sendable {
     }
 }
 
-/// A fault point that stalls the first call until it is cancelled, and lets every later one pass.
-final class StallOnce: Sendable {
+/// A fault point whose first call is slow and whose later calls pass at once: the first stalls
+/// until it is cancelled (a PostgreSQL that stopped answering), or takes a while on the shipper's
+/// clock and then lets the commit go on (one slow to commit a big batch).
+final class SlowFirstCall: Sendable {
+    enum Slowness: Sendable {
+        case untilCancelled
+        case takes(Duration, on: ManualClock)
+    }
+
     private struct State {
         var calls = 0
         var ended = false
+        var finished = false
     }
 
     private let state = Mutex(State())
-    private let stalled = StopSignal()
+    private let slow = StopSignal()
+    private let slowness: Slowness
 
-    /// Whether the stalled call has returned (it was cancelled).
+    init(_ slowness: Slowness) {
+        self.slowness = slowness
+    }
+
+    /// Whether the slow call has returned (cancelled or done).
     var ended: Bool { state.withLock { $0.ended } }
+    /// Whether the slow call ran to its end (the attempt's limit did not cancel it).
+    var finished: Bool { state.withLock { $0.finished } }
+    /// Whether the first call is under way.
+    var isSlow: Bool { slow.isFired }
 
     func pass() async throws {
         let first = state.withLock { state -> Bool in
@@ -364,45 +381,15 @@ final class StallOnce: Sendable {
         }
         guard first else { return }
         defer { state.withLock { $0.ended = true } }
-        stalled.fire()
-        // Ends only when cancelled (a real-clock sleep that never runs out).
-        try await Task.sleep(for: .seconds(3_600))
-    }
-
-    /// Whether the first call has stalled.
-    var isStalled: Bool { stalled.isFired }
-}
-
-/// A fault point whose first call takes a while on the shipper's clock (a PostgreSQL slow to commit a
-/// big batch) and then lets the commit go on; every later call passes at once.
-final class SlowFirstCommit: Sendable {
-    private struct State {
-        var calls = 0
-        var finished = false
-    }
-
-    private let state = Mutex(State())
-    private let slow = StopSignal()
-    private let clock: ManualClock
-    private let takes: Duration
-
-    init(clock: ManualClock, takes: Duration) {
-        self.clock = clock
-        self.takes = takes
-    }
-
-    /// Whether the slow call ran to its end (it was not cancelled by the attempt's limit).
-    var finished: Bool { state.withLock { $0.finished } }
-
-    func pass() async throws {
-        let first = state.withLock { state -> Bool in
-            state.calls += 1
-            return state.calls == 1
-        }
-        guard first else { return }
         slow.fire()
-        try await clock.sleep(for: takes)
-        state.withLock { $0.finished = true }
+        switch slowness {
+        case .untilCancelled:
+            // Ends only when cancelled (a real-clock sleep that never runs out).
+            try await Task.sleep(for: .seconds(3_600))
+        case .takes(let duration, let clock):
+            try await clock.sleep(for: duration)
+            state.withLock { $0.finished = true }
+        }
     }
 
     /// Returns once the first call is under way.

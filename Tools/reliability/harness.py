@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -339,8 +340,25 @@ class Outcome:
         return f"{self.status} {self.name} ({self.seconds:.0f} s): {figures}" + (f" — {'; '.join(self.notes)}" if self.notes else "")
 
 
+# Every temporary dir a part made, for remove_temp_dirs (each may have a log file beside it, `<dir>.log`).
+TEMP_DIRS: list[str] = []
+
+
 def temp_dir(prefix: str) -> str:
-    return tempfile.mkdtemp(prefix=f"tandem-rel-{prefix}-")
+    path = tempfile.mkdtemp(prefix=f"tandem-rel-{prefix}-")
+    TEMP_DIRS.append(path)
+    return path
+
+
+def remove_temp_dirs() -> None:
+    """Removes the parts' temporary dirs and the logs beside them (after a run where none failed)."""
+    for path in TEMP_DIRS:
+        shutil.rmtree(path, ignore_errors=True)
+        try:
+            os.remove(path + ".log")
+        except FileNotFoundError:
+            pass
+    TEMP_DIRS.clear()
 
 
 def fd_count(pid: int) -> int:

@@ -19,7 +19,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import PROCESSES, Outcome  # noqa: E402
+from harness import PROCESSES, TEMP_DIRS, Outcome, remove_temp_dirs  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PARTS = ["crash", "upstream", "storage", "soak", "prometheus", "fuzz", "postgres"]
@@ -114,6 +114,11 @@ def main() -> int:
     failed = sum(o.status == "FAIL" for o in outcomes)
     skipped = sum(o.status == "SKIP" for o in outcomes)
     print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""), flush=True)
+    # Data dirs and server logs are kept when a part failed (or RELIABILITY_KEEP=1), for a post-mortem.
+    if failed or os.environ.get("RELIABILITY_KEEP") == "1":
+        print(f"kept for inspection: {len(TEMP_DIRS)} data dirs (and their .log files), e.g. {TEMP_DIRS[0] if TEMP_DIRS else '-'}", flush=True)
+    else:
+        remove_temp_dirs()
     return 1 if failed else 0
 
 
