@@ -32,16 +32,7 @@ struct DeltasBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(openStreams, clients.max() ?? 1) + 64
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        do {
-            try await measure(client)
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        try await HTTPClient.withLoadClient(connections: max(openStreams, clients.max() ?? 1) + 64) { try await measure($0) }
     }
 
     private func measure(_ client: HTTPClient) async throws {

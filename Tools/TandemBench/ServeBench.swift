@@ -30,17 +30,9 @@ struct ServeBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(openStreams, clients.max() ?? 1) + 64
-        configuration.timeout.read = .seconds(120)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        do {
-            try await measure(client)
-        } catch {
-            try? await client.shutdown()
-            throw error
+        try await HTTPClient.withLoadClient(connections: max(openStreams, clients.max() ?? 1) + 64, readTimeout: .seconds(120)) {
+            try await measure($0)
         }
-        try await client.shutdown()
     }
 
     private func measure(_ client: HTTPClient) async throws {

@@ -10,8 +10,8 @@ import os
 import time
 from collections import Counter
 
-from harness import Outcome, Serve, get_json, post_stream, replay, run_cli, temp_dir
-from postgres_faults import Postgres, free_port
+from harness import Outcome, Serve, free_port, get_json, post_stream, replay, run_cli, temp_dir
+from postgres_faults import Postgres
 from journal_checks import check_deltas, check_frames, check_runs_end_once
 
 

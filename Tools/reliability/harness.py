@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import shutil
 import tempfile
@@ -359,6 +360,15 @@ def remove_temp_dirs() -> None:
         except FileNotFoundError:
             pass
     TEMP_DIRS.clear()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound once by the kernel's choice, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def fd_count(pid: int) -> int:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 
-from harness import Outcome, Serve, get_json, post_stream, replay, run_cli, temp_dir
+from harness import Outcome, Serve, free_port, get_json, post_stream, replay, run_cli, temp_dir
 from journal_checks import check_frames, check_runs_end_once
 
 PRO_TIMEOUT_S = 4
@@ -79,13 +79,6 @@ class ResetProxy:
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Postgres:

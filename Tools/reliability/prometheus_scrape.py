@@ -6,23 +6,15 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import urllib.parse
 import urllib.request
 
-from harness import PROCESSES, Outcome, Serve, post_stream, replay, temp_dir
+from harness import PROCESSES, Outcome, Serve, free_port, post_stream, replay, temp_dir
 
 QUERY = "histogram_quantile(0.9, sum by (le, model) (rate(tandem_model_latency_seconds_bucket[1m])))"
 
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run(ctx) -> Outcome:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from fake_upstream import CASES, DELTAS_CASES, TEN_MB, FakeUpstream
-from harness import Outcome, Serve, post_stream, replay, temp_dir
+from harness import Outcome, Serve, free_port, post_stream, replay, temp_dir
 
 PROVIDERS = ["gemini", "openai"]
 TIMEOUTS_S = {"flash": 1.0, "pro": 2.0}
@@ -25,13 +24,6 @@ DEADLINE_SLACK_MS = 100
 CLOSE_GRACE_S = 1.0
 ROLE_ENDS = ("completed", "failed", "timeout", "cancelled")
 
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def serve_env(provider: str, base: str) -> dict[str, str]:
@@ -122,7 +114,7 @@ def deltas_then_failed(tag: str, entries, result) -> list[str]:
 def one_case(ctx, fake: FakeUpstream, provider: str, case: str, figures: dict) -> list[str]:
     problems: list[str] = []
     tag = f"{provider}.{case}"
-    port = closed_port() if case == "refused" else fake.port
+    port = free_port() if case == "refused" else fake.port
     data_dir = temp_dir(f"up-{tag}")
     serve = Serve(ctx.binary, data_dir, serve_env(provider, f"http://127.0.0.1:{port}/{tag}"), data_dir + ".log")
     try:
