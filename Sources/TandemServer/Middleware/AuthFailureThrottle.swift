@@ -9,7 +9,8 @@ import TandemDomain
 /// monotonic clock. A client with no failure costs one relaxed atomic load per request: the table
 /// is only looked at while it holds someone. The table is bounded: when `capacity` clients are
 /// tracked, windows that are over are dropped, and if none is, a new failing client is not
-/// tracked (it then gets 401s, never a wrong 429 for another client).
+/// tracked (it then gets 401s, never a wrong 429 for another client). A full table is swept at most
+/// once per window that can end: clients beyond it cost a comparison each, not a walk of the table.
 final class AuthFailureThrottle: Sendable {
     private struct Window {
         var started: Duration
@@ -21,7 +22,13 @@ final class AuthFailureThrottle: Sendable {
     private let limit: Int
     private let capacity: Int
     private let clock: any MonotonicClock
-    private let windows = Mutex([String: Window]())
+    private struct Table {
+        var windows: [String: Window] = [:]
+        /// When a full table is worth sweeping again: the earliest end of the windows it kept.
+        var nextSweep = Duration.zero
+    }
+
+    private let table = Mutex(Table())
     /// How many clients the table holds (read without the lock on every request).
     private let tracked = Atomic<Int>(0)
 
@@ -36,11 +43,11 @@ final class AuthFailureThrottle: Sendable {
     func retryAfter(_ client: String) -> Int? {
         guard limit > 0, tracked.load(ordering: .relaxed) > 0 else { return nil }
         let now = clock.elapsed
-        return windows.withLock { windows in
-            guard let window = windows[client] else { return nil }
+        return table.withLock { table in
+            guard let window = table.windows[client] else { return nil }
             if now - window.started >= Self.window {
-                windows[client] = nil
-                tracked.store(windows.count, ordering: .relaxed)
+                table.windows[client] = nil
+                tracked.store(table.windows.count, ordering: .relaxed)
                 return nil
             }
             return window.failures > limit ? Self.seconds(until: window.started + Self.window, now: now) : nil
@@ -51,16 +58,18 @@ final class AuthFailureThrottle: Sendable {
     func recordFailure(_ client: String) -> Int? {
         guard limit > 0 else { return nil }
         let now = clock.elapsed
-        return windows.withLock { windows in
-            var window = windows[client] ?? Window(started: now, failures: 0)
+        return table.withLock { table in
+            var window = table.windows[client] ?? Window(started: now, failures: 0)
             if now - window.started >= Self.window { window = Window(started: now, failures: 0) }
             window.failures += 1
-            if windows[client] == nil, windows.count >= capacity {
-                windows = windows.filter { now - $0.value.started < Self.window }
-                guard windows.count < capacity else { return nil }
+            if table.windows[client] == nil, table.windows.count >= capacity {
+                guard now >= table.nextSweep else { return nil }
+                table.windows = table.windows.filter { now - $0.value.started < Self.window }
+                table.nextSweep = (table.windows.values.map(\.started).min() ?? now) + Self.window
+                guard table.windows.count < capacity else { return nil }
             }
-            windows[client] = window
-            tracked.store(windows.count, ordering: .relaxed)
+            table.windows[client] = window
+            tracked.store(table.windows.count, ordering: .relaxed)
             return window.failures > limit ? Self.seconds(until: window.started + Self.window, now: now) : nil
         }
     }
