@@ -152,5 +152,14 @@ struct CeilingBench: AsyncParsableCommand {
                     + "\(f(figure(name, level, \.p50), 2)) | \(f(figure(name, level, \.p99), 2)) | \(f(figure(name, level, \.loadCPUPerRun), 0))")
             }
         }
+        // The rounds behind each median ratio: how far apart they are says what a difference means.
+        print("")
+        for level in levels {
+            for name in contenders where name != "tandem" {
+                let pairs = zip(samples["tandem"]?[level] ?? [], samples[name]?[level] ?? [])
+                let cpu = pairs.map { f($0.serverCPUPerRun / $1.serverCPUPerRun, 2) }.joined(separator: ", ")
+                print("\(level.flashMs)/\(level.proMs) ms, \(level.clients) clients: tandem/\(name) CPU per run, by round: \(cpu)")
+            }
+        }
     }
 }

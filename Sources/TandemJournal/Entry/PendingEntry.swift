@@ -28,14 +28,21 @@ public struct PendingEntry: Sendable, Equatable {
         else {
             throw JournalError(.invalidEntry, "event type '\(type)' must be 1-64 characters of [a-z_]")
         }
-        guard data.first == UInt8(ascii: "{"), data.last == UInt8(ascii: "}"),
-            !data.contains(UInt8(ascii: "\n")), !data.contains(UInt8(ascii: "\r"))
-        else {
+        guard data.first == UInt8(ascii: "{"), data.last == UInt8(ascii: "}"), !Self.hasLineBreak(data) else {
             throw JournalError(.invalidEntry, "event data of '\(type)' must be one JSON object on one line")
         }
         self.runID = runID
         self.type = type
         self.data = data
         self.lifecycle = lifecycle
+    }
+
+    /// Whether `bytes` hold a CR or LF, in one pass over them.
+    private static func hasLineBreak(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            var found = false
+            for byte in buffer { found = found || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") }
+            return found
+        }
     }
 }

@@ -94,13 +94,16 @@ public struct ScriptedProvider: ModelProvider {
 
     /// A rough token count (words), as simulated usage.
     static func tokens(in text: String) -> Int {
-        var words = 0
-        var inWord = false
-        for byte in text.utf8 {
-            let isSeparator = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n")
-            if !isSeparator, !inWord { words += 1 }
-            inWord = !isSeparator
+        var text = text
+        return text.withUTF8 { bytes in
+            var words = 0
+            var inWord = false
+            for byte in bytes {
+                let isSeparator = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n")
+                if !isSeparator, !inWord { words += 1 }
+                inWord = !isSeparator
+            }
+            return words
         }
-        return words
     }
 }

@@ -308,59 +308,60 @@ enum RedactionRules {
 }
 
 /// A set of bytes (ASCII, plus optionally every byte ≥ 0x80), tested in constant time.
+///
+/// The classes are bit masks written out (bit n of `low` is byte n, bit n of `high` is byte
+/// 64 + n), so that they are constants of the binary: a class computed at start-up is a lazily
+/// initialised global, and the scanner paid a `swift_once` check for each of its ~800 reads per
+/// run. `ByteClassTests` checks every mask against the definition in its doc comment.
 struct ByteClass: Sendable, Equatable {
-    private let low: UInt64
-    private let high: UInt64
-    private let nonASCII: Bool
+    let low: UInt64
+    let high: UInt64
+    /// Whether every byte ≥ 0x80 belongs.
+    let nonASCII: Bool
 
-    init(nonASCII: Bool = false, _ member: (UInt8) -> Bool) {
-        var low: UInt64 = 0
-        var high: UInt64 = 0
-        for byte in UInt8(0)..<64 where member(byte) { low |= 1 << UInt64(byte) }
-        for byte in UInt8(64)..<128 where member(byte) { high |= 1 << UInt64(byte - 64) }
-        self.low = low
-        self.high = high
-        self.nonASCII = nonASCII
-    }
-
-    init(_ characters: String, nonASCII: Bool = false, letters: Bool = false, digits: Bool = false) {
-        let listed = Set(characters.utf8)
-        self.init(nonASCII: nonASCII) { byte in
-            listed.contains(byte) || (letters && ByteClass.isLetter(byte)) || (digits && ByteClass.isDigit(byte))
-        }
-    }
-
+    @inline(__always)
     func contains(_ byte: UInt8) -> Bool {
         if byte < 64 { return low >> UInt64(byte) & 1 == 1 }
         if byte < 128 { return high >> UInt64(byte - 64) & 1 == 1 }
         return nonASCII
     }
 
-    private static func isLetter(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-    }
-
-    private static func isDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-    }
-
-    static let letter = ByteClass("", letters: true)
-    static let digit = ByteClass("", digits: true)
-    static let word = ByteClass("_", letters: true, digits: true)
-    static let name = ByteClass("_.-", letters: true, digits: true)
-    static let keyTail = ByteClass("_-", letters: true, digits: true)
-    static let hostLabel = ByteClass("-", letters: true, digits: true)
-    static let domain = ByteClass(".-", letters: true, digits: true)
-    static let localPart = ByteClass("._%+-", letters: true, digits: true)
-    static let upperAlphanumeric = ByteClass(nonASCII: false) { isDigit($0) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
-    static let bearerToken = ByteClass("._~+/=-", letters: true, digits: true)
-    static let scheme = ByteClass("+.-", letters: true, digits: true)
-    static let userInfo = ByteClass(nonASCII: true) { !" \t\r\n:/@?#".utf8.contains($0) && $0 >= 0x20 }
-    static let password = ByteClass(nonASCII: true) { !" \t\r\n/@?#".utf8.contains($0) && $0 >= 0x20 }
-    static let phone = ByteClass(" \t().-", digits: true)
-    static let blank = ByteClass(" \t")
-    static let whitespace = ByteClass(" \t\r\n")
-    static let bareJSONValue = ByteClass(nonASCII: true) { !" \t\r\n,;}]".utf8.contains($0) }
-    static let valueEnd = ByteClass(" \t\r\n\"'&<>")
-    static let ruleStart = ByteClass("\"'+(_.%-", letters: true, digits: true)
+    /// ASCII letters.
+    static let letter = ByteClass(low: 0x0000_0000_0000_0000, high: 0x07FF_FFFE_07FF_FFFE, nonASCII: false)
+    /// ASCII digits.
+    static let digit = ByteClass(low: 0x03FF_0000_0000_0000, high: 0x0000_0000_0000_0000, nonASCII: false)
+    /// Letters, digits and `_`.
+    static let word = ByteClass(low: 0x03FF_0000_0000_0000, high: 0x07FF_FFFE_87FF_FFFE, nonASCII: false)
+    /// Letters, digits and `_.-`.
+    static let name = ByteClass(low: 0x03FF_6000_0000_0000, high: 0x07FF_FFFE_87FF_FFFE, nonASCII: false)
+    /// Letters, digits and `_-`.
+    static let keyTail = ByteClass(low: 0x03FF_2000_0000_0000, high: 0x07FF_FFFE_87FF_FFFE, nonASCII: false)
+    /// Letters, digits and `-`.
+    static let hostLabel = ByteClass(low: 0x03FF_2000_0000_0000, high: 0x07FF_FFFE_07FF_FFFE, nonASCII: false)
+    /// Letters, digits and `.-`.
+    static let domain = ByteClass(low: 0x03FF_6000_0000_0000, high: 0x07FF_FFFE_07FF_FFFE, nonASCII: false)
+    /// Letters, digits and `._%+-`.
+    static let localPart = ByteClass(low: 0x03FF_6820_0000_0000, high: 0x07FF_FFFE_87FF_FFFE, nonASCII: false)
+    /// Digits and `A`-`Z`.
+    static let upperAlphanumeric = ByteClass(low: 0x03FF_0000_0000_0000, high: 0x0000_0000_07FF_FFFE, nonASCII: false)
+    /// Letters, digits and `._~+/=-`.
+    static let bearerToken = ByteClass(low: 0x23FF_E800_0000_0000, high: 0x47FF_FFFE_87FF_FFFE, nonASCII: false)
+    /// Letters, digits and `+.-`.
+    static let scheme = ByteClass(low: 0x03FF_6800_0000_0000, high: 0x07FF_FFFE_07FF_FFFE, nonASCII: false)
+    /// Every byte from 0x20 up, non-ASCII included, but space and `:/@?#`.
+    static let userInfo = ByteClass(low: 0x7BFF_7FF6_0000_0000, high: 0xFFFF_FFFF_FFFF_FFFE, nonASCII: true)
+    /// Every byte from 0x20 up, non-ASCII included, but space and `/@?#`.
+    static let password = ByteClass(low: 0x7FFF_7FF6_0000_0000, high: 0xFFFF_FFFF_FFFF_FFFE, nonASCII: true)
+    /// Digits, space, tab and `().-`.
+    static let phone = ByteClass(low: 0x03FF_6301_0000_0200, high: 0x0000_0000_0000_0000, nonASCII: false)
+    /// Space and tab.
+    static let blank = ByteClass(low: 0x0000_0001_0000_0200, high: 0x0000_0000_0000_0000, nonASCII: false)
+    /// Space, tab, CR and LF.
+    static let whitespace = ByteClass(low: 0x0000_0001_0000_2600, high: 0x0000_0000_0000_0000, nonASCII: false)
+    /// Every byte, non-ASCII included, but space, tab, CR, LF and `,;}]`.
+    static let bareJSONValue = ByteClass(low: 0xF7FF_EFFE_FFFF_D9FF, high: 0xDFFF_FFFF_DFFF_FFFF, nonASCII: true)
+    /// Space, tab, CR, LF and `"'&<>`.
+    static let valueEnd = ByteClass(low: 0x5000_00C5_0000_2600, high: 0x0000_0000_0000_0000, nonASCII: false)
+    /// Letters, digits and `"'+(_.%-`: where some rule may match.
+    static let ruleStart = ByteClass(low: 0x03FF_69A4_0000_0000, high: 0x07FF_FFFE_87FF_FFFE, nonASCII: false)
 }

@@ -52,6 +52,28 @@ struct RedactionCoverageTests {
         #expect(redactor.redact(text) == expected)
     }
 
+    /// The scanner copies a byte inside a word without asking the rules once the e-mail rule has
+    /// read that word's local part to its end without an `@` (``ScanMemo``); these are the cases
+    /// around that shortcut, whole and fed a byte at a time.
+    @Test("Inside words: e-mails are still found, and nothing else starts mid-word", arguments: [
+        ("say hi to mr.smith@example.com now", "say hi to [REDACTED_EMAIL] now"),
+        ("hello_world.txt and first-last are words", "hello_world.txt and first-last are words"),
+        ("mysk-abcdefghijklmnopqrstu and xBearer abc", "mysk-abcdefghijklmnopqrstu and xBearer abc"),
+        ("words then sk-abcdefghijklmnopqrstu", "words then [REDACTED_KEY]"),
+        ("lorem ipsum dolor, bob+tag@mail.example.org.", "lorem ipsum dolor, [REDACTED_EMAIL]."),
+        // A local part longer than 64: the e-mail starts at its last 64 bytes.
+        (String(repeating: "a", count: 70) + "@example.com", "aaaaaa[REDACTED_EMAIL]"),
+        ("longword" + String(repeating: "b", count: 80) + " then carol@example.com", "longword" + String(repeating: "b", count: 80) + " then [REDACTED_EMAIL]"),
+    ])
+    func insideWords(text: String, expected: String) {
+        #expect(redactor.redact(text) == expected)
+        var stream = StreamingRedactor(redactor)
+        var bytewise = ""
+        for character in text { bytewise += stream.append(String(character)) }
+        bytewise += stream.finish()
+        #expect(bytewise == expected)
+    }
+
     @Test("Context keys: folded, normalised, split into words; sensitive when a word or two adjacent words are listed", arguments: [
         ("api_key_2", true), ("bearer", true), ("jwt", true), ("passwords", true), ("private_key_pem", true), ("pwd", true),
         ("secrets", true), ("pin_code", true), ("pinCode", true), ("pass\u{200B}word", true), ("ｐａｓｓｗｏｒｄ", true),
