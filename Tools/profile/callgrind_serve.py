@@ -5,7 +5,7 @@ Hardware counters are not available on these VMs and wall-clock figures move by 
 minutes; callgrind's instruction counts repeat within a fraction of a percent. This starts the
 release binary (debug info stripped: valgrind 3.19 cannot read Swift's DWARF 5) under callgrind
 with instrumentation off, posts warm-up runs, switches instrumentation on for `--runs` runs at
-`--clients` keep-alive clients (scripted models, 0 ms), switches it off, stops the server and
+`--clients` keep-alive clients (scripted models, 0 ms unless `--flash-ms`/`--pro-ms`), switches it off, stops the server and
 prints self instructions per run grouped by module: a Swift symbol's module from its mangled name,
 anything else by the shared object it lives in.
 
@@ -84,7 +84,7 @@ def drive(port, clients, runs):
         raise RuntimeError(f"{len(errors)} client(s) failed: {errors[0]}")
 
 
-def profile(binary, runs, warmup, clients, work, shim_path):
+def profile(binary, runs, warmup, clients, work, shim_path, flash_ms, pro_ms):
     name = os.path.basename(binary)
     stripped = os.path.join(work, f"{name}-{len(os.listdir(work))}")
     shutil.copy(binary, stripped)
@@ -92,7 +92,7 @@ def profile(binary, runs, warmup, clients, work, shim_path):
     out = stripped + ".callgrind"
     data = tempfile.mkdtemp(dir=work)
     port = free_port()
-    env = dict(os.environ, LD_PRELOAD=shim_path, TANDEM_SCRIPTED_FLASH_MS="0", TANDEM_SCRIPTED_PRO_MS="0",
+    env = dict(os.environ, LD_PRELOAD=shim_path, TANDEM_SCRIPTED_FLASH_MS=str(flash_ms), TANDEM_SCRIPTED_PRO_MS=str(pro_ms),
                TANDEM_MAX_CONCURRENT_RUNS="100000")
     log = open(stripped + ".log", "w")
     server = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
@@ -169,15 +169,17 @@ def main():
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--flash-ms", type=int, default=0, help="the scripted Flash model's latency")
+    parser.add_argument("--pro-ms", type=int, default=0, help="the scripted Pro model's latency")
     parser.add_argument("--keep", help="keep the callgrind files in this directory")
     args = parser.parse_args()
     work = args.keep or tempfile.mkdtemp(prefix="tandem-callgrind-")
     os.makedirs(work, exist_ok=True)
     shim_path = shim(work)
-    tables = [profile(binary, args.runs, args.warmup, args.clients, work, shim_path) for binary in args.binaries]
+    tables = [profile(binary, args.runs, args.warmup, args.clients, work, shim_path, args.flash_ms, args.pro_ms) for binary in args.binaries]
     modules = sorted(set().union(*tables), key=lambda m: -max(t[m] for t in tables))
     header = "| module | " + " | ".join(f"Ir per run: {b}" for b in args.binaries) + " |"
-    print(f"{args.runs} runs at {args.clients} clients after {args.warmup} warm-up runs, 0 ms scripted models")
+    print(f"{args.runs} runs at {args.clients} clients after {args.warmup} warm-up runs, scripted models {args.flash_ms}/{args.pro_ms} ms")
     print(header)
     print("|" + "---|" * (len(args.binaries) + 1))
     print("| all | " + " | ".join(f"{sum(t.values()) / args.runs / 1000:,.0f}k" for t in tables) + " |")
