@@ -28,15 +28,12 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reliability"))
+from harness import free_port  # noqa: E402  (the reliability suite's; one copy in the project)
+
 BODY = b'{"query":"How far is the moon?","context":{"bench":true}}'
 REQUEST = (b"POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
            b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shim(work):

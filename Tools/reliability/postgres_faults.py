@@ -80,7 +80,6 @@ class ResetProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
 
-
 class Postgres:
     """Tools/postgres-test-server.sh's private server; signals go to its postmaster's process group."""
 

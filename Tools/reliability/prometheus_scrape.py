@@ -16,7 +16,6 @@ from harness import PROCESSES, Outcome, Serve, free_port, post_stream, replay, t
 QUERY = "histogram_quantile(0.9, sum by (le, model) (rate(tandem_model_latency_seconds_bucket[1m])))"
 
 
-
 def run(ctx) -> Outcome:
     out = Outcome("prometheus")
     binary = shutil.which("prometheus")

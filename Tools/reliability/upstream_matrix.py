@@ -25,7 +25,6 @@ CLOSE_GRACE_S = 1.0
 ROLE_ENDS = ("completed", "failed", "timeout", "cancelled")
 
 
-
 def serve_env(provider: str, base: str) -> dict[str, str]:
     env = {"FLASH_TIMEOUT_S": str(TIMEOUTS_S["flash"]), "PRO_TIMEOUT_S": str(TIMEOUTS_S["pro"]), "TANDEM_PROVIDER": provider}
     if provider == "gemini":
