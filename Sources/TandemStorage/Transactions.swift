@@ -44,7 +44,15 @@ package struct ReadTransaction: ~Copyable {
         } else {
             rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
         }
+        // Values of one page arrive one after another: load each new page whole, up front, and the
+        // next one (most values are read from memory the CPU has not cached: a journal's replay,
+        // verify and rebuild walk millions of them once each).
+        var page = UInt(0)
         while rc == 0 {
+            if let value = v.mv_data, UInt(bitPattern: value) >> 12 != page {
+                page = UInt(bitPattern: value) >> 12
+                tandem_prefetch_page(value)
+            }
             let keep = try body(
                 UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
                 UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)

@@ -54,6 +54,41 @@ struct JournalIntegrityTests {
         #expect(problem.seq == seq)
     }
 
+    @Test("A journal verified in segments: the altered entry is named on either side of every seam, and an intact one counts every entry once")
+    func segmentSeams() async throws {
+        let count = 70_000
+        let directory = try TemporaryDirectory()
+        let journal = try makeJournal(directory) { $0.durability = .async }
+        for start in stride(from: 0, to: count, by: 4_000) {
+            _ = try await journal.append((start..<min(start + 4_000, count)).map { try abortedEntry("t\($0 % 4)", reason: "entry \($0)") })
+        }
+        journal.close()
+        let segments = Journal.verifySegments(end: UInt64(count), cores: ProcessInfo.processInfo.activeProcessorCount)
+        #expect(segments.count > 1)
+        #expect(segments.first?.first == 1 && segments.last?.last == UInt64(count))
+        #expect(zip(segments, segments.dropFirst()).allSatisfy { $0.last + 1 == $1.first })
+        let intact = try verify(directory)
+        #expect(intact.isValid && intact.entriesChecked == UInt64(count))
+
+        let seams = segments.dropFirst().flatMap { [$0.first - 1, $0.first] }
+        for seq in [1] + seams + [UInt64(count)] {
+            let original = try RawLMDB.withEnvironment(directory.path) { try #require(try $0.line(seq)) }
+            // Content: a byte inside "entry N".
+            var content = original
+            content[try #require(content.firstIndex(of: UInt8(ascii: "y")))] = UInt8(ascii: "Y")
+            // Prev: one hex digit of it.
+            var prev = original
+            prev[prev.count - 10] = prev[prev.count - 10] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            for altered in [content, prev] {
+                try RawLMDB.withEnvironment(directory.path) { try $0.replace(seq, with: altered) }
+                let problem = try verify(directory).problem
+                #expect(problem?.seq == seq, "seq \(seq): \(String(describing: problem))")
+            }
+            try RawLMDB.withEnvironment(directory.path) { try $0.replace(seq, with: original) }
+        }
+        #expect(try verify(directory).isValid)
+    }
+
     @Test("Malformed line is reported at its seq")
     func malformedLine() async throws {
         let directory = try await filledJournal(5)

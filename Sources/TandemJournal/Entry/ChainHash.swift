@@ -7,25 +7,22 @@ public enum ChainHash {
 
     /// The SHA-256 of `bytes` as 64 lowercase hex ASCII bytes.
     public static func hexBytes(of bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        let digest = digest(of: bytes)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0f)])
-        }
+        var out = [UInt8](repeating: 0, count: 64)
+        writeHex(of: bytes, into: &out)
         return out
     }
 
-    /// Overwrites `hex` (64 bytes) with the SHA-256 of `bytes` in lowercase hex, without allocating.
+    /// Overwrites `hex` with the SHA-256 of `bytes` in lowercase hex, without allocating when it
+    /// already holds 64 bytes.
     static func writeHex(of bytes: UnsafeRawBufferPointer, into hex: inout [UInt8]) {
+        if hex.count != 64 { hex = [UInt8](repeating: 0, count: 64) }
         let digest = digest(of: bytes)
         hex.withUnsafeMutableBufferPointer { out in
-            var index = 0
-            for byte in digest {
-                out[index] = hexDigits[Int(byte >> 4)]
-                out[index + 1] = hexDigits[Int(byte & 0x0f)]
-                index += 2
+            digest.withUnsafeBytes { digest in
+                for (index, byte) in digest.enumerated() {
+                    out[2 * index] = hexDigit(byte >> 4)
+                    out[2 * index + 1] = hexDigit(byte & 0x0f)
+                }
             }
         }
     }
@@ -46,5 +43,10 @@ public enum ChainHash {
         return hasher.finalize()
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    /// The lowercase hex digit of `nibble` (0…15), computed: a table would be a global, read
+    /// through a once-check per digit on the hot paths (every append and every verified line).
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ (nibble &- 10)
+    }
 }
