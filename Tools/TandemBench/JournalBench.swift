@@ -13,11 +13,12 @@ struct JournalBench: AsyncParsableCommand {
 
     @Option(help: "Seconds of appending per concurrency level.") var seconds: Double = 3
     @Option(parsing: .upToNextOption, help: "Concurrent appenders.") var concurrency: [Int] = [1, 16, 64, 256]
+    @Option(help: "Rounds per level (tandem and raw LMDB alternate; medians are reported).") var rounds: Int = 3
     @Option(help: "Entries for the replay+verify measurement.") var replayEvents: Int = 1_000_000
 
     func validate() throws {
-        guard seconds > 0, concurrency.allSatisfy({ $0 > 0 }), replayEvents > 0 else {
-            throw ValidationError("--seconds must be positive, each of --concurrency and --replay-events at least 1")
+        guard seconds > 0, concurrency.allSatisfy({ $0 > 0 }), replayEvents > 0, rounds > 0 else {
+            throw ValidationError("--seconds must be positive, each of --concurrency, --rounds and --replay-events at least 1")
         }
     }
 
@@ -30,66 +31,91 @@ struct JournalBench: AsyncParsableCommand {
         let entry = try event.pendingEntry(for: RunID("bench-run-0123456789abcdef0123456789ab")!)
         let data = try event.encodedData()
 
-        print("# tandem journal benchmark (sync durability, ~300-byte events)")
-        print("appenders | tandem ev/s | p50 ms | p99 ms | batch | raw LMDB ev/s | raw p50 ms | raw p99 ms | tandem/raw")
-        print("--------- | ----------- | ------ | ------ | ----- | ------------- | ---------- | ---------- | ----------")
+        print("# tandem journal benchmark (sync durability, ~300-byte events); tandem and raw LMDB alternate, \(rounds) rounds per level, medians")
+        print("appenders | tandem ev/s | p50 ms | p99 ms | batch | raw LMDB ev/s | raw p50 ms | raw p99 ms | tandem/raw | tandem/raw by round")
+        print("--------- | ----------- | ------ | ------ | ----- | ------------- | ---------- | ---------- | ---------- | -------------------")
         var sampleLine: [UInt8] = []
         for appenders in concurrency {
-            let directory = Statistics.temporaryDirectory("append-\(appenders)")
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let journal = try Journal(JournalConfiguration(directory: directory), logger: logger)
-            let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-            let started = ContinuousClock.now
-            let latencies: [Double] = try await withThrowingTaskGroup(of: [Double].self) { group in
-                for index in 0..<appenders {
-                    group.addTask {
-                        var latencies: [Double] = []
-                        // Like real traffic, each appender writes a run of 10 events, then starts the next run.
-                        var runEntry = entry
-                        while ContinuousClock.now < deadline {
-                            if latencies.count % 10 == 0 {
-                                let run = RunID("bench-\(index)-\(latencies.count / 10)-0123456789abcdef0123")!
-                                runEntry = try PendingEntry(runID: run, type: event.type, data: data)
-                            }
-                            let t0 = ContinuousClock.now
-                            _ = try await journal.append(runEntry)
-                            latencies.append(t0.duration(to: .now).seconds)
-                        }
-                        return latencies
-                    }
-                }
-                return try await group.reduce(into: []) { $0 += $1 }
+            var samples: [AppendRound] = []
+            for _ in 0..<rounds {
+                samples.append(try await appendRound(appenders: appenders, entry: entry, event: event, data: data, sampleLine: &sampleLine, logger: logger))
             }
-            let elapsed = started.duration(to: .now).seconds
-            let totals = journal.commitTotals
-            let events = latencies.count
-            let batch = max(1, Int((Double(totals.entries) / Double(max(totals.commits, 1))).rounded()))
-            if sampleLine.isEmpty { sampleLine = try journal.entry(1)!.line }
-            journal.close()
-
-            let baseDirectory = Statistics.temporaryDirectory("raw-\(appenders)")
-            defer { try? FileManager.default.removeItem(atPath: baseDirectory) }
-            var commitSeconds = [Double](repeating: 0, count: events / batch + 2)
-            let rawElapsed = sampleLine.withUnsafeBufferPointer { line in
-                tandem_baseline_append(baseDirectory, line.baseAddress, line.count, events, Int32(batch), 0, &commitSeconds)
-            }
-            guard rawElapsed > 0 else { throw ValidationError("raw LMDB baseline failed: \(rawElapsed)") }
-            let rawCommits = Array(commitSeconds.prefix((events + batch - 1) / batch))
-            let tandemRate = Double(events) / elapsed
-            let rawRate = Double(events) / rawElapsed
+            func median(_ value: (AppendRound) -> Double) -> Double { Statistics.percentile(samples.map(value), 50) }
+            let ratios = samples.map { $0.tandemRate / $0.rawRate }
             print([
-                "\(appenders)", Statistics.format(tandemRate),
-                Statistics.format(Statistics.percentile(latencies, 50) * 1000, 2),
-                Statistics.format(Statistics.percentile(latencies, 99) * 1000, 2),
-                "\(batch)", Statistics.format(rawRate),
-                Statistics.format(Statistics.percentile(rawCommits, 50) * 1000, 2),
-                Statistics.format(Statistics.percentile(rawCommits, 99) * 1000, 2),
-                Statistics.format(tandemRate / rawRate, 2),
+                "\(appenders)", Statistics.format(median(\.tandemRate)),
+                Statistics.format(median(\.tandemP50) * 1000, 2), Statistics.format(median(\.tandemP99) * 1000, 2),
+                Statistics.format(median { Double($0.batch) }), Statistics.format(median(\.rawRate)),
+                Statistics.format(median(\.rawP50) * 1000, 2), Statistics.format(median(\.rawP99) * 1000, 2),
+                Statistics.format(Statistics.percentile(ratios, 50), 2), ratios.map { Statistics.format($0, 2) }.joined(separator: ", "),
             ].joined(separator: " | "))
         }
         print("(latency = caller-observed time from append() to durable acknowledgement; raw = per-commit time)")
 
         try await replay(entry: entry, logger: logger)
+    }
+
+    /// One round at one level: tandem's appenders for `seconds`, then the raw baseline with the same
+    /// number of events, bytes and batch size.
+    private struct AppendRound {
+        var tandemRate: Double
+        var tandemP50: Double
+        var tandemP99: Double
+        var batch: Int
+        var rawRate: Double
+        var rawP50: Double
+        var rawP99: Double
+    }
+
+    private func appendRound(
+        appenders: Int, entry: PendingEntry, event: DomainEvent, data: [UInt8], sampleLine: inout [UInt8], logger: Logger
+    ) async throws -> AppendRound {
+        let directory = Statistics.temporaryDirectory("append-\(appenders)")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try Journal(JournalConfiguration(directory: directory), logger: logger)
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let started = ContinuousClock.now
+        let latencies: [Double] = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for index in 0..<appenders {
+                group.addTask {
+                    var latencies: [Double] = []
+                    // Like real traffic, each appender writes a run of 10 events, then starts the next run.
+                    var runEntry = entry
+                    while ContinuousClock.now < deadline {
+                        if latencies.count % 10 == 0 {
+                            let run = RunID("bench-\(index)-\(latencies.count / 10)-0123456789abcdef0123")!
+                            runEntry = try PendingEntry(runID: run, type: event.type, data: data)
+                        }
+                        let t0 = ContinuousClock.now
+                        _ = try await journal.append(runEntry)
+                        latencies.append(t0.duration(to: .now).seconds)
+                    }
+                    return latencies
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let elapsed = started.duration(to: .now).seconds
+        let totals = journal.commitTotals
+        let events = latencies.count
+        let batch = max(1, Int((Double(totals.entries) / Double(max(totals.commits, 1))).rounded()))
+        if sampleLine.isEmpty { sampleLine = try journal.entry(1)!.line }
+        journal.close()
+
+        let baseDirectory = Statistics.temporaryDirectory("raw-\(appenders)")
+        defer { try? FileManager.default.removeItem(atPath: baseDirectory) }
+        var commitSeconds = [Double](repeating: 0, count: events / batch + 2)
+        let rawElapsed = sampleLine.withUnsafeBufferPointer { line in
+            tandem_baseline_append(baseDirectory, line.baseAddress, line.count, events, Int32(batch), 0, &commitSeconds)
+        }
+        guard rawElapsed > 0 else { throw ValidationError("raw LMDB baseline failed: \(rawElapsed)") }
+        let rawCommits = Array(commitSeconds.prefix((events + batch - 1) / batch))
+        return AppendRound(
+            tandemRate: Double(events) / elapsed,
+            tandemP50: Statistics.percentile(latencies, 50), tandemP99: Statistics.percentile(latencies, 99),
+            batch: batch, rawRate: Double(events) / rawElapsed,
+            rawP50: Statistics.percentile(rawCommits, 50), rawP99: Statistics.percentile(rawCommits, 99)
+        )
     }
 
     private func replay(entry: PendingEntry, logger: Logger) async throws {
