@@ -116,12 +116,7 @@ enum EntryLine {
         index = dataEnd
         try expect(prevPrefix, "\"prev\"")
         let prev = index..<(index + 64)
-        for i in prev {
-            let byte = bytes[i]
-            guard (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f")) else {
-                throw malformed("prev must be 64 lowercase hex digits")
-            }
-        }
+        guard isLowercaseHex(UnsafeRawBufferPointer(rebasing: bytes[prev])) else { throw malformed("prev must be 64 lowercase hex digits") }
         index += 64
         try expect(suffix, "end of line")
         return Layout(seq: seq, ts: ts, runID: runID, type: type, data: dataStart..<dataEnd, prev: prev)
@@ -139,6 +134,29 @@ enum EntryLine {
         else { return nil }
         let end = bytes.baseAddress!.distance(to: UnsafeRawPointer(quote))
         return end > start ? start..<end : nil
+    }
+
+    /// Whether every byte of `bytes` is `0`–`9` or `a`–`f`: eight bytes at a time (verify asks it
+    /// of every line's `prev`), the rest one by one.
+    static func isLowercaseHex(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        // For bytes below 0x80, adding 0x80 − c sets a byte's high bit exactly when it is ≥ c, and
+        // no sum carries into the next byte.
+        let high: UInt64 = 0x8080_8080_8080_8080
+        func atLeast(_ c: UInt8, _ word: UInt64) -> UInt64 { (word &+ UInt64(0x80 - c) &* 0x0101_0101_0101_0101) & high }
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            let digit = atLeast(0x30, word) & ~atLeast(0x3A, word)
+            let letter = atLeast(0x61, word) & ~atLeast(0x67, word)
+            guard word & high == 0, digit | letter == high else { return false }
+            offset += 8
+        }
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            guard (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f")) else { return false }
+            offset += 1
+        }
+        return true
     }
 
     private static func append(_ literal: StaticString, to line: inout [UInt8]) {
