@@ -92,10 +92,10 @@ struct DeltasBench: AsyncParsableCommand {
         try await server.waitUntilHealthy(client)
         let baseline = server.peakRSSBytes()
         let streams = OpenStreams(port: port, body: #"{"query":"How far is the moon?","stream":"deltas"}"#, marker: "event: delta\n")
-        let (opened, failed) = try await streams.hold(client, streams: openStreams)
+        let (opened, failed, firstFailure) = try await streams.hold(client, streams: openStreams)
         let peak = server.peakRSSBytes()
         print("")
-        print("# \(opened) concurrently open deltas streams (Pro 600 pieces over 60 s; \(failed) failed to open)")
+        print("# \(opened) concurrently open deltas streams (Pro 600 pieces over 60 s; \(failed) failed to open\(firstFailure.map { ", the first: \($0)" } ?? ""))")
         print("server peak RSS: \(peak / 1_048_576) MiB (idle before: \(baseline / 1_048_576) MiB)")
     }
 

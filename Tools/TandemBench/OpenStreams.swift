@@ -30,33 +30,39 @@ struct OpenStreams {
     }
 
     /// Opens `streams` streams (each until ``marker``) and keeps them open for a second after the
-    /// last one opened, while the caller's server is measured. Returns how many opened and how
-    /// many failed to.
-    func hold(_ client: HTTPClient, streams: Int) async throws -> (Int, Int) {
-        let (outcomes, sink) = AsyncStream.makeStream(of: Bool.self)
+    /// last one opened, while the caller's server is measured. Returns how many opened, how many
+    /// failed to, and why the first that failed did (`nil` when none did).
+    func hold(_ client: HTTPClient, streams: Int) async throws -> (opened: Int, failed: Int, firstFailure: String?) {
+        let (outcomes, sink) = AsyncStream.makeStream(of: String?.self)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<streams {
                 if index % 500 == 0 && index > 0 { try await Task.sleep(for: .milliseconds(100)) }
                 group.addTask {
                     do {
                         try await openUntilMarker(client)
-                        sink.yield(true)
+                        sink.yield(nil)
                         try await Task.sleep(for: .seconds(3_600))
                     } catch is CancellationError {
                     } catch {
-                        sink.yield(false)
+                        sink.yield("\(error)")
                     }
                 }
             }
             var opened = 0
             var failed = 0
-            for await outcome in outcomes {
-                if outcome { opened += 1 } else { failed += 1 }
+            var firstFailure: String?
+            for await failure in outcomes {
+                if let failure {
+                    failed += 1
+                    firstFailure = firstFailure ?? failure
+                } else {
+                    opened += 1
+                }
                 if opened + failed == streams { break }
             }
             try await Task.sleep(for: .seconds(1))
             group.cancelAll()
-            return (opened, failed)
+            return (opened, failed, firstFailure)
         }
     }
 }

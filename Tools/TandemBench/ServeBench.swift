@@ -67,11 +67,11 @@ struct ServeBench: AsyncParsableCommand {
         defer { server.stop() }
         try await server.waitUntilHealthy(client)
         let baseline = server.peakRSSBytes()
-        let (opened, failed) = try await OpenStreams(port: port, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#, marker: "event: preliminary\n")
+        let (opened, failed, firstFailure) = try await OpenStreams(port: port, body: #"{"query":"How far is the moon?","context":{"bench":true}}"#, marker: "event: preliminary\n")
             .hold(client, streams: openStreams)
         let peak = server.peakRSSBytes()
         print("")
-        print("# \(opened) concurrently open streams (Pro latency 60 s; \(failed) failed to open)")
+        print("# \(opened) concurrently open streams (Pro latency 60 s; \(failed) failed to open\(firstFailure.map { ", the first: \($0)" } ?? ""))")
         print("server peak RSS: \(peak / 1_048_576) MiB (idle before: \(baseline / 1_048_576) MiB; target <= 1024 MiB)")
     }
 
