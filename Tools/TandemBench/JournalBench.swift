@@ -32,8 +32,8 @@ struct JournalBench: AsyncParsableCommand {
         let data = try event.encodedData()
 
         print("# tandem journal benchmark (sync durability, ~300-byte events); tandem and raw LMDB alternate, \(rounds) rounds per level, medians")
-        print("appenders | tandem ev/s | p50 ms | p99 ms | batch | raw LMDB ev/s | raw p50 ms | raw p99 ms | tandem/raw | tandem/raw by round")
-        print("--------- | ----------- | ------ | ------ | ----- | ------------- | ---------- | ---------- | ---------- | -------------------")
+        print("appenders | tandem ev/s | p50 ms | p99 ms | batch | raw LMDB ev/s | raw p50 ms | raw p99 ms | tandem/raw | tandem/raw by round | CPU µs/event tandem | raw")
+        print("--------- | ----------- | ------ | ------ | ----- | ------------- | ---------- | ---------- | ---------- | ------------------- | ------------------- | ---")
         var sampleLine: [UInt8] = []
         for appenders in concurrency {
             var samples: [AppendRound] = []
@@ -48,9 +48,10 @@ struct JournalBench: AsyncParsableCommand {
                 Statistics.format(median { Double($0.batch) }), Statistics.format(median(\.rawRate)),
                 Statistics.format(median(\.rawP50) * 1000, 2), Statistics.format(median(\.rawP99) * 1000, 2),
                 Statistics.format(Statistics.percentile(ratios, 50), 2), ratios.map { Statistics.format($0, 2) }.joined(separator: ", "),
+                Statistics.format(median { $0.tandemCPUPerEvent * 1e6 }, 1), Statistics.format(median { $0.rawCPUPerEvent * 1e6 }, 1),
             ].joined(separator: " | "))
         }
-        print("(latency = caller-observed time from append() to durable acknowledgement; raw = per-commit time)")
+        print("(latency = caller-observed time from append() to durable acknowledgement; raw = per-commit time; CPU = this process's, all threads)")
 
         try await replay(entry: entry, logger: logger)
     }
@@ -65,6 +66,9 @@ struct JournalBench: AsyncParsableCommand {
         var rawRate: Double
         var rawP50: Double
         var rawP99: Double
+        /// Process CPU time per event (all threads: appenders, writer, kernel time of the commits).
+        var tandemCPUPerEvent: Double
+        var rawCPUPerEvent: Double
     }
 
     private func appendRound(
@@ -75,6 +79,7 @@ struct JournalBench: AsyncParsableCommand {
         let journal = try Journal(JournalConfiguration(directory: directory), logger: logger)
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let started = ContinuousClock.now
+        let startCPU = Statistics.processCPUSeconds()
         let latencies: [Double] = try await withThrowingTaskGroup(of: [Double].self) { group in
             for index in 0..<appenders {
                 group.addTask {
@@ -96,6 +101,7 @@ struct JournalBench: AsyncParsableCommand {
             return try await group.reduce(into: []) { $0 += $1 }
         }
         let elapsed = started.duration(to: .now).seconds
+        let tandemCPU = Statistics.processCPUSeconds() - startCPU
         let totals = journal.commitTotals
         let events = latencies.count
         let batch = max(1, Int((Double(totals.entries) / Double(max(totals.commits, 1))).rounded()))
@@ -105,16 +111,19 @@ struct JournalBench: AsyncParsableCommand {
         let baseDirectory = Statistics.temporaryDirectory("raw-\(appenders)")
         defer { try? FileManager.default.removeItem(atPath: baseDirectory) }
         var commitSeconds = [Double](repeating: 0, count: events / batch + 2)
+        let rawStartCPU = Statistics.processCPUSeconds()
         let rawElapsed = sampleLine.withUnsafeBufferPointer { line in
             tandem_baseline_append(baseDirectory, line.baseAddress, line.count, events, Int32(batch), 0, &commitSeconds)
         }
         guard rawElapsed > 0 else { throw ValidationError("raw LMDB baseline failed: \(rawElapsed)") }
+        let rawCPU = Statistics.processCPUSeconds() - rawStartCPU
         let rawCommits = Array(commitSeconds.prefix((events + batch - 1) / batch))
         return AppendRound(
             tandemRate: Double(events) / elapsed,
             tandemP50: Statistics.percentile(latencies, 50), tandemP99: Statistics.percentile(latencies, 99),
             batch: batch, rawRate: Double(events) / rawElapsed,
-            rawP50: Statistics.percentile(rawCommits, 50), rawP99: Statistics.percentile(rawCommits, 99)
+            rawP50: Statistics.percentile(rawCommits, 50), rawP99: Statistics.percentile(rawCommits, 99),
+            tandemCPUPerEvent: tandemCPU / Double(max(events, 1)), rawCPUPerEvent: rawCPU / Double(max(events, 1))
         )
     }
 
