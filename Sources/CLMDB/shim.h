@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Asks the CPU to start loading the 4 KiB page of the map that holds `address` into its caches,
+/// Asks the CPU to start loading the 4 KiB page of the map that holds `address` into its caches
+/// (LMDB's page where the OS page is 4 KiB, as on x86-64 Linux; elsewhere part of a page),
 /// all of it at once, and the page after it (where an append-only database usually put the next
 /// leaf): a sequential walk then waits for about one memory access per page instead of one per
 /// cache line. A hint: it never faults and changes no data.

@@ -9,7 +9,7 @@ struct EntryLineTests {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
-    @Test("The lowercase-hex check agrees with its definition for every byte at every position of a word and of the tail")
+    @Test("The lowercase-hex check agrees with its definition for every byte value, at both edges of the first two words, inside them and in the tail")
     func lowercaseHex() {
         // 64 bytes (a prev field: eight whole words) and 67 (three more, checked one by one).
         for length in [64, 67] {

@@ -20,17 +20,25 @@ struct JournalIntegrityTests {
         try makeJournal(directory) { $0.readOnly = true }.verify()
     }
 
+    /// `line` with one byte of its payload changed (the `y` of "entry N" in its reason), so that it
+    /// is still a canonical entry whose bytes no longer hash to the next entry's `prev`.
+    private func withAlteredContent(_ line: [UInt8], to replacement: UInt8 = UInt8(ascii: "Y")) throws -> [UInt8] {
+        let word = Array("entry ".utf8)
+        let start = try #require(stride(from: 0, through: line.count - word.count, by: 1).first { line[$0..<($0 + word.count)].elementsEqual(word) })
+        var altered = line
+        altered[start + 4] = replacement
+        return altered
+    }
+
     @Test("Changing one byte of an entry's content names that seq", arguments: [1, 7, 19, 20])
     func alteredContent(seq: UInt64) async throws {
         let directory = try await filledJournal(20)
         try RawLMDB.withEnvironment(directory.path) { raw in
-            var line = try #require(try raw.line(seq))
-            let index = try #require(line.firstIndex(of: UInt8(ascii: "y")))  // inside "entry N"
-            line[index] = UInt8(ascii: "Y")
-            try raw.replace(seq, with: line)
+            try raw.replace(seq, with: try withAlteredContent(try #require(try raw.line(seq))))
         }
         let problem = try #require(try verify(directory).problem)
         #expect(problem.seq == seq)
+        #expect(problem.reason.hasPrefix("entry altered"), "\(problem)")
     }
 
     @Test("Changing one hex digit of an entry's prev names that seq", arguments: [2, 10, 20])
@@ -73,9 +81,8 @@ struct JournalIntegrityTests {
         let seams = segments.dropFirst().flatMap { [$0.first - 1, $0.first] }
         for seq in [1] + seams + [UInt64(count)] {
             let original = try RawLMDB.withEnvironment(directory.path) { try #require(try $0.line(seq)) }
-            // Content: a byte inside "entry N".
-            var content = original
-            content[try #require(content.firstIndex(of: UInt8(ascii: "y")))] = UInt8(ascii: "Y")
+            // Content: a byte of the payload (the line stays canonical).
+            let content = try withAlteredContent(original)
             // Prev: one hex digit of it.
             var prev = original
             prev[prev.count - 10] = prev[prev.count - 10] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
@@ -83,6 +90,7 @@ struct JournalIntegrityTests {
                 try RawLMDB.withEnvironment(directory.path) { try $0.replace(seq, with: altered) }
                 let problem = try verify(directory).problem
                 #expect(problem?.seq == seq, "seq \(seq): \(String(describing: problem))")
+                #expect(problem?.reason.hasPrefix("entry altered") == true, "seq \(seq): \(String(describing: problem))")
             }
             try RawLMDB.withEnvironment(directory.path) { try $0.replace(seq, with: original) }
         }
@@ -105,9 +113,7 @@ struct JournalIntegrityTests {
         #expect(good.status == 0)
         #expect(good.stdout.contains("12 entries"))
         try RawLMDB.withEnvironment(directory.path) { raw in
-            var line = try #require(try raw.line(6))
-            line[try #require(line.firstIndex(of: UInt8(ascii: "y")))] = UInt8(ascii: "z")
-            try raw.replace(6, with: line)
+            try raw.replace(6, with: try withAlteredContent(try #require(try raw.line(6)), to: UInt8(ascii: "z")))
         }
         let bad = try await TandemExecutable.run(["journal", "verify", "--data-dir", directory.path])
         #expect(bad.status == 1)

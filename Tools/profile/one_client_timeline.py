@@ -35,7 +35,7 @@ WARM_UP = 5
 def timeline(port, runs):
     """Milliseconds from sending each request to: first bytes, the preliminary frame, the end."""
     rows = []
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for index in range(runs + WARM_UP):
             start = time.perf_counter()
@@ -50,7 +50,7 @@ def timeline(port, runs):
                 head = head or now
                 if preliminary is None and b"event: preliminary" in data:
                     preliminary = now
-                if data.endswith(b"0\r\n\r\n"):
+                if data.endswith(b"0\r\n\r\n") or (not data.startswith(b"HTTP/1.1 200") and b"\r\n\r\n" in data):
                     break
             if not data.startswith(b"HTTP/1.1 200") or preliminary is None:
                 raise RuntimeError("unexpected answer: " + data[:200].decode(errors="replace"))
@@ -60,18 +60,31 @@ def timeline(port, runs):
 
 
 def start(command, env, port):
+    """Starts a server on core 0 and waits until it accepts connections; stops it on failure."""
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []
     server = subprocess.Popen(pin + command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError(f"{command[0]} did not start")
-            time.sleep(0.1)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return server
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start")
+                time.sleep(0.1)
+    except BaseException:
+        stop(server)
+        raise
+
+
+def stop(server):
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def main():
@@ -88,7 +101,10 @@ def main():
     try:
         results = {}
         tandem_port, ceiling_port = free_port(), free_port()
-        env = dict(os.environ, TANDEM_SCRIPTED_FLASH_MS=str(args.flash_ms), TANDEM_SCRIPTED_PRO_MS=str(args.pro_ms))
+        # Scripted models whatever this shell has set: no provider choice, key or limit is passed on.
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith(("TANDEM_", "GEMINI_", "OPENAI_", "VERTEX_", "GOOGLE_"))}
+        env.update(TANDEM_PROVIDER="scripted", TANDEM_SCRIPTED_FLASH_MS=str(args.flash_ms), TANDEM_SCRIPTED_PRO_MS=str(args.pro_ms))
         for name, command, port in [
             ("tandem", [args.tandem, "serve", "--port", str(tandem_port), "--data-dir", os.path.join(work, "data")], tandem_port),
             ("ceiling", [args.ceiling, "--port", str(ceiling_port), "--flash-ms", str(args.flash_ms), "--pro-ms", str(args.pro_ms)], ceiling_port),
@@ -99,8 +115,7 @@ def main():
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read()
                 results[name] = timeline(port, args.runs)
             finally:
-                server.terminate()
-                server.wait(timeout=30)
+                stop(server)
         print(f"# one client, {args.runs} runs each, scripted {args.flash_ms} ms Flash / {args.pro_ms} ms Pro; ms from sending the request")
         print("step | tandem p50 | ceiling p50 | tandem adds (p50) | tandem min | ceiling min")
         print("---- | ---------- | ----------- | ----------------- | ---------- | -----------")

@@ -13,7 +13,7 @@ public enum ChainHash {
     }
 
     /// Overwrites `hex` with the SHA-256 of `bytes` in lowercase hex, without allocating when it
-    /// already holds 64 bytes.
+    /// holds 64 bytes of its own (not shared with another array).
     static func writeHex(of bytes: UnsafeRawBufferPointer, into hex: inout [UInt8]) {
         if hex.count != 64 { hex = [UInt8](repeating: 0, count: 64) }
         let digest = digest(of: bytes)
