@@ -1,31 +1,63 @@
 import TandemDomain
+import TandemJournal
 
 /// Runs `body` (round trips to PostgreSQL) with a time limit on `clock`, failing with
 /// ``FleetError/timedOut(_:)`` when it takes longer.
 ///
-/// The body and its timer race (`Clock.race(_:within:else:)`): the loser is cancelled *and
-/// joined*, so a timed-out body holds no row lock or pooled connection (mid-COPY when a
-/// shutdown closes the pool) and reports nothing after its deadline. PostgreSQL stops its side
-/// by itself: ship transactions run under `SET LOCAL statement_timeout`, every connection under
-/// a `statement_timeout` (``FleetEndpoint/clientConfiguration``).
+/// A timed-out body is cancelled *and awaited*, so that it holds no row lock or pooled connection
+/// (mid-COPY when a shutdown closes the pool) and reports nothing after its deadline. PostgreSQL
+/// stops its side by itself: ship transactions run under `SET LOCAL statement_timeout`, every
+/// connection under a `statement_timeout` (``FleetEndpoint/clientConfiguration``).
+///
+/// The wait for a cancelled body is itself bounded: a body still running `abandonAfter` (real
+/// time) after its cancellation is left behind, and `onAbandon` is called. postgres-nio 1.33.2
+/// can leave an operation suspended for ever when its connection fails at the wrong moment (a
+/// `COPY` write under back-pressure, docs/DESIGN.md "Known open defects"), and no cancellation
+/// reaches it: awaiting it held the shipper, and in sync durability the streams, until restart.
+/// So the body runs in an unstructured task, which can outlive the call when it is left behind.
 /// - Throws: the body's ``FleetError``, ``FleetError/timedOut(_:)``, or, when the calling task is
-///   cancelled first, the body's error for its cancellation.
+///   cancelled first, the body's error for its cancellation (or the timeout, if it is left behind).
 public func withFleetDeadline<T: Sendable, C: Clock<Duration>>(
-    _ limit: Duration, clock: C, _ body: @escaping @Sendable () async throws(FleetError) -> T
+    _ limit: Duration, clock: C, abandonAfter grace: Duration = fleetAbandonGrace, onAbandon: @escaping @Sendable () -> Void = {},
+    _ body: @escaping @Sendable () async throws(FleetError) -> T
 ) async throws(FleetError) -> T {
-    let outcome = await clock.race({ () async -> Result<T, FleetError> in
+    // `nil` once offered never comes: `.some(nil)` is what a cancelled wait returns.
+    let ended = FirstOutcome<Result<T, FleetError>?>()
+    let call = Task {
         do throws(FleetError) {
-            return .success(try await body())
+            ended.offer(.success(try await body()))
         } catch {
-            return .failure(error)
+            ended.offer(.failure(error))
         }
-    }, within: limit, else: .failure(.timedOut(limit)))
-    return try outcome.get()
+    }
+    let answer = await withTaskCancellationHandler {
+        await clock.race({ await ended.value(onCancel: .some(nil)) }, within: limit, else: nil)
+    } onCancel: {
+        call.cancel()
+    }
+    if let answer { return try answer.get() }
+    // The limit passed, or the caller was cancelled: stop the body and wait for it, a while at most
+    // (in a task of its own, so that a cancelled caller still waits).
+    call.cancel()
+    let late = await Task {
+        await ContinuousClock().race({ await ended.value(onCancel: .some(nil)) }, within: grace, else: nil)
+    }.value
+    guard let late else {
+        onAbandon()
+        throw .timedOut(limit)
+    }
+    if Task.isCancelled { return try late.get() }
+    throw .timedOut(limit)
 }
 
-/// ``withFleetDeadline(_:clock:_:)`` on the continuous clock.
+/// How long a cancelled fleet operation is waited for before it is left behind
+/// (``withFleetDeadline(_:clock:abandonAfter:onAbandon:_:)``): PostgreSQL round trips that stop
+/// when cancelled end in milliseconds.
+public let fleetAbandonGrace: Duration = .seconds(5)
+
+/// ``withFleetDeadline(_:clock:abandonAfter:onAbandon:_:)`` on the continuous clock.
 public func withFleetDeadline<T: Sendable>(
-    _ limit: Duration, _ body: @escaping @Sendable () async throws(FleetError) -> T
+    _ limit: Duration, onAbandon: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws(FleetError) -> T
 ) async throws(FleetError) -> T {
-    try await withFleetDeadline(limit, clock: ContinuousClock(), body)
+    try await withFleetDeadline(limit, clock: ContinuousClock(), onAbandon: onAbandon, body)
 }

@@ -305,11 +305,15 @@ public final class FleetShipper: Service, Sendable {
     }
 
     /// Runs one attempt, failing it when it takes longer than ``Configuration/attemptLimit``
-    /// (the attempt is cancelled and joined before this returns).
+    /// (the attempt is cancelled and awaited before this returns; one that does not stop within
+    /// ``fleetAbandonGrace`` is left behind and logged).
     @discardableResult
     private func within<T: Sendable>(_ body: @escaping @Sendable () async throws(FleetError) -> T) async throws(FleetError) -> T {
         do {
-            return try await withFleetDeadline(configuration.attemptLimit, clock: clock, body)
+            let (logger, nodeID) = (logger, nodeID)
+            return try await withFleetDeadline(configuration.attemptLimit, clock: clock, onAbandon: {
+                logger.error("a fleet shipping attempt did not stop when cancelled; shipping goes on without waiting for it (its pooled connection may stay taken)", metadata: ["node_id": "\(nodeID)"])
+            }, body)
         } catch {
             throw await store.diagnose(error)
         }

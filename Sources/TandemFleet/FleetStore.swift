@@ -99,11 +99,14 @@ public struct FleetStore: Sendable {
 
     // MARK: Errors and limits
 
-    /// Runs `body` within `limit` (``withFleetDeadline(_:_:)``), turning PostgreSQL's errors into
+    /// Runs `body` within `limit` (``withFleetDeadline(_:onAbandon:_:)``), turning PostgreSQL's errors into
     /// ``FleetError``s; a call that got no answer in time is diagnosed (``diagnose(_:)``).
     func bounded<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws(FleetError) -> T {
         do {
-            return try await withFleetDeadline(limit) { () async throws(FleetError) -> T in
+            let logger = logger
+            return try await withFleetDeadline(limit, onAbandon: {
+                logger.error("a PostgreSQL operation of the fleet store did not stop when cancelled; it was left behind (its pooled connection may stay taken)")
+            }) { () async throws(FleetError) -> T in
                 do {
                     return try await body()
                 } catch {

@@ -7,9 +7,9 @@ extension PostgresConnection {
     /// postgres-nio 1.33 never completes a query written to a connection that has closed (the
     /// server crashed mid-transaction, say; vapor/postgres-nio#487, reverted in #501), and the
     /// wait ignores cancellation. Checking first narrows that to a race between the check and
-    /// the write; the attempt's limit (``withFleetDeadline(_:clock:_:)``) awaits the attempt, so
-    /// this race, if ever lost, holds that attempt (and the shipper) until the pool closes the
-    /// connection.
+    /// the write; if it is ever lost, the attempt's limit
+    /// (``withFleetDeadline(_:clock:abandonAfter:onAbandon:_:)``) leaves the attempt behind
+    /// ``fleetAbandonGrace`` after cancelling it, and the shipper goes on.
     @discardableResult
     func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
         guard !isClosed else { throw FleetError.database("the connection to PostgreSQL was lost") }

@@ -29,6 +29,29 @@ struct FleetDeadlineTests {
         #expect(ended.withLock { $0 })
     }
 
+    @Test("a body that does not stop when cancelled is left behind after the grace: the caller gets the timeout, and is told")
+    func stuckBodyIsLeftBehind() async throws {
+        let clock = ManualClock()
+        let abandoned = Mutex(0)
+        let release = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        let call = Task {
+            try await withFleetDeadline(
+                .seconds(5), clock: clock, abandonAfter: .milliseconds(200), onAbandon: { abandoned.withLock { $0 += 1 } }
+            ) { () async throws(FleetError) -> Int in
+                // Like a postgres-nio write whose continuation is never resumed: no cancellation reaches it.
+                await withCheckedContinuation { continuation in release.withLock { $0 = continuation } }
+                return 1
+            }
+        }
+        await clock.waitForSleepers(1)
+        while release.withLock({ $0 == nil }) { await Task.yield() }
+        clock.advance(by: .seconds(5))
+        // Old code: the timeout waited for the body, which never ended.
+        await #expect(throws: FleetError.timedOut(.seconds(5))) { try await call.value }
+        #expect(abandoned.withLock { $0 } == 1)
+        release.withLock { $0 }?.resume()
+    }
+
     @Test("a body that answers in time wins, and its timer is gone")
     func answerInTime() async throws {
         let clock = ManualClock()
