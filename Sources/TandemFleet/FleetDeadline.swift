@@ -4,8 +4,9 @@ import TandemJournal
 /// Runs `body` (round trips to PostgreSQL) with a time limit on `clock`, failing with
 /// ``FleetError/timedOut(_:)`` when it takes longer.
 ///
-/// A timed-out body is cancelled *and awaited*, so that it holds no row lock or pooled connection
-/// (mid-COPY when a shutdown closes the pool) and reports nothing after its deadline. PostgreSQL
+/// A timed-out body is cancelled *and awaited*, so that a body that stops when cancelled holds no
+/// row lock or pooled connection (mid-COPY when a shutdown closes the pool) and reports nothing
+/// after its deadline. PostgreSQL
 /// stops its side by itself: ship transactions run under `SET LOCAL statement_timeout`, every
 /// connection under a `statement_timeout` (``FleetEndpoint/clientConfiguration``).
 ///
@@ -14,7 +15,9 @@ import TandemJournal
 /// can leave an operation suspended for ever when its connection fails at the wrong moment (a
 /// `COPY` write under back-pressure, docs/DESIGN.md "Known open defects"), and no cancellation
 /// reaches it: awaiting it held the shipper, and in sync durability the streams, until restart.
-/// So the body runs in an unstructured task, which can outlive the call when it is left behind.
+/// So the body runs in an unstructured task, which can outlive the call when it is left behind:
+/// it may then keep its transaction's row lock and its pooled connection until PostgreSQL ends
+/// the session, and act when (if ever) it resumes.
 /// - Throws: the body's ``FleetError``, ``FleetError/timedOut(_:)``, or, when the calling task is
 ///   cancelled first, the body's error for its cancellation (or the timeout, if it is left behind).
 public func withFleetDeadline<T: Sendable, C: Clock<Duration>>(
