@@ -6,9 +6,9 @@ import TandemJournal
 ///
 /// A timed-out body is cancelled *and awaited*, so that a body that stops when cancelled holds no
 /// row lock or pooled connection (mid-COPY when a shutdown closes the pool) and reports nothing
-/// after its deadline. PostgreSQL
-/// stops its side by itself: ship transactions run under `SET LOCAL statement_timeout`, every
-/// connection under a `statement_timeout` (``FleetEndpoint/clientConfiguration``).
+/// after its deadline. PostgreSQL stops its side by itself: ship transactions run under
+/// `SET LOCAL statement_timeout`, every connection under a `statement_timeout`
+/// (``FleetEndpoint/clientConfiguration``).
 ///
 /// The wait for a cancelled body is itself bounded: a body still running `abandonAfter` (real
 /// time) after its cancellation is left behind, and `onAbandon` is called. postgres-nio 1.33.2
@@ -39,8 +39,10 @@ public func withFleetDeadline<T: Sendable, C: Clock<Duration>>(
         call.cancel()
     }
     if let answer { return try answer.get() }
-    // The limit passed, or the caller was cancelled: stop the body and wait for it, a while at most
-    // (in a task of its own, so that a cancelled caller still waits).
+    // The limit passed, or the caller was cancelled (only then does it get the body's own outcome):
+    // stop the body and wait for it, a while at most (in a task of its own, so that a cancelled
+    // caller still waits).
+    let callerCancelled = Task.isCancelled
     call.cancel()
     let late = await Task {
         await ContinuousClock().race({ await ended.value(onCancel: .some(nil)) }, within: grace, else: nil)
@@ -49,7 +51,7 @@ public func withFleetDeadline<T: Sendable, C: Clock<Duration>>(
         onAbandon()
         throw .timedOut(limit)
     }
-    if Task.isCancelled { return try late.get() }
+    if callerCancelled { return try late.get() }
     throw .timedOut(limit)
 }
 

@@ -176,7 +176,7 @@ struct JournalBench: AsyncParsableCommand {
     }
 
     /// How many lines of `lineBytes` SHA-256 hashes per second on `threads` threads at once (a
-    /// quarter of a second of hashing or so; the same library and hex digest verify uses).
+    /// quarter of a second of hashing or so; the library verify uses).
     private static func sha256EntriesPerSecond(lineBytes: Int, threads: Int) -> Double {
         let line = [UInt8](repeating: UInt8(ascii: "x"), count: max(lineBytes, 1))
         let perThread = 500_000

@@ -25,10 +25,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reliability"))
 from harness import free_port  # noqa: E402  (the reliability suite's; one copy in the project)
+from callgrind_serve import REQUEST  # noqa: E402  (the profiler's query, the same for both tools)
 
-BODY = b'{"query":"How far is the moon?","context":{"bench":true}}'
-REQUEST = (b"POST /api/reasoning/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-           b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
 WARM_UP = 5
 
 

@@ -151,12 +151,8 @@ struct ChainCheck {
             return
         }
         // Hashing first reads the line front to back, which brings it into the cache for the parse.
-        guard EntryLine.seqField(of: line) == key, let prev = EntryLine.prevField(of: line) else {
-            problem = .init(seq: key, reason: "malformed line (not a canonical journal entry for this seq)")
-            return
-        }
-        let linked = chain.step(line: line, prev: prev)
-        guard (try? EntryLine.parse(line)) != nil else {
+        let linked = EntryLine.seqField(of: line) == key ? EntryLine.prevField(of: line).map { chain.step(line: line, prev: $0) } : nil
+        guard let linked, (try? EntryLine.parse(line)) != nil else {
             problem = .init(seq: key, reason: "malformed line (not a canonical journal entry for this seq)")
             return
         }
