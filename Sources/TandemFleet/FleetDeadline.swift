@@ -15,9 +15,11 @@ import TandemJournal
 /// can leave an operation suspended for ever when its connection fails at the wrong moment (a
 /// `COPY` write under back-pressure, docs/DESIGN.md "Known open defects"), and no cancellation
 /// reaches it: awaiting it held the shipper, and in sync durability the streams, until restart.
-/// So the body runs in an unstructured task, which can outlive the call when it is left behind:
-/// it may then keep its transaction's row lock and its pooled connection until PostgreSQL ends
-/// the session, and act when (if ever) it resumes.
+/// So the body runs in an unstructured task, which can outlive the call when it is left behind.
+/// The connections it leased through ``PostgresNIO/PostgresClient/withOperationConnection(_:)``
+/// (every store call's) are then closed (``FleetOperation``): the pool drops them and may open
+/// others, and PostgreSQL ends their sessions, rolling back an open transaction and releasing its
+/// row locks. The body itself may still act when (if ever) it resumes; its queries then fail.
 /// - Throws: the body's ``FleetError``, ``FleetError/timedOut(_:)``, or, when the calling task is
 ///   cancelled first, the body's error for its cancellation (or the timeout, if it is left behind).
 public func withFleetDeadline<T: Sendable, C: Clock<Duration>>(
@@ -26,11 +28,14 @@ public func withFleetDeadline<T: Sendable, C: Clock<Duration>>(
 ) async throws(FleetError) -> T {
     // `nil` once offered never comes: `.some(nil)` is what a cancelled wait returns.
     let ended = FirstOutcome<Result<T, FleetError>?>()
+    let operation = FleetOperation()
     let call = Task {
-        do throws(FleetError) {
-            ended.offer(.success(try await body()))
-        } catch {
-            ended.offer(.failure(error))
+        await FleetOperation.$current.withValue(operation) {
+            do throws(FleetError) {
+                ended.offer(.success(try await body()))
+            } catch {
+                ended.offer(.failure(error))
+            }
         }
     }
     let answer = await withTaskCancellationHandler {
@@ -48,6 +53,7 @@ public func withFleetDeadline<T: Sendable, C: Clock<Duration>>(
         await ContinuousClock().race({ await ended.value(onCancel: .some(nil)) }, within: grace, else: nil)
     }.value
     guard let late else {
+        await operation.abandon()
         onAbandon()
         throw .timedOut(limit)
     }

@@ -312,7 +312,7 @@ public final class FleetShipper: Service, Sendable {
         do {
             let (logger, nodeID) = (logger, nodeID)
             return try await withFleetDeadline(configuration.attemptLimit, clock: clock, onAbandon: {
-                logger.error("a fleet shipping attempt did not stop when cancelled; shipping goes on without waiting for it (its pooled connection may stay taken)", metadata: ["node_id": "\(nodeID)"])
+                logger.error("a fleet shipping attempt did not stop when cancelled; shipping goes on without waiting for it (its connections were closed)", metadata: ["node_id": "\(nodeID)"])
             }, body)
         } catch {
             throw await store.diagnose(error)

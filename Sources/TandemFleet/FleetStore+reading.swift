@@ -10,50 +10,51 @@ extension FleetStore {
     /// Every node, ordered by id.
     public func nodes() async throws(FleetError) -> [FleetNodeRow] {
         try await bounded(Self.readLimit) {
-            var result: [FleetNodeRow] = []
-            let rows = try await client.query(
+            try await client.checkedQuery(
                 """
                 SELECT node_id, head_seq, shipped_seq, shipped_hash, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), divergence
                   FROM tandem.nodes ORDER BY node_id
                 """,
                 logger: logger
-            )
-            for try await (node, head, seq, hash, updated, divergence) in rows.decode((String, Int64, Int64, String, String, String?).self) {
-                result.append(FleetNodeRow(
-                    nodeID: node, headSeq: UInt64(max(head, 0)), shippedSeq: UInt64(max(seq, 0)), shippedHash: hash,
-                    updatedAt: updated, divergence: divergence
-                ))
+            ) { rows in
+                var result: [FleetNodeRow] = []
+                for try await (node, head, seq, hash, updated, divergence) in rows.decode((String, Int64, Int64, String, String, String?).self) {
+                    result.append(FleetNodeRow(
+                        nodeID: node, headSeq: UInt64(max(head, 0)), shippedSeq: UInt64(max(seq, 0)), shippedHash: hash,
+                        updatedAt: updated, divergence: divergence
+                    ))
+                }
+                return result
             }
-            return result
         }
     }
 
     /// The node that stored `runID` and the run's entry lines in seq order; `nil` when unknown.
     public func run(_ runID: String, limit: Duration = FleetStore.readLimit) async throws(FleetError) -> (nodeID: String, entries: [JournalEntry])? {
         try await bounded(limit) {
-            var node: String?
-            var entries: [JournalEntry] = []
-            let rows = try await client.query(
+            try await client.checkedQuery(
                 """
                 SELECT j.node_id, j.line FROM tandem.runs r
                   JOIN tandem.journal j ON j.node_id = r.node_id AND j.run_id = r.run_id
                  WHERE r.run_id = \(runID) ORDER BY j.seq
                 """,
                 logger: logger
-            )
-            for try await (nodeID, line) in rows.decode((String, String).self) {
-                node = nodeID
-                entries.append(try JournalEntry(line: Array(line.utf8)))
+            ) { rows in
+                var node: String?
+                var entries: [JournalEntry] = []
+                for try await (nodeID, line) in rows.decode((String, String).self) {
+                    node = nodeID
+                    entries.append(try JournalEntry(line: Array(line.utf8)))
+                }
+                return node.map { ($0, entries) }
             }
-            return node.map { ($0, entries) }
         }
     }
 
     /// The newest runs of the fleet, newest first.
     public func runs(limit: Int, status: RunRecordStatus?) async throws(FleetError) -> [FleetRunSummary] {
         try await bounded(Self.readLimit) {
-            var result: [FleetRunSummary] = []
-            let rows = try await client.query(
+            try await client.checkedQuery(
                 """
                 SELECT run_id, node_id, status, record ->> 'started_at', duration_ms,
                        (record -> 'flash' ->> 'latency_ms')::double precision, (record -> 'pro' ->> 'latency_ms')::double precision
@@ -62,21 +63,22 @@ extension FleetStore {
                  ORDER BY started_at DESC NULLS LAST, run_id DESC LIMIT \(limit)
                 """,
                 logger: logger
-            )
-            for try await (run, node, status, started, duration, flash, pro) in rows.decode((String, String, String, String?, Double?, Double?, Double?).self) {
-                result.append(FleetRunSummary(
-                    runID: run, nodeID: node, status: status, startedAt: started, durationMs: duration, flashLatencyMs: flash, proLatencyMs: pro
-                ))
+            ) { rows in
+                var result: [FleetRunSummary] = []
+                for try await (run, node, status, started, duration, flash, pro) in rows.decode((String, String, String, String?, Double?, Double?, Double?).self) {
+                    result.append(FleetRunSummary(
+                        runID: run, nodeID: node, status: status, startedAt: started, durationMs: duration, flashLatencyMs: flash, proLatencyMs: pro
+                    ))
+                }
+                return result
             }
-            return result
         }
     }
 
     /// Up to `limit` rows of `node` after `seq`, in seq order, with a check of their derived columns.
     public func rows(of node: String, after seq: UInt64, limit: Int) async throws(FleetError) -> [FleetJournalRow] {
         try await bounded(Self.pageLimit) {
-            var result: [FleetJournalRow] = []
-            let rows = try await client.query(
+            try await client.checkedQuery(
                 """
                 SELECT seq, line, coalesce(
                          seq = (l ->> 'seq')::bigint AND ts = (l ->> 'ts')::timestamptz AND run_id = l ->> 'run_id'
@@ -86,11 +88,13 @@ extension FleetStore {
                  ORDER BY seq
                 """,
                 logger: logger
-            )
-            for try await (seq, line, agree) in rows.decode((Int64, String, Bool).self) {
-                result.append(FleetJournalRow(seq: UInt64(max(seq, 0)), line: Array(line.utf8), columnsAgree: agree))
+            ) { rows in
+                var result: [FleetJournalRow] = []
+                for try await (seq, line, agree) in rows.decode((Int64, String, Bool).self) {
+                    result.append(FleetJournalRow(seq: UInt64(max(seq, 0)), line: Array(line.utf8), columnsAgree: agree))
+                }
+                return result
             }
-            return result
         }
     }
 }

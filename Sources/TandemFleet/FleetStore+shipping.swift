@@ -89,13 +89,13 @@ extension FleetStore {
     /// never on a row that another node's secret holds.
     public func recordDivergence(node: String, reason: String, secretHash: String? = nil) async throws(FleetError) {
         try await bounded(Self.readLimit) {
-            _ = try await client.query(
+            try await client.checkedQuery(
                 """
                 UPDATE tandem.nodes SET divergence = \(reason), diverged_at = now()
                  WHERE node_id = \(node) AND divergence IS NULL AND (secret_hash IS NULL OR secret_hash = \(secretHash) OR \(secretHash)::text IS NULL)
                 """,
                 logger: logger
-            )
+            ) { _ in }
         }
     }
 

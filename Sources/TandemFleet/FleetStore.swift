@@ -46,7 +46,7 @@ public struct FleetStore: Sendable {
     /// The node's mark, registering the node on first use.
     public func mark(of node: String) async throws(FleetError) -> ShippedMark {
         try await bounded(Self.readLimit) {
-            try await Self.mark(of: node, in: try await client.query(Self.registeringNode(node, secretHash: nil), logger: logger)).mark
+            try await client.checkedQuery(Self.registeringNode(node, secretHash: nil), logger: logger) { rows in try await Self.mark(of: node, in: rows).mark }
         }
     }
 
@@ -105,7 +105,7 @@ public struct FleetStore: Sendable {
         do {
             let logger = logger
             return try await withFleetDeadline(limit, onAbandon: {
-                logger.error("a PostgreSQL operation of the fleet store did not stop when cancelled; it was left behind (its pooled connection may stay taken)")
+                logger.error("a PostgreSQL operation of the fleet store did not stop when cancelled; it was left behind and its connections closed")
             }) { () async throws(FleetError) -> T in
                 do {
                     return try await body()

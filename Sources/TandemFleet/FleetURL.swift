@@ -26,8 +26,11 @@ public struct FleetEndpoint: Sendable {
         "postgres://\(user)@\(host):\(port)/\(database ?? "")?sslmode=\(sslMode)"
     }
 
-    /// The pool's configuration: at most 4 connections, 5 s to connect, and a server-side
-    /// `statement_timeout` on every connection so a statement PostgreSQL cannot finish stops there too.
+    /// The pool's configuration: at most 4 connections, 5 s to connect, and server-side limits on
+    /// every connection: a `statement_timeout`, so a statement PostgreSQL cannot finish stops there
+    /// too, and an `idle_in_transaction_session_timeout`, so a session whose client stopped
+    /// mid-transaction (a process frozen, or an operation left behind whose connection could not be
+    /// closed) does not keep its row locks.
     var clientConfiguration: PostgresClient.Configuration {
         let mode: PostgresClient.Configuration.TLS
         switch (tls, tlsRequired) {
@@ -38,7 +41,10 @@ public struct FleetEndpoint: Sendable {
         var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: mode)
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.maximumConnections = 4
-        configuration.options.additionalStartupParameters = [("statement_timeout", "\(Self.statementTimeoutMs)")]
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(Self.statementTimeoutMs)"),
+            ("idle_in_transaction_session_timeout", "\(Self.statementTimeoutMs)"),
+        ]
         return configuration
     }
 
@@ -56,8 +62,9 @@ public struct FleetEndpoint: Sendable {
         return configuration
     }
 
-    /// The server-side limit of any one statement (milliseconds): longer than any attempt limit
-    /// of a default batch, so it only stops what the client has given up on already.
+    /// The server-side limit of any one statement, and of a transaction's idle wait for its client
+    /// (milliseconds): longer than any attempt limit of a default batch, so it only stops what the
+    /// client has given up on already.
     static let statementTimeoutMs = 120_000
 
     /// Reads `url`, taking a missing password from the process's environment.

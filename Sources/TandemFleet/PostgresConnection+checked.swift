@@ -25,7 +25,7 @@ extension PostgresClient {
     func checkedTransaction<Result: Sendable>(
         logger: Logger, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withConnection { connection in
+        try await withOperationConnection { connection in
             try await connection.checkedQuery("BEGIN", logger: logger)
             let result: Result
             do {
@@ -36,6 +36,25 @@ extension PostgresClient {
             }
             try await connection.checkedQuery("COMMIT", logger: logger)
             return result
+        }
+    }
+
+    /// `query` on a pooled connection (``withOperationConnection(_:)``), its rows read by `read`
+    /// before the connection goes back to the pool.
+    func checkedQuery<Result: Sendable>(
+        _ query: PostgresQuery, logger: Logger, _ read: (PostgresRowSequence) async throws -> Result
+    ) async throws -> Result {
+        try await withOperationConnection { connection in
+            try await read(try await connection.checkedQuery(query, logger: logger))
+        }
+    }
+
+    /// `body` with a pooled connection that counts as the current fleet operation's
+    /// (``FleetOperation``), so that an operation left behind by its deadline has it closed.
+    func withOperationConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await withConnection { connection in
+            guard let operation = FleetOperation.current else { return try await body(connection) }
+            return try await operation.holding(connection) { try await body(connection) }
         }
     }
 }

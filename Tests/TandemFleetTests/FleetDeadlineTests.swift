@@ -84,3 +84,90 @@ struct FleetDeadlineTests {
         }
     }
 }
+
+/// A fleet operation left behind by its deadline gives up its connections (docs/DESIGN.md,
+/// "Known open defects": a left-behind ship attempt kept its pooled connection and its row lock).
+@Suite("fleet operations left behind", .enabled(if: postgresAvailable, postgresSkipReason), .timeLimit(.minutes(1)))
+struct LeftBehindOperationTests {
+    @Test("operations left behind have their connections closed: the pool has its leases back, an open transaction is rolled back and its row lock released")
+    func leftBehindOperationsGiveUpTheirConnections() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        try await withStore(url) { store in
+            try await store.migrate()
+            _ = try await store.mark(of: "node-a")
+            // The server's own backstop for a session whose client stopped mid-transaction.
+            let idleLimit = try await store.client.checkedQuery("SHOW idle_in_transaction_session_timeout", logger: store.logger) { rows in
+                var values: [String] = []
+                for try await value in rows.decode(String.self) { values.append(value) }
+                return values
+            }
+            #expect(idleLimit == ["2min"])
+            let clock = ManualClock()
+            let parking = Parking()
+            // One holds the node's row lock in an open transaction with a change of it, inside a
+            // deadline of its own that is longer than the one around it (as a ship transaction's
+            // inside a shipping attempt's): the outer one leaving it behind must close it. Three
+            // more hold the rest of the pool's four connections.
+            var calls = [parking.leftBehind(clock: clock) {
+                try await withFleetDeadline(.seconds(600), clock: ContinuousClock(), abandonAfter: .seconds(600)) { () async throws(FleetError) in
+                    do {
+                        try await store.client.checkedTransaction(logger: store.logger) { connection in
+                            try await connection.checkedQuery("UPDATE tandem.nodes SET divergence = 'uncommitted' WHERE node_id = 'node-a'", logger: store.logger)
+                            await parking.park()
+                        }
+                    } catch {
+                        throw FleetError.from(error)
+                    }
+                }
+            }]
+            for _ in 1...3 {
+                calls.append(parking.leftBehind(clock: clock) {
+                    try await store.client.checkedQuery("SELECT 1", logger: store.logger) { _ in await parking.park() }
+                })
+            }
+            while parking.parkedCount < 4 { await Task.yield() }
+            await clock.waitForSleepers(4)
+            clock.advance(by: .seconds(5))
+            for call in calls {
+                await #expect(throws: FleetError.timedOut(.seconds(5))) { try await call.value }
+            }
+            #expect(parking.abandonedCount == 4)
+            // Old code: all four connections stayed leased and the row locked, so this waited out
+            // its limit ("PostgreSQL did not answer").
+            try await store.recordDivergence(node: "node-a", reason: "after")
+            #expect(try server.psql("SELECT divergence FROM tandem.nodes WHERE node_id = 'node-a'", url: url) == "after\n")
+            parking.releaseAll()
+        }
+    }
+
+    /// Bodies that wait where no cancellation reaches them, like postgres-nio's waits that never end
+    /// (a COPY write under back-pressure), and how many were left behind.
+    final class Parking: Sendable {
+        private let parked = Mutex<[CheckedContinuation<Void, Never>]>([])
+        private let abandoned = Mutex(0)
+
+        var parkedCount: Int { parked.withLock { $0.count } }
+        var abandonedCount: Int { abandoned.withLock { $0 } }
+
+        func park() async {
+            await withCheckedContinuation { continuation in parked.withLock { $0.append(continuation) } }
+        }
+
+        func releaseAll() {
+            for continuation in parked.withLock({ $0 }) { continuation.resume() }
+        }
+
+        /// `body` under a 5 s fleet deadline on `clock`, left behind 100 ms after its cancellation.
+        func leftBehind(clock: ManualClock, _ body: @escaping @Sendable () async throws -> Void) -> Task<Void, any Error> {
+            Task {
+                try await withFleetDeadline(
+                    .seconds(5), clock: clock, abandonAfter: .milliseconds(100), onAbandon: { self.abandoned.withLock { $0 += 1 } }
+                ) { () async throws(FleetError) in
+                    do { try await body() } catch { throw FleetError.from(error) }
+                }
+            }
+        }
+    }
+}
