@@ -1,6 +1,9 @@
+package import TandemJournal
+
 /// Builds rows of PostgreSQL's `COPY … FROM STDIN` text format: tab-separated columns, one row a
-/// line, with `\`, tab, newline and carriage return escaped inside values. (`package`: the fleet
-/// benchmark writes its raw baseline's rows with it.)
+/// line, with `\`, tab, newline and carriage return escaped inside values. The fleet benchmark's
+/// raw baseline (`psql \copy` of the rows the shipper stores) is written with it; the shipper
+/// itself binds arrays (``JournalRows``).
 package struct CopyText {
     package private(set) var bytes: [UInt8] = []
 
@@ -83,5 +86,25 @@ package struct CopyText {
     /// Ends the current row.
     package mutating func endRow() {
         bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// Appends `entry`'s row of `tandem.journal` as the shipper stores it (columns `node_id`,
+    /// `seq`, `ts`, `run_id`, `type`, `data` as `jsonb` takes it, `line`, `prev`).
+    package mutating func appendJournalRow(of entry: JournalEntry, node: [UInt8]) {
+        column(node, first: true)
+        column(entry.seq)
+        entry.withFieldBytes { fields in
+            column(fields.timestamp)
+            column(fields.runID)
+            column(fields.type)
+            if JSONBText.holdsEscapedNUL(fields.data) {
+                column(JSONBText.replacingEscapedNUL(fields.data))
+            } else {
+                column(fields.data)
+            }
+            column(fields.line)
+            column(fields.prev)
+        }
+        endRow()
     }
 }

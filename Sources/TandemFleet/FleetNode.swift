@@ -17,8 +17,8 @@ public final class FleetNode: Sendable {
     /// Reads of other nodes' runs and this node's shipping, for `/api/runs/…`, `/health`, `/metrics`.
     public let reading: any FleetReading
     private let shipper: FleetShipper
-    /// The pool's own event loop: PostgreSQL's protocol work (a batch is about a megabyte of COPY
-    /// data) never waits in line with HTTP connections (docs/DESIGN.md, `make bench-fleet`).
+    /// The pool's own event loop: PostgreSQL's protocol work (a batch binds about a megabyte of
+    /// rows) never waits in line with HTTP connections (docs/DESIGN.md, `make bench-fleet`).
     private let loop: MultiThreadedEventLoopGroup
 
     /// A pool to `endpoint` and a shipper of `journal` under `nodeID`, proven by `secretHash`.

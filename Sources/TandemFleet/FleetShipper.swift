@@ -124,8 +124,8 @@ public final class FleetShipper: Service, Sendable {
     /// Ships until graceful shutdown: catches up, then follows the journal's head. The loop's
     /// decisions are ``ShipperStateMachine``'s; this carries them out on the injected clock.
     public func run() async throws {
-        // Graceful shutdown ends the loop between attempts, never inside one: postgres-nio 1.33
-        // traps when its pool closes a connection in the middle of a COPY.
+        // Graceful shutdown ends the loop between attempts, never inside one: a batch in flight is
+        // stored (in sync durability its frames wait for it) before the pool closes.
         let stopping = StopSignal()
         await withGracefulShutdownHandler {
             await ReaderThread.run(niceness: self.configuration.readerNiceness, logger: self.logger) { reader in

@@ -36,6 +36,9 @@ extension FleetStore {
         if let seq = batch.brokenLinkSeq {
             throw .divergence(node: node, seq: seq, reason: "the local journal's chain is broken here (its prev is not the hash of the entry before it); run `tandem journal verify`")
         }
+        if let seq = batch.invalidTextSeq {
+            throw .divergence(node: node, seq: seq, reason: "the local journal's line here is not valid UTF-8 (the journal writes only UTF-8, so the file was altered); run `tandem journal verify`")
+        }
         let statementLimitMs = max(1, limit.components.seconds * 1_000 + limit.components.attoseconds / 1_000_000_000_000_000)
         return try await bounded(limit) {
             try await client.checkedTransaction(logger: logger) { connection in
@@ -68,7 +71,7 @@ extension FleetStore {
                         reason: "its prev \(firstFresh.prev) is not the stored hash \(stored.hash) of entry \(stored.seq): the local journal was rewritten after it was shipped, or another journal ships under this node id"
                     )
                 }
-                try await copy(batch.rows(from: resent.count), durable: durable, connection)
+                try await insert(batch.rows(from: resent.count), node: node, durable: durable, connection)
                 let collisions = try await upsert(records: batch.records, node: node, connection)
                 try await beforeCommit?(batch.lastSeq)
                 let mark = ShippedMark(seq: batch.lastSeq, hash: batch.lastHash)
@@ -125,19 +128,20 @@ extension FleetStore {
         }
     }
 
-    /// Streams prepared rows with `COPY` straight into `tandem.journal` (the primary key refuses a
-    /// row stored twice, failing the batch, which is then retried from the mark).
-    private func copy(_ rows: ArraySlice<UInt8>, durable: Bool, _ connection: PostgresConnection) async throws {
-        // postgres-nio quotes the table name whole, so the schema comes from the search path;
-        // both settings last until the transaction ends.
+    /// Inserts `rows` into `tandem.journal` (one statement, a bound array per column), with
+    /// `synchronous_commit` as `durable` says for the rest of the transaction. The primary key
+    /// refuses a row stored twice, failing the batch, which is then retried from the mark.
+    private func insert(_ rows: JournalRows, node: String, durable: Bool, _ connection: PostgresConnection) async throws {
+        try await connection.checkedQuery("SELECT set_config('synchronous_commit', \(durable ? "on" : "off"), true)", logger: logger)
         try await connection.checkedQuery(
-            "SELECT set_config('search_path', 'tandem', true), set_config('synchronous_commit', \(durable ? "on" : "off"), true)",
+            """
+            INSERT INTO tandem.journal (node_id, seq, ts, run_id, type, data, line, prev)
+            SELECT \(node), s, t::timestamptz, r, y, d::jsonb, l, p
+              FROM unnest(\(rows.seqs)::bigint[], \(rows.timestamps)::text[], \(rows.runIDs)::text[], \(rows.types)::text[],
+                          \(rows.data)::text[], \(rows.lines)::text[], \(rows.prevs)::text[]) AS u(s, t, r, y, d, l, p)
+            """,
             logger: logger
         )
-        guard !connection.isClosed else { throw FleetError.database("the connection to PostgreSQL was lost") }
-        try await connection.copyFrom(table: "journal", columns: ShipBatch.columns, logger: logger) { writer in
-            try await writer.write(ByteBuffer(bytes: rows))
-        }
     }
 
     /// Inserts or updates the node's run records; a run id another node stored first is left as it

@@ -6,10 +6,10 @@ import Darwin
 package import TandemJournal
 
 /// A batch of local journal entries made ready to ship: their chain hashes, the run records they
-/// touch and their rows in `COPY` text format, built off the database's path (the shipper prepares
+/// touch and their rows of `tandem.journal`, built off the database's path (the shipper prepares
 /// the next batch while PostgreSQL stores the current one).
 package struct ShipBatch: Sendable {
-    /// The node whose entries these are (the rows carry it too).
+    /// The node whose entries these are.
     let node: String
     /// Contiguous entries in seq order (never empty).
     let entries: [JournalEntry]
@@ -22,13 +22,8 @@ package struct ShipBatch: Sendable {
     let records: [FleetRunRecord]
     /// The local journal's head when the batch was read.
     let head: UInt64
-    /// The rows of `tandem.journal` (columns ``columns``), one per entry.
-    private let rows: [UInt8]
-    /// Where each entry's row starts in ``rows``.
-    private let rowStarts: [Int]
-
-    /// The columns of ``rows(from:)``, in order.
-    static let columns = ["node_id", "seq", "ts", "run_id", "type", "data", "line", "prev"]
+    /// The rows of `tandem.journal`, one per entry.
+    private let rows: JournalRows
 
     /// Builds the batch; `nil` when `entries` is empty.
     init?(node: String, entries: [JournalEntry], records: [FleetRunRecord], head: UInt64) {
@@ -41,44 +36,85 @@ package struct ShipBatch: Sendable {
         brokenLinkSeq = entries.dropFirst().first { !chain.step($0) }?.seq
         // The walk stopped at a broken link, or hashed the last line.
         lastHash = brokenLinkSeq == nil ? String(decoding: chain.expectedPrev, as: UTF8.self) : entries[entries.count - 1].hash
-        let nodeBytes = Array(node.utf8)
-        var text = CopyText(reservingCapacity: entries.reduce(0) { $0 + $1.line.count * 2 + 160 })
-        var starts: [Int] = []
-        starts.reserveCapacity(entries.count)
-        for entry in entries {
-            starts.append(text.bytes.count)
-            Self.appendRow(of: entry, node: nodeBytes, to: &text)
-        }
-        rows = text.bytes
-        rowStarts = starts
+        rows = JournalRows(entries)
     }
 
-    /// Appends `entry`'s row of `tandem.journal` (columns ``columns``) to `text`. (`package`: the
-    /// fleet benchmark writes its raw baseline's rows with it.)
-    package static func appendRow(of entry: JournalEntry, node: [UInt8], to text: inout CopyText) {
-        text.column(node, first: true)
-        text.column(entry.seq)
-        entry.withFieldBytes { fields in
-            text.column(fields.timestamp)
-            text.column(fields.runID)
-            text.column(fields.type)
-            if JSONBText.holdsEscapedNUL(fields.data) {
-                text.column(JSONBText.replacingEscapedNUL(fields.data))
-            } else {
-                text.column(fields.data)
-            }
-            text.column(fields.line)
-            text.column(fields.prev)
-        }
-        text.endRow()
-    }
+    /// The first entry whose line is not valid UTF-8 (PostgreSQL's `text` cannot hold it; the
+    /// journal writes only valid UTF-8, so the local file was altered); `nil` when every line is.
+    var invalidTextSeq: UInt64? { rows.firstInvalidLine.map { entries[$0].seq } }
 
     var firstSeq: UInt64 { entries[0].seq }
     var lastSeq: UInt64 { entries[entries.count - 1].seq }
 
     /// The rows of the entries from index `index` on (those before it are already stored).
-    func rows(from index: Int) -> ArraySlice<UInt8> {
-        index < rowStarts.count ? rows[rowStarts[index]...] : []
+    func rows(from index: Int) -> JournalRows {
+        index == 0 ? rows : rows.dropFirst(index)
+    }
+}
+
+/// Rows of `tandem.journal` as the ship transaction binds them: one array per column, inserted by
+/// `INSERT … SELECT … FROM unnest(…)` (``FleetStore``). Not `COPY`: postgres-nio 1.33.2 traps
+/// (`preconditionFailure`) when a connection closes while a `COPY` is being ended, so a network
+/// reset mid-ship killed the server (docs/DESIGN.md, "Shipping speed").
+struct JournalRows: Sendable {
+    var seqs: [Int64] = []
+    var timestamps: [String] = []
+    var runIDs: [String] = []
+    var types: [String] = []
+    /// The payloads as `jsonb` takes them (``JSONBText``): an escaped NUL becomes U+FFFD.
+    var data: [String] = []
+    var lines: [String] = []
+    var prevs: [String] = []
+    /// The index of the first entry whose line is not valid UTF-8 (its texts are then repaired
+    /// with U+FFFD here, and the batch must not be stored).
+    private(set) var firstInvalidLine: Int?
+
+    init(_ entries: [JournalEntry]) {
+        for column in [\JournalRows.timestamps, \.runIDs, \.types, \.data, \.lines, \.prevs] {
+            self[keyPath: column].reserveCapacity(entries.count)
+        }
+        seqs.reserveCapacity(entries.count)
+        for (index, entry) in entries.enumerated() {
+            // A journal's seqs are below 2^63 (the writer's counter); a larger one would be refused
+            // by PostgreSQL's bigint anyway, and the clamp keeps the conversion from trapping.
+            seqs.append(Int64(clamping: entry.seq))
+            entry.withFieldBytes { fields in
+                timestamps.append(String(decoding: fields.timestamp, as: UTF8.self))
+                runIDs.append(String(decoding: fields.runID, as: UTF8.self))
+                types.append(String(decoding: fields.type, as: UTF8.self))
+                if JSONBText.holdsEscapedNUL(fields.data) {
+                    data.append(String(decoding: JSONBText.replacingEscapedNUL(fields.data), as: UTF8.self))
+                } else {
+                    data.append(String(decoding: fields.data, as: UTF8.self))
+                }
+                // The other columns are pieces of the line cut at ASCII bytes: valid when it is.
+                if let line = String(validating: fields.line, as: UTF8.self) {
+                    lines.append(line)
+                } else {
+                    lines.append(String(decoding: fields.line, as: UTF8.self))
+                    if firstInvalidLine == nil { firstInvalidLine = index }
+                }
+                prevs.append(String(decoding: fields.prev, as: UTF8.self))
+            }
+        }
+    }
+
+    private init() {}
+
+    var count: Int { seqs.count }
+
+    /// These rows without the first `count`.
+    func dropFirst(_ count: Int) -> JournalRows {
+        var rest = JournalRows()
+        rest.seqs = Array(seqs.dropFirst(count))
+        rest.timestamps = Array(timestamps.dropFirst(count))
+        rest.runIDs = Array(runIDs.dropFirst(count))
+        rest.types = Array(types.dropFirst(count))
+        rest.data = Array(data.dropFirst(count))
+        rest.lines = Array(lines.dropFirst(count))
+        rest.prevs = Array(prevs.dropFirst(count))
+        rest.firstInvalidLine = firstInvalidLine.flatMap { $0 >= count ? $0 - count : nil }
+        return rest
     }
 }
 

@@ -1,4 +1,5 @@
 import Testing
+import TandemJournal
 
 @testable import TandemFleet
 
@@ -71,5 +72,28 @@ struct CopyTextTests {
                 #expect(text.bytes == reference(value), "\(value)")
             }
         }
+    }
+}
+
+/// The rows the shipper binds.
+@Suite("journal rows")
+struct JournalRowsTests {
+    @Test("a line that is not valid UTF-8 (an altered journal file) is named, and its batch refused, not repaired into the store")
+    func invalidUTF8LineIsNamed() async throws {
+        let node = try await TestNode("node-a", runs: 2)
+        var entries = try node.journal.entries(from: 1)
+        #expect(ShipBatch(node: "node-a", entries: entries, records: [], head: 0)?.invalidTextSeq == nil)
+        let altered = 3
+        var line = Array(entries[altered].line)
+        // A byte no UTF-8 text holds, inside the first string value of the payload.
+        let data = try #require(line.indices.first { line[$0...].starts(with: Array(#""data":{"#.utf8)) })
+        let value = Array(#"":""#.utf8)
+        let at = try #require(line.indices.first { $0 > data + 8 && line[$0...].starts(with: value) }) + value.count
+        line.insert(0xFF, at: at)
+        entries[altered] = try JournalEntry(line: line)
+        let batch = try #require(ShipBatch(node: "node-a", entries: entries, records: [], head: 0))
+        #expect(batch.invalidTextSeq == entries[altered].seq)
+        #expect(batch.rows(from: altered + 1).firstInvalidLine == nil)
+        #expect(batch.rows(from: 1).firstInvalidLine == altered - 1)
     }
 }

@@ -102,7 +102,7 @@ struct FleetBench: AsyncParsableCommand {
         var rows = CopyText()
         let nodeBytes = Array(node.utf8)
         try journal.scanEntries(from: 1) { entry in
-            ShipBatch.appendRow(of: entry, node: nodeBytes, to: &rows)
+            rows.appendJournalRow(of: entry, node: nodeBytes)
             if rows.bytes.count > 1 << 22 {
                 handle.write(Data(rows.bytes))
                 rows = CopyText()
