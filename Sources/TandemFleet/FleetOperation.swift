@@ -33,50 +33,59 @@ final class FleetOperation: Sendable {
     }
 
     /// Runs `body` with `connection` counted as this operation's and its enclosing ones', until
-    /// `body` ends. A connection leased after one of them was left behind is closed at once (its
-    /// queries then fail).
+    /// `body` ends.
+    /// - Throws: ``FleetError/database(_:)`` without running `body` when one of them was left
+    ///   behind already (the connection goes back to the pool unused).
     func holding<Result>(_ connection: PostgresConnection, _ body: () async throws -> Result) async throws -> Result {
-        var abandoned = false
+        var registered: [FleetOperation] = []
         var operation: FleetOperation? = self
         while let current = operation {
-            abandoned = current.state.withLock { state in
+            // Checked and registered in one step: `abandon()` closes every connection registered
+            // before it marked the operation, and none after.
+            let taken = current.state.withLock { state in
+                guard !state.abandoned else { return false }
                 state.connections.append(connection)
-                return state.abandoned
-            } || abandoned
+                return true
+            }
+            guard taken else {
+                for earlier in registered { earlier.release(connection) }
+                throw FleetError.database("the fleet operation was left behind by its deadline")
+            }
+            registered.append(current)
             operation = current.enclosing
         }
-        if abandoned { Self.close(connection) }
         defer {
-            var operation: FleetOperation? = self
-            while let current = operation {
-                current.state.withLock { state in
-                    if let index = state.connections.firstIndex(where: { $0 === connection }) { state.connections.remove(at: index) }
-                }
-                operation = current.enclosing
-            }
+            for current in registered { current.release(connection) }
         }
         return try await body()
+    }
+
+    /// No longer counts `connection` as this operation's.
+    private func release(_ connection: PostgresConnection) {
+        state.withLock { state in
+            if let index = state.connections.firstIndex(where: { $0 === connection }) { state.connections.remove(at: index) }
+        }
     }
 
     /// Marks the operation as left behind and closes every connection it holds; returns once they
     /// are closed, and so once the pool has dropped them (it learns of a close before this does).
     ///
-    /// The pool opens a replacement for a dropped connection only when a lease asks for one
-    /// afterwards (postgres-nio 1.33.2 opens none for a lease already waiting), so the next
-    /// fleet call after this returns finds room.
+    /// The closes start under the lock that ``holding(_:_:)`` releases a connection under, so a
+    /// connection closed here is still this operation's: one its body has finished with may be
+    /// back in the pool and leased by another call. The pool opens a replacement for a dropped
+    /// connection only when a lease asks for one afterwards (postgres-nio 1.33.2 opens none for a
+    /// lease already waiting), so the next fleet call after this returns finds room.
     func abandon() async {
-        let connections = state.withLock { state in
+        let closed = state.withLock { state in
             state.abandoned = true
-            return state.connections
+            return state.connections.map { connection in
+                let _: EventLoopFuture<Void> = connection.close()
+                return connection.closeFuture
+            }
         }
-        for connection in connections {
-            // A failure here says that the socket was closed already, which is all this wants.
-            try? await connection.close()
+        for future in closed {
+            // A channel's close future does not fail; nothing is lost if it ever did.
+            try? await future.get()
         }
-    }
-
-    /// Closes `connection`'s socket whatever its protocol state, without waiting.
-    private static func close(_ connection: PostgresConnection) {
-        let _: EventLoopFuture<Void> = connection.close()
     }
 }

@@ -33,11 +33,12 @@ extension FleetStore {
         _ batch: ShipBatch, durable: Bool, secretHash: String?, limit: Duration, beforeCommit: (@Sendable (UInt64) async throws -> Void)?
     ) async throws(FleetError) -> ShipResult {
         let (node, entries) = (batch.node, batch.entries)
+        // First: an altered line also breaks the link after it, and this names the line itself.
+        if let seq = batch.invalidTextSeq {
+            throw .divergence(node: node, seq: seq, reason: "the local journal's line here is not text PostgreSQL can hold (not valid UTF-8, or a NUL byte; the journal writes neither, so the file was altered); run `tandem journal verify`")
+        }
         if let seq = batch.brokenLinkSeq {
             throw .divergence(node: node, seq: seq, reason: "the local journal's chain is broken here (its prev is not the hash of the entry before it); run `tandem journal verify`")
-        }
-        if let seq = batch.invalidTextSeq {
-            throw .divergence(node: node, seq: seq, reason: "the local journal's line here is not valid UTF-8 (the journal writes only UTF-8, so the file was altered); run `tandem journal verify`")
         }
         let statementLimitMs = max(1, limit.components.seconds * 1_000 + limit.components.attoseconds / 1_000_000_000_000_000)
         return try await bounded(limit) {
@@ -105,7 +106,7 @@ extension FleetStore {
     /// `column` (text holding JSON) as jsonb. jsonb cannot hold U+0000, so an escaped NUL becomes
     /// U+FFFD in the derived column only; `line` keeps the exact bytes. An escape is a `\u0000`
     /// after an even run of backslashes (`\\u0000` is a backslash and the text "u0000", kept);
-    /// ``JSONBText/replacingEscapedNUL(_:)`` does the same for the rows the shipper copies.
+    /// ``JSONBText/replacingEscapedNUL(_:)`` does the same for the rows the shipper stores.
     static func jsonbOf(_ column: String) -> String {
         #"(CASE WHEN strpos(\#(column), '\u0000') > 0 THEN regexp_replace(\#(column), '(?<!\\)((?:\\\\)*)\\u0000', '\1\\ufffd', 'g') ELSE \#(column) END)::jsonb"#
     }

@@ -39,8 +39,8 @@ package struct ShipBatch: Sendable {
         rows = JournalRows(entries)
     }
 
-    /// The first entry whose line is not valid UTF-8 (PostgreSQL's `text` cannot hold it; the
-    /// journal writes only valid UTF-8, so the local file was altered); `nil` when every line is.
+    /// The first entry whose line is not text PostgreSQL can hold (not valid UTF-8, or a NUL
+    /// byte; the journal writes neither, so the local file was altered); `nil` when every line is.
     var invalidTextSeq: UInt64? { rows.firstInvalidLine.map { entries[$0].seq } }
 
     var firstSeq: UInt64 { entries[0].seq }
@@ -65,8 +65,8 @@ struct JournalRows: Sendable {
     var data: [String] = []
     var lines: [String] = []
     var prevs: [String] = []
-    /// The index of the first entry whose line is not valid UTF-8 (its texts are then repaired
-    /// with U+FFFD here, and the batch must not be stored).
+    /// The index of the first entry whose line is not valid UTF-8 or holds a NUL byte (its texts
+    /// are then repaired with U+FFFD here, and the batch must not be stored).
     private(set) var firstInvalidLine: Int?
 
     init(_ entries: [JournalEntry]) {
@@ -88,7 +88,10 @@ struct JournalRows: Sendable {
                     data.append(String(decoding: fields.data, as: UTF8.self))
                 }
                 // The other columns are pieces of the line cut at ASCII bytes: valid when it is.
-                if let line = String(validating: fields.line, as: UTF8.self) {
+                if let base = fields.line.baseAddress, memchr(base, 0, fields.line.count) != nil {
+                    lines.append(String(decoding: fields.line, as: UTF8.self))
+                    if firstInvalidLine == nil { firstInvalidLine = index }
+                } else if let line = String(validating: fields.line, as: UTF8.self) {
                     lines.append(line)
                 } else {
                     lines.append(String(decoding: fields.line, as: UTF8.self))

@@ -1,9 +1,10 @@
 import Testing
 import TandemJournal
+import TandemTestSupport
 
 @testable import TandemFleet
 
-/// PostgreSQL's COPY text format as the shipper writes it.
+/// PostgreSQL's COPY text format as the fleet benchmark's raw baseline writes it.
 @Suite("COPY text rows")
 struct CopyTextTests {
     @Test("columns are tab-separated, rows end with a newline; backslash, tab, newline and CR are escaped, all else copied")
@@ -95,5 +96,29 @@ struct JournalRowsTests {
         #expect(batch.invalidTextSeq == entries[altered].seq)
         #expect(batch.rows(from: altered + 1).firstInvalidLine == nil)
         #expect(batch.rows(from: 1).firstInvalidLine == altered - 1)
+        // The altered line also breaks the link after it; the divergence names the line itself,
+        // before any round trip (the store here never answers).
+        #expect(batch.brokenLinkSeq == entries[altered + 1].seq)
+        let blackHole = try LoopbackSocket(.blackHole)
+        try await withStore("postgres://tandem@127.0.0.1:\(blackHole.port)/fleet?sslmode=disable") { store in
+            await #expect(throws: FleetError.divergence(
+                node: "node-a", seq: entries[altered].seq,
+                reason: "the local journal's line here is not text PostgreSQL can hold (not valid UTF-8, or a NUL byte; the journal writes neither, so the file was altered); run `tandem journal verify`"
+            )) {
+                try await store.ship(node: "node-a", entries: entries, records: [], head: 0)
+            }
+        }
+    }
+
+    @Test("a line holding a NUL byte (valid UTF-8 that PostgreSQL's text refuses) is named too")
+    func nulByteLineIsNamed() async throws {
+        let node = try await TestNode("node-a", runs: 1)
+        var entries = try node.journal.entries(from: 1)
+        var line = Array(entries[1].line)
+        let data = try #require(line.indices.first { line[$0...].starts(with: Array(#""data":{"#.utf8)) })
+        let value = Array(#"":""#.utf8)
+        line.insert(0, at: try #require(line.indices.first { $0 > data + 8 && line[$0...].starts(with: value) }) + value.count)
+        entries[1] = try JournalEntry(line: line)
+        #expect(ShipBatch(node: "node-a", entries: entries, records: [], head: 0)?.invalidTextSeq == entries[1].seq)
     }
 }

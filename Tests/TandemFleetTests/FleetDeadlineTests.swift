@@ -106,6 +106,8 @@ struct LeftBehindOperationTests {
             #expect(idleLimit == ["2min"])
             let clock = ManualClock()
             let parking = Parking()
+            // Also when an expectation throws, so that the parked bodies end.
+            defer { parking.releaseAll() }
             // One holds the node's row lock in an open transaction with a change of it, inside a
             // deadline of its own that is longer than the one around it (as a ship transaction's
             // inside a shipping attempt's): the outer one leaving it behind must close it. Three
@@ -125,6 +127,13 @@ struct LeftBehindOperationTests {
             for _ in 1...3 {
                 calls.append(parking.leftBehind(clock: clock) {
                     try await store.client.checkedQuery("SELECT 1", logger: store.logger) { _ in await parking.park() }
+                    // Should it ever resume, a left-behind body gets no connection any more.
+                    do {
+                        try await store.client.checkedQuery("SELECT 1", logger: store.logger) { _ in }
+                        parking.note("leased")
+                    } catch {
+                        parking.note("\(FleetError.from(error))")
+                    }
                 })
             }
             while parking.parkedCount < 4 { await Task.yield() }
@@ -139,11 +148,37 @@ struct LeftBehindOperationTests {
             try await store.recordDivergence(node: "node-a", reason: "after")
             #expect(try server.psql("SELECT divergence FROM tandem.nodes WHERE node_id = 'node-a'", url: url) == "after\n")
             parking.releaseAll()
+            while parking.notes.count < 3 { try await Task.sleep(for: .milliseconds(5)) }
+            // Cancelled by its deadline, it waits for no new connection (or, given one, does not use it).
+            #expect(!parking.notes.contains("leased"))
         }
     }
 
+    @Test("a connection leased for an operation already left behind (or inside one) goes unused and stays open for the pool")
+    func leaseAfterAbandonment() async throws {
+        let server = try PostgresTestServer()
+        defer { server.stop() }
+        let endpoint = try FleetEndpoint(try server.makeDatabase())
+        let connection = try await PostgresConnection.connect(
+            configuration: try endpoint.connectionConfiguration(), id: 1, logger: Logger(label: "tandem.fleet.test")
+        )
+        let outer = FleetOperation(enclosing: nil)
+        let inner = FleetOperation(enclosing: outer)
+        await outer.abandon()
+        let ran = Mutex(false)
+        await #expect(throws: FleetError.database("the fleet operation was left behind by its deadline")) {
+            try await inner.holding(connection) { ran.withLock { $0 = true } }
+        }
+        #expect(!ran.withLock { $0 })
+        #expect(!connection.isClosed)
+        // Nor does the inner operation keep it: leaving that behind too closes nothing.
+        await inner.abandon()
+        #expect(!connection.isClosed)
+        try await connection.close()
+    }
+
     /// Bodies that wait where no cancellation reaches them, like postgres-nio's waits that never end
-    /// (a COPY write under back-pressure), and how many were left behind.
+    /// (a query written to a connection that has just closed), and how many were left behind.
     final class Parking: Sendable {
         private let parked = Mutex<[CheckedContinuation<Void, Never>]>([])
         private let abandoned = Mutex(0)
@@ -155,8 +190,18 @@ struct LeftBehindOperationTests {
             await withCheckedContinuation { continuation in parked.withLock { $0.append(continuation) } }
         }
 
+        private let late = Mutex<[String]>([])
+
+        /// What left-behind bodies reported once resumed.
+        var notes: [String] { late.withLock { $0 } }
+
+        func note(_ text: String) {
+            late.withLock { $0.append(text) }
+        }
+
+        /// Resumes every parked body, once.
         func releaseAll() {
-            for continuation in parked.withLock({ $0 }) { continuation.resume() }
+            for continuation in parked.withLock({ parked in defer { parked.removeAll() }; return parked }) { continuation.resume() }
         }
 
         /// `body` under a 5 s fleet deadline on `clock`, left behind 100 ms after its cancellation.
