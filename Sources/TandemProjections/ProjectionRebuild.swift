@@ -21,12 +21,16 @@ package enum ProjectionRebuild {
     /// at the start). Does not publish it.
     /// - Parameters:
     ///   - shards: how many threads fold in parallel (default: the active cores).
-    ///   - entriesPerCommit: entries a shard folds between two commits of its records.
+    ///   - entriesPerCommit: entries a shard folds between two commits of its records. Small
+    ///     commits are cheaper in all: LMDB mallocs a transaction's dirty pages and frees them at
+    ///     commit, and a commit of 131,072 entries' records (tens of megabytes) took fresh,
+    ///     zero-filled memory from the kernel every time (40,000 page faults per 1M entries,
+    ///     against 9,800 at 4,096 entries, whose pages LMDB reuses; CPU per rebuild 0.9 of it).
     ///   - progress: called from time to time with (seq reached, target), from one thread at a time
     ///     (not necessarily the caller's).
     package static func rebuild(
         journal: Journal, location: ProjectionLocation, name: String, through: UInt64? = nil,
-        shards: Int = ProcessInfo.processInfo.activeProcessorCount, entriesPerCommit: Int = 131_072,
+        shards: Int = ProcessInfo.processInfo.activeProcessorCount, entriesPerCommit: Int = 4_096,
         progress: @Sendable (UInt64, UInt64) -> Void = { _, _ in }
     ) throws -> Outcome {
         let target = try through ?? journal.head().seq
