@@ -1,5 +1,3 @@
-package import TandemJournal
-
 /// Builds rows of PostgreSQL's `COPY … FROM STDIN` text format: tab-separated columns, one row a
 /// line, with `\`, tab, newline and carriage return escaped inside values. The fleet benchmark's
 /// raw baseline (`psql \copy` of the rows the shipper stores) is written with it; the shipper
@@ -88,23 +86,16 @@ package struct CopyText {
         bytes.append(UInt8(ascii: "\n"))
     }
 
-    /// Appends `entry`'s row of `tandem.journal` as the shipper stores it (columns `node_id`,
-    /// `seq`, `ts`, `run_id`, `type`, `data` as `jsonb` takes it, `line`, `prev`).
-    package mutating func appendJournalRow(of entry: JournalEntry, node: [UInt8]) {
-        column(node, first: true)
-        column(entry.seq)
-        entry.withFieldBytes { fields in
-            column(fields.timestamp)
-            column(fields.runID)
-            column(fields.type)
-            if JSONBText.holdsEscapedNUL(fields.data) {
-                column(JSONBText.replacingEscapedNUL(fields.data))
-            } else {
-                column(fields.data)
+    /// Appends `rows` as the shipper stores them in `tandem.journal` (columns `node_id`, `seq`,
+    /// `ts`, `run_id`, `type`, `data`, `line`, `prev`), all with `node`.
+    package mutating func append(_ rows: JournalRows, node: [UInt8]) {
+        for index in 0..<rows.count {
+            column(node, first: true)
+            column(UInt64(clamping: rows.seqs[index]))
+            for text in [rows.timestamps[index], rows.runIDs[index], rows.types[index], rows.data[index], rows.lines[index], rows.prevs[index]] {
+                column(text.utf8)
             }
-            column(fields.line)
-            column(fields.prev)
+            endRow()
         }
-        endRow()
     }
 }

@@ -5,16 +5,16 @@ import TandemJournal
 /// ``FleetError/timedOut(_:)`` when it takes longer.
 ///
 /// A timed-out body is cancelled *and awaited*, so that a body that stops when cancelled holds no
-/// row lock or pooled connection and reports nothing
-/// after its deadline. PostgreSQL stops its side by itself: ship transactions run under
-/// `SET LOCAL statement_timeout`, every connection under a `statement_timeout`
-/// (``FleetEndpoint/clientConfiguration``).
+/// row lock or pooled connection and reports nothing after its deadline. PostgreSQL stops its
+/// side by itself: ship transactions run under `SET LOCAL statement_timeout`, every connection
+/// under a `statement_timeout` (``FleetEndpoint/clientConfiguration``).
 ///
 /// The wait for a cancelled body is itself bounded: a body still running `abandonAfter` (real
 /// time) after its cancellation is left behind, and `onAbandon` is called. postgres-nio 1.33.2
 /// can leave an operation suspended for ever when its connection fails at the wrong moment (a
-/// query written to a connection that has just closed, docs/DESIGN.md "Known open defects"), and no cancellation
-/// reaches it: awaiting it held the shipper, and in sync durability the streams, until restart.
+/// query written to a connection that has just closed, docs/DESIGN.md "Known open defects"), and
+/// no cancellation reaches it: awaiting it held the shipper, and in sync durability the streams,
+/// until restart.
 /// So the body runs in an unstructured task, which can outlive the call when it is left behind.
 /// The connections it leased through ``PostgresNIO/PostgresClient/withOperationConnection(_:)``
 /// (every store call's) are then closed (``FleetOperation``): the pool drops them and may open

@@ -55,21 +55,22 @@ package struct ShipBatch: Sendable {
 /// Rows of `tandem.journal` as the ship transaction binds them: one array per column, inserted by
 /// `INSERT … SELECT … FROM unnest(…)` (``FleetStore``). Not `COPY`: postgres-nio 1.33.2 traps
 /// (`preconditionFailure`) when a connection closes while a `COPY` is being ended, so a network
-/// reset mid-ship killed the server (docs/DESIGN.md, "Shipping speed").
-struct JournalRows: Sendable {
-    var seqs: [Int64] = []
-    var timestamps: [String] = []
-    var runIDs: [String] = []
-    var types: [String] = []
+/// reset mid-ship killed the server (docs/DESIGN.md, "Shipping speed"). (`package`: the fleet
+/// benchmark writes its raw baseline's `COPY` rows from them.)
+package struct JournalRows: Sendable {
+    private(set) var seqs: [Int64] = []
+    private(set) var timestamps: [String] = []
+    private(set) var runIDs: [String] = []
+    private(set) var types: [String] = []
     /// The payloads as `jsonb` takes them (``JSONBText``): an escaped NUL becomes U+FFFD.
-    var data: [String] = []
-    var lines: [String] = []
-    var prevs: [String] = []
+    private(set) var data: [String] = []
+    private(set) var lines: [String] = []
+    private(set) var prevs: [String] = []
     /// The index of the first entry whose line is not valid UTF-8 or holds a NUL byte (its texts
     /// are then repaired with U+FFFD here, and the batch must not be stored).
     private(set) var firstInvalidLine: Int?
 
-    init(_ entries: [JournalEntry]) {
+    package init(_ entries: [JournalEntry]) {
         for column in [\JournalRows.timestamps, \.runIDs, \.types, \.data, \.lines, \.prevs] {
             self[keyPath: column].reserveCapacity(entries.count)
         }

@@ -110,6 +110,39 @@ struct JournalRowsTests {
         }
     }
 
+    @Test("the benchmark's COPY text holds the rows the shipper binds: a row per entry, eight columns, the line as stored")
+    func copyTextOfRows() async throws {
+        let node = try await TestNode("node-a", runs: 2)
+        let entries = try node.journal.entries(from: 1)
+        var text = CopyText()
+        text.append(JournalRows(entries), node: Array("node-a".utf8))
+        let rows = String(decoding: text.bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(rows.count == entries.count)
+        for (row, entry) in zip(rows, entries) {
+            let columns = row.split(separator: "\t", omittingEmptySubsequences: false)
+            #expect(columns.count == 8)
+            #expect(columns[0] == "node-a" && columns[1] == "\(entry.seq)" && columns[7] == Substring(entry.prev))
+            #expect(Array(Self.unescaped(columns[6]).utf8) == entry.line)
+        }
+    }
+
+    /// A COPY text column's value: `\\`, `\t`, `\n` and `\r` read back.
+    static func unescaped(_ column: Substring) -> String {
+        var result = ""
+        var escaping = false
+        for character in column {
+            if escaping {
+                result.append(["t": "\t", "n": "\n", "r": "\r"][character] ?? character)
+                escaping = false
+            } else if character == "\\" {
+                escaping = true
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
     @Test("a line holding a NUL byte (valid UTF-8 that PostgreSQL's text refuses) is named too")
     func nulByteLineIsNamed() async throws {
         let node = try await TestNode("node-a", runs: 1)

@@ -95,21 +95,25 @@ struct FleetBench: AsyncParsableCommand {
         print("shipping / raw, median of the rounds' ratios: \(Statistics.format(Statistics.percentile(ratios, 50), 2)) (each round: \(ratios.map { Statistics.format($0, 2) }.joined(separator: " "))); target >= 0.5")
     }
 
-    /// Writes every entry of `journal` as a row of `tandem.journal` in `COPY` text format.
+    /// Writes every entry of `journal` as a row of `tandem.journal` in `COPY` text format: the
+    /// rows the shipper binds (``JournalRows``), a batch of 2,000 entries at a time.
     private static func writeRows(of journal: Journal, node: String, to file: String) throws {
         _ = FileManager.default.createFile(atPath: file, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-        var rows = CopyText()
         let nodeBytes = Array(node.utf8)
+        var entries: [JournalEntry] = []
+        func write() {
+            var text = CopyText()
+            text.append(JournalRows(entries), node: nodeBytes)
+            handle.write(Data(text.bytes))
+            entries.removeAll(keepingCapacity: true)
+        }
         try journal.scanEntries(from: 1) { entry in
-            rows.appendJournalRow(of: entry, node: nodeBytes)
-            if rows.bytes.count > 1 << 22 {
-                handle.write(Data(rows.bytes))
-                rows = CopyText()
-            }
+            entries.append(entry)
+            if entries.count == 2_000 { write() }
             return true
         }
-        handle.write(Data(rows.bytes))
+        write()
         try handle.close()
     }
 
