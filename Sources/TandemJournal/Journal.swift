@@ -125,6 +125,13 @@ public final class Journal: Sendable {
         writer?.staleReadersFreed.load(ordering: .relaxed) ?? 0
     }
 
+    /// Whether the writer thread waits for work with nothing queued: the housekeeping after its
+    /// last commit (index flush, async sync, reader check) is over. Tests poll it before moving an
+    /// injected clock, so that the housekeeping does not see the clock move under it.
+    package var writerIsIdle: Bool {
+        writer?.isIdle ?? true
+    }
+
     /// Commits and entries written by this process since the journal was opened.
     public var commitTotals: (commits: UInt64, entries: UInt64) {
         counters.value.withLock { ($0.commits, $0.entries) }

@@ -99,6 +99,9 @@ extension JournalHardeningTests {
         }
         defer { journal.close() }
         _ = try await journal.append(try abortedEntry("before"))
+        // The writer's look for a due sync after that commit runs after the append returns: let it
+        // end first, or it sees the moved clock, syncs (and fails) one commit early.
+        while !journal.writerIsIdle { await Task.yield() }
         clock.advance(by: .seconds(3_600))
         // Acknowledged before its sync (async durability); the writer syncs after this commit,
         // due on the injected clock, and the sync fails.

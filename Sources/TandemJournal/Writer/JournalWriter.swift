@@ -123,6 +123,13 @@ final class JournalWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether the thread waits for work and none is queued (``Journal/writerIsIdle``).
+    var isIdle: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return writerWaiting && queue.isEmpty
+    }
+
     // MARK: The writer thread
 
     private func run() {
